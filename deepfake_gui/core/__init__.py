@@ -1,0 +1,1 @@
+"""Qt-free foundations shared by every other package: paths, errors, result types."""

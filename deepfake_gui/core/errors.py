@@ -1,0 +1,37 @@
+"""One exception type for everything a user can do wrong with a file.
+
+The message always names the file, what failed and why, because it is shown
+verbatim in the CLI's JSON and in the GUI's error column.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LayerScopeError(Exception):
+    """Base class for errors with a message meant for the user."""
+
+
+class MediaError(LayerScopeError):
+    """A file could not be probed or decoded.
+
+    ``reason`` is a short machine-friendly tag (``not-media``, ``truncated``,
+    ``too-large``, ``unreadable``, ``unsupported``, ``empty``) so tests and the
+    GUI can group errors without parsing prose.
+    """
+
+    def __init__(self, path: str | Path, what: str, why: str, reason: str = "unreadable") -> None:
+        self.path = str(path)
+        self.what = what
+        self.why = why
+        self.reason = reason
+        super().__init__(f"{self.path}: {what}: {why}")
+
+
+class WeightsUnavailableError(LayerScopeError):
+    """Pretrained weights are not on this machine; the message says how to get them."""
+
+
+class BundleError(LayerScopeError):
+    """A detector bundle is malformed, unsafe or incompatible."""

@@ -1,0 +1,39 @@
+"""The engine's job protocol, shared by the CLI and the GUI worker thread.
+
+A job is a generator that yields Progress events and result objects and checks a
+CancelToken between batches, so one implementation serves every front end.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None
+    message: str = ""
+
+
+class Cancelled(Exception):
+    """Raised inside a job when its token was cancelled."""
+
+
+class CancelToken:
+    """Thread-safe flag; the GUI sets it, the job checks it between batches."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
