@@ -1,0 +1,31 @@
+"""Plain result types the engine yields and every front end renders.
+
+Score fields stay None until a detector actually ran: a null is honest, an
+invented number is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScanResult:
+    path: str
+    status: str = "ok"  # ok | error
+    error: str | None = None
+    sha256: str | None = None
+    modality: str | None = None
+    media: dict[str, Any] | None = None
+    score: float | None = None
+    probability: float | None = None
+    verdict: str | None = None  # fake | real | inconclusive | None (no detector ran)
+    detectors: dict[str, Any] = field(default_factory=dict)
+    attribution: list[dict[str, Any]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    series: dict[str, Any] = field(default_factory=dict)
+    heatmap: dict[str, Any] | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return asdict(self)
