@@ -67,6 +67,100 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_job(job, desc: str):
+    """Drive an engine job: progress to stderr, return its final result object."""
+    from deepfake_gui.core.jobs import Progress
+
+    bar = _ProgressBar(desc)
+    result = None
+    try:
+        for event in job:
+            if isinstance(event, Progress):
+                bar.update(event.done, event.total, event.message)
+            else:
+                result = event
+    finally:
+        bar.close()
+    return result
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from deepfake_gui.engine.train import TrainOptions, train_job
+
+    opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out), sweep=args.layer is None,
+                        layer=args.layer, top_k=args.top_k, classifier=args.classifier, folds=args.folds,
+                        device=args.device, name=args.name)
+    report = _run_job(train_job(opts), "train")
+    chosen_names = [report.meta["layer_names"][i] for i in range(len(report.chosen))]
+    m = report.meta["metrics"]
+    if args.json:
+        print(json.dumps({
+            "detector": str(report.bundle_path),
+            "encoder": args.encoder,
+            "layers": [{"layer": r["layer"], "name": r["name"], "auc": r["auc"], "auc_std": r["auc_std"],
+                        "eer": r["eer"], "eer_std": r["eer_std"], "accuracy": r["accuracy"],
+                        "accuracy_std": r["accuracy_std"]} for r in report.layers],
+            "chosen_layer": report.chosen[0] if len(report.chosen) == 1 else report.chosen,
+            "chosen_layer_names": chosen_names,
+            "cv": {k: m[k] for k in ("cv_auc", "cv_auc_ci95", "cv_eer", "cv_min_dcf")},
+            "per_generator": m["per_generator"],
+            "learning_curve": m["learning_curve"],
+            "attribution_cv": report.meta.get("attribution_cv"),
+            "timings_s": report.timings,
+            "failed_files": report.failed,
+        }, indent=2))
+        return 0
+    print(f"{'layer':>5}  {'name':12s} {'dim':>5}  {'AUC':>15}  {'EER':>15}  {'accuracy':>15}")
+    for r in report.layers:
+        mark = " <- chosen" if r["layer"] in report.chosen else ""
+        print(f"{r['layer']:>5}  {r['name']:12s} {r['dim']:>5}  {r['auc']:.3f} ± {r['auc_std']:.3f}    "
+              f"{r['eer']:.3f} ± {r['eer_std']:.3f}    {r['accuracy']:.3f} ± {r['accuracy_std']:.3f}{mark}")
+    lo, hi = m["cv_auc_ci95"]
+    print(f"\nchosen: {', '.join(chosen_names)}; out-of-fold AUC {m['cv_auc']:.3f} (95% CI by group {lo:.3f}-{hi:.3f}),"
+          f" EER {m['cv_eer']:.3f}, minDCF {m['cv_min_dcf']:.3f}")
+    for gen, v in m["per_generator"].items():
+        print(f"  real vs {gen:24s} AUC {v['auc']:.3f}  (n={v['n']})")
+    print("learning curve: " + ", ".join(f"{c['fraction']:.0%}: {c['auc']:.3f}" for c in m["learning_curve"]))
+    t = report.timings
+    print(f"timings: features {t['features_s']:.1f} s, sweep {t['sweep_s']:.1f} s, final fit {t['final_fit_s']:.1f} s")
+    if report.failed:
+        print(f"{len(report.failed)} file(s) could not be used, e.g. {report.failed[0]}", file=sys.stderr)
+    print(f"saved {report.bundle_path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from deepfake_gui.engine.evaluate import evaluate_job
+
+    report = _run_job(evaluate_job(Path(args.detector), Path(args.data), args.device), "evaluate")
+    m = report.metrics
+    if args.json:
+        print(json.dumps(m, indent=2))
+        return 0
+    print(f"detector {report.detector} on {report.data}: {m['n_real']} real, {m['n_fake']} fake")
+    print(f"AUC {m['auc']:.3f}  AP {m['ap']:.3f}  EER {m['eer']:.3f}  minDCF {m['min_dcf']:.3f} "
+          f"(P_fake={m['min_dcf_params']['p_fake']}, C_miss={m['min_dcf_params']['c_miss']}, "
+          f"C_fa={m['min_dcf_params']['c_fa']})")
+    print(f"at threshold {m['threshold']:.3f}: accuracy {m['accuracy']:.3f}, F1 {m['f1']:.3f}; "
+          f"inconclusive {m['inconclusive_rate']:.1%}")
+    for gen, v in m["per_generator"].items():
+        print(f"  real vs {gen:24s} AUC {v['auc']:.3f}  (n={v['n']})")
+    if "attribution" in m:
+        a = m["attribution"]
+        print(f"attribution accuracy {a['accuracy']:.3f}; confusion (rows true, columns predicted):")
+        cls = a["classes"]
+        print(" " * 26 + " ".join(f"{c[:10]:>10}" for c in cls))
+        for t, row in a["confusion"].items():
+            print(f"  {t[:24]:24s}" + " ".join(f"{row.get(c, 0):>10}" for c in cls))
+    for c in m["caveats"]:
+        print(f"caveat: {c}")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from deepfake_gui.encoders.registry import get_spec, list_encoders
     from deepfake_gui.encoders.weights import fetch_weights, locate_weights
@@ -169,10 +263,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("train", help="sweep encoder layers and train a detector (not available yet)")
-    p.set_defaults(func=_not_yet("train"))
-    p = sub.add_parser("evaluate", help="measure a detector on a labelled data set (not available yet)")
-    p.set_defaults(func=_not_yet("evaluate"))
+    p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")
+    p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
+    p.add_argument("--encoder", required=True, help="encoder name (see `layerscope models list`)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--sweep", action="store_true", help="probe every layer and keep the best (default)")
+    mode.add_argument("--layer", type=int, help="probe only this layer index")
+    p.add_argument("--top-k", type=int, default=1, help="concatenate the k best layers (default 1)")
+    p.add_argument("--classifier", choices=["logreg", "svm"], default="logreg")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--out", required=True, help="detector bundle folder to write")
+    p.add_argument("--name", help="detector name (default: encoder and layer)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="measure a detector bundle on a labelled data set")
+    p.add_argument("--detector", required=True, help="detector bundle folder")
+    p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("bench", help="throughput benchmark on generated media (not available yet)")
     p.set_defaults(func=_not_yet("bench"))
 

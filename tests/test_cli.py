@@ -27,9 +27,8 @@ def test_help_lists_every_subcommand() -> None:
         assert f"    {name}" in out
 
 
-@pytest.mark.parametrize("name", ["train", "evaluate", "bench"])
-def test_unbuilt_subcommands_say_so(name: str) -> None:
-    proc = run_cli(name, check=False)
+def test_unbuilt_subcommands_say_so() -> None:
+    proc = run_cli("bench", check=False)
     assert proc.returncode == 2
     assert "not available yet" in proc.stderr
 

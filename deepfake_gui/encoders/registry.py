@@ -115,7 +115,8 @@ register(
 
 # --------------------------------------------------------------------- audio
 _SSL = {
-    "wav2vec2-base": ("facebook/wav2vec2-base", "Apache-2.0", 380, "wav2vec 2.0 Base (LibriSpeech 960 h, no fine-tuning)"),
+    "wav2vec2-base": ("facebook/wav2vec2-base", "Apache-2.0", 380,
+                      "wav2vec 2.0 Base (LibriSpeech 960 h, no fine-tuning)"),
     "wavlm-base-plus": ("microsoft/wavlm-base-plus", "MIT (microsoft/unilm)", 378, "WavLM Base+ (94k h)"),
     "hubert-base": ("facebook/hubert-base-ls960", "Apache-2.0", 378, "HuBERT Base (LibriSpeech 960 h)"),
 }

@@ -1,0 +1,130 @@
+"""Labelled data sets: a manifest.csv, or a folder with real/ and fake/<generator>/.
+
+Groups (the sentence, the source photo, the speaker) travel with every item so
+that no split ever puts related files on both sides.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.core.errors import LayerScopeError
+
+REAL = "real"
+
+
+@dataclass
+class LabeledSet:
+    root: Path
+    paths: list[Path]
+    labels: np.ndarray  # 0 real, 1 fake
+    generators: list[str]  # "real" for real items
+    groups: np.ndarray  # str
+    source: str  # "manifest" | "folders"
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index: np.ndarray | list[int]) -> LabeledSet:
+        index = np.asarray(index, dtype=int)
+        return LabeledSet(self.root, [self.paths[i] for i in index], self.labels[index],
+                          [self.generators[i] for i in index], self.groups[index], self.source)
+
+    def summary(self) -> dict:
+        return {
+            "root": str(self.root),
+            "source": self.source,
+            "n_items": len(self),
+            "n_real": int((self.labels == 0).sum()),
+            "n_fake": int((self.labels == 1).sum()),
+            "n_groups": len(set(self.groups.tolist())),
+            "generators": dict(sorted(Counter(self.generators).items())),
+        }
+
+    def content_hash(self) -> str:
+        """Hash of (relative path, label, generator, group) rows: identifies the training set."""
+        h = hashlib.sha256()
+        for p, y, g, grp in sorted(zip(map(str, self.paths), self.labels.tolist(), self.generators,
+                                       self.groups.tolist(), strict=True)):
+            rel = str(Path(p).relative_to(self.root)) if Path(p).is_relative_to(self.root) else p
+            h.update(f"{rel}|{y}|{g}|{grp}\n".encode())
+        return h.hexdigest()
+
+
+def load_dataset(root: str | Path) -> LabeledSet:
+    root = Path(root)
+    if root.is_file() and root.suffix == ".csv":
+        return _from_manifest(root)
+    if not root.is_dir():
+        raise LayerScopeError(f"{root}: data set not found (expected a folder or a manifest.csv)")
+    if (root / "manifest.csv").is_file():
+        return _from_manifest(root / "manifest.csv")
+    return _from_folders(root)
+
+
+def _from_manifest(manifest: Path) -> LabeledSet:
+    root = manifest.parent
+    paths, labels, generators, groups = [], [], [], []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise LayerScopeError(f"{manifest}: missing column(s) {sorted(missing)}; need path, label, generator")
+        for line, row in enumerate(reader, start=2):
+            label = (row.get("label") or "").strip().lower()
+            if label not in ("real", "fake"):
+                raise LayerScopeError(f"{manifest}:{line}: label must be real or fake, got {label!r}")
+            path = root / row["path"]
+            generator = (row.get("generator") or "").strip() or (REAL if label == "real" else "unknown")
+            paths.append(path)
+            labels.append(int(label == "fake"))
+            generators.append(REAL if label == "real" else generator)
+            groups.append((row.get("group") or "").strip() or str(row["path"]))
+    if not paths:
+        raise LayerScopeError(f"{manifest}: no rows")
+    return LabeledSet(root, paths, np.array(labels), generators, np.array(groups), "manifest")
+
+
+def _from_folders(root: Path) -> LabeledSet:
+    from deepfake_gui.engine.walk import iter_input_files
+
+    paths, labels, generators = [], [], []
+    real_dir, fake_dir = root / "real", root / "fake"
+    if not real_dir.is_dir() or not fake_dir.is_dir():
+        raise LayerScopeError(f"{root}: expected real/ and fake/<generator>/ sub-folders or a manifest.csv")
+    for path in iter_input_files([real_dir]):
+        paths.append(path)
+        labels.append(0)
+        generators.append(REAL)
+    for gen_dir in sorted(p for p in fake_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for path in iter_input_files([gen_dir]):
+            paths.append(path)
+            labels.append(1)
+            generators.append(gen_dir.name)
+    # Without a manifest the file stem is the best group guess: "<lang>_<key>" and "<key>" share a key.
+    groups = [p.stem.split("_", 1)[-1] if "_" in p.stem else p.stem for p in paths]
+    return LabeledSet(root, paths, np.array(labels), generators, np.array(groups), "folders")
+
+
+def grouped_folds(data: LabeledSet, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """StratifiedGroupKFold splits: balanced labels, no group on both sides."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_groups = len(set(data.groups.tolist()))
+    if n_groups < 2:
+        raise LayerScopeError("need at least two groups for grouped cross-validation")
+    smallest_class = int(np.bincount(data.labels.astype(int), minlength=2).min())
+    n_splits = min(n_splits, n_groups, smallest_class)
+    if n_splits < 2:
+        raise LayerScopeError("grouped cross-validation needs at least two items of each class")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    folds = list(splitter.split(np.zeros(len(data)), data.labels, data.groups))
+    for train, test in folds:
+        assert not set(data.groups[train]) & set(data.groups[test])
+    return folds

@@ -1,0 +1,84 @@
+"""A loaded detector: bundle arrays + calibration, applied to encoder features.
+
+Scan and evaluate both go through this class, so a verdict means the same
+thing in every front end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.analysis.calibration import Platt, verdict
+from deepfake_gui.core.errors import BundleError
+from deepfake_gui.probes.bundle import DetectorBundle, load_bundle
+from deepfake_gui.probes.linear import LinearProbe, torch_decision
+
+PROBE_KEYS = ("coef", "intercept", "scaler_mean", "scaler_std")
+ATTR_PREFIX = "attr_"
+
+
+class Detector:
+    def __init__(self, bundle: DetectorBundle) -> None:
+        if bundle.kind != "linear-probe":
+            raise BundleError(f"{bundle.path}: kind {bundle.kind!r} cannot be used as a linear detector")
+        self.bundle = bundle
+        self.meta = bundle.meta
+        self.probe_arrays = {k: bundle.arrays[k] for k in PROBE_KEYS}
+        self.probe = LinearProbe.from_arrays(self.probe_arrays, ["real", "fake"])
+        cal = self.meta.get("calibration") or {}
+        self.platt = Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0)))
+        self.threshold = float(self.meta.get("threshold", 0.5))
+        band = self.meta.get("inconclusive_band") or [self.threshold, self.threshold]
+        self.band = (float(band[0]), float(band[1]))
+        self.attribution_classes: list[str] = list(self.meta.get("attribution_classes") or [])
+        self.attr_probe = None
+        if self.attribution_classes:
+            arrays = {k: bundle.arrays[ATTR_PREFIX + k] for k in PROBE_KEYS}
+            self.attr_probe = LinearProbe.from_arrays(arrays, self.attribution_classes)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Detector:
+        return cls(load_bundle(folder))
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def encoder_name(self) -> str:
+        return self.bundle.encoder_name
+
+    @property
+    def layers(self) -> list[int]:
+        return self.bundle.layers
+
+    def select(self, layer_features: list[np.ndarray]) -> np.ndarray:
+        """Concatenate the bundle's layers from per-layer (N, D_l) matrices."""
+        try:
+            X = np.concatenate([np.atleast_2d(layer_features[i]) for i in self.layers], axis=1)
+        except IndexError as exc:
+            raise BundleError(f"{self.bundle.path}: layer index out of range for encoder {self.encoder_name}") \
+                from exc
+        if X.shape[1] != self.probe.coef_.shape[1]:
+            raise BundleError(f"{self.bundle.path}: probe expects {self.probe.coef_.shape[1]} features, "
+                              f"encoder {self.encoder_name} gives {X.shape[1]} on layers {self.layers}")
+        return X
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return self.probe.decision_function(X)
+
+    def probability(self, decision: np.ndarray) -> np.ndarray:
+        return self.platt(decision)
+
+    def verdicts(self, probability: np.ndarray) -> list[str]:
+        return [verdict(float(p), self.band) for p in np.atleast_1d(probability)]
+
+    def attribution(self, X: np.ndarray) -> np.ndarray | None:
+        """Class probabilities over real + each known generator (rows sum to 1)."""
+        return None if self.attr_probe is None else self.attr_probe.predict_proba(X)
+
+    def token_decision(self, tokens):
+        """Probe decision on every token state: (N, T, D) -> (N, T) on the tokens' device."""
+        return torch_decision(self.probe_arrays, tokens)
