@@ -117,6 +117,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
 
     arrays = final.to_arrays()
     meta_extra: dict = {}
+    t0 = time.perf_counter()
     if opts.attribution and len(set(data.generators)) > 2:
         attr_classes = sorted(set(data.generators))
         gen = np.array(data.generators)
@@ -129,6 +130,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         arrays.update({f"attr_{k}": v for k, v in attr.to_arrays().items()})
         meta_extra["attribution_classes"] = [str(c) for c in attr.classes_]
         meta_extra["attribution_cv"] = {"accuracy": float((attr_oof == gen).mean()), "confusion": confusion}
+    timings["attribution_s"] = time.perf_counter() - t0
 
     spec = encoder.spec
     per_layer = [r.to_dict() for r in results]
