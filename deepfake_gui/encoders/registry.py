@@ -128,8 +128,10 @@ for _name, (_repo, _lic, _mb, _desc) in _SSL.items():
             family="speech-ssl",
             layer_names=("cnn",) + tuple(f"layer{i}" for i in range(1, 13)),
             pooling="mean",
-            preprocessing={"sample_rate": 16000, "normalize": "zero-mean-unit-var"},
-            preprocessing_version="ssl-1",
+            # WavLM Base+ was pretrained on raw (un-normalised) waveforms; the others' HF extractors normalise.
+            preprocessing={"sample_rate": 16000,
+                           "normalize": "none" if _name == "wavlm-base-plus" else "zero-mean-unit-var"},
+            preprocessing_version="ssl-2",
             builder="deepfake_gui.encoders.families.speech:build_ssl",
             licence=_lic,
             weights=(WeightSource("hf", _repo, filename="config.json"),),
