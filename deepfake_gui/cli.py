@@ -108,6 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "per_generator": m["per_generator"],
             "learning_curve": m["learning_curve"],
             "attribution_cv": report.meta.get("attribution_cv"),
+            "one_class": m.get("one_class"),
+            "clustering": m.get("clustering"),
             "timings_s": report.timings,
             "failed_files": report.failed,
         }, indent=2))
@@ -122,6 +124,17 @@ def cmd_train(args: argparse.Namespace) -> int:
           f" EER {m['cv_eer']:.3f}, minDCF {m['cv_min_dcf']:.3f}")
     for gen, v in m["per_generator"].items():
         print(f"  real vs {gen:24s} AUC {v['auc']:.3f}  (n={v['n']})")
+    oc = m.get("one_class") or {}
+    if oc:
+        print(f"one-class (real only, Mahalanobis): AUC {oc['auc']:.3f}; per generator: "
+              + ", ".join(f"{g} {v['auc']:.3f}" for g, v in oc["per_generator"].items()))
+    cl = m.get("clustering")
+    if cl:
+        print(f"clusters of the fakes: k={cl['k']} (silhouette {cl['silhouette']:.2f}), purity {cl['purity']:.3f} "
+              f"against {cl['n_generators']} generators, ARI {cl['adjusted_rand']:.3f}")
+    if report.meta.get("attribution_cv"):
+        print(f"attribution (real + each generator), cross-validated accuracy "
+              f"{report.meta['attribution_cv']['accuracy']:.3f}")
     print("learning curve: " + ", ".join(f"{c['fraction']:.0%}: {c['auc']:.3f}" for c in m["learning_curve"]))
     t = report.timings
     print(f"timings: features {t['features_s']:.1f} s, sweep {t['sweep_s']:.1f} s, final fit {t['final_fit_s']:.1f} s")

@@ -50,8 +50,10 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.extract import iter_file_features
     from deepfake_gui.encoders.registry import build_encoder
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
+    from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
     from deepfake_gui.probes.dataset import grouped_folds, load_dataset
     from deepfake_gui.probes.linear import LinearProbe
+    from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
     from deepfake_gui.probes.sweep import (
         best_layers,
         cross_val_scores,
@@ -132,6 +134,24 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         meta_extra["attribution_cv"] = {"accuracy": float((attr_oof == gen).mean()), "confusion": confusion}
     timings["attribution_s"] = time.perf_counter() - t0
 
+    # One-class (real only) on the chosen layer: how unseen generators would fare.
+    t0 = time.perf_counter()
+    one_class = evaluate_one_class(X, data, folds, lambda: MahalanobisDetector())
+    one_class = {k: v for k, v in one_class.items() if k not in ("oof_scores", "oof_flagged", "per_fold")}
+    # Domain model on all training items: scans flag inputs far from what the detector has seen.
+    domain_arrays, domain_threshold = fit_domain_model(X, data.groups)
+    arrays.update(domain_arrays)
+    # Clusters of the fakes on the chosen layer, against their generator labels.
+    fake_idx = np.nonzero(data.labels == 1)[0]
+    clustering = None
+    if len(fake_idx) >= 6:
+        result = cluster_embeddings(X[fake_idx], seed=opts.seed)
+        truth = [data.generators[i] for i in fake_idx]
+        clustering = {"k": result.k, "silhouette": result.silhouette,
+                      "purity": cluster_purity(result.labels, truth),
+                      "adjusted_rand": adjusted_rand(result.labels, truth), "n_generators": len(set(truth))}
+    timings["one_class_domain_clusters_s"] = time.perf_counter() - t0
+
     spec = encoder.spec
     per_layer = [r.to_dict() for r in results]
     meta = {
@@ -156,7 +176,12 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
             "cv_min_dcf": report.min_dcf, "fold_auc_mean": float(np.mean([f["auc"] for f in per_fold])),
             "fold_auc_std": float(np.std([f["auc"] for f in per_fold])),
             "per_generator": generators, "learning_curve": curve, "layer_sweep": per_layer,
+            "one_class": one_class, "clustering": clustering,
         },
+        "domain": {"method": "mahalanobis (PCA + Ledoit-Wolf) on all training items, chosen layer",
+                   "threshold": float(domain_threshold), "percentile": 99.0,
+                   "meaning": "inputs above the threshold are further from the training data than 99% of "
+                              "held-out training items"},
         **meta_extra,
     }
     bundle = DetectorBundle(meta, arrays)

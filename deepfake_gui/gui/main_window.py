@@ -35,11 +35,11 @@ class DropArea(QLabel):
         self.setMinimumHeight(160)
         self.setStyleSheet("#dropArea { border: 2px dashed #888; border-radius: 8px; font-size: 15px; }")
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             self.paths_dropped.emit(paths)

@@ -29,24 +29,69 @@ class AudioWindow:
         return self.start_s + len(self.samples) / self.sample_rate
 
 
+def _to_mono(frame) -> np.ndarray:
+    """Average the channels: (L + R) / 2, as librosa/torchaudio pipelines do.
+
+    libswresample's stereo->mono downmix is (L + R) / sqrt(2), 3 dB louder than the
+    mean and above 1.0 for loud stereo, which is not what detectors were trained on.
+    """
+    arr = frame.to_ndarray()  # fltp: (channels, samples)
+    mono = arr[0] if arr.shape[0] == 1 else arr.mean(axis=0)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _declared_samples(container, stream, sample_rate: int) -> int | None:
+    """Exact track length for MP4/M4A/MOV, whose sample tables and edit lists are exact.
+
+    FFmpeg drops the AAC priming samples there but not the end padding (up to 1023
+    samples), so decoding yields slightly more than the file's stated duration. Other
+    containers' durations may be bitrate estimates (VBR MP3), so they are not trusted.
+    """
+    fmt = container.format.name if container.format else ""
+    if "mp4" not in fmt.split(",") or not stream.duration or stream.time_base is None:
+        return None
+    return int(round(float(stream.duration * stream.time_base) * sample_rate))
+
+
 def iter_audio_chunks(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> Iterator[np.ndarray]:
-    """Mono float32 chunks in decode order, resampled by FFmpeg (libswresample)."""
+    """Mono float32 chunks in decode order, resampled by FFmpeg (libswresample).
+
+    Surround is first downmixed to stereo by libswresample (it knows the channel
+    roles), then the two channels are averaged.
+    """
     import av
+
+    from deepfake_gui.media.av_util import audio_channels
 
     with open_container(path) as container:
         if not container.streams.audio:
             raise MediaError(path, "no audio track", "the file has no audio stream", "unsupported")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        layout = "mono" if (audio_channels(stream) or 1) == 1 else "stereo"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        remaining = _declared_samples(container, stream, sample_rate)
+        decoded_any = False
+
+        def emit(frames) -> Iterator[np.ndarray]:
+            nonlocal remaining
+            for out in frames:
+                chunk = _to_mono(out)
+                if remaining is not None:
+                    chunk = chunk[: max(0, remaining)]
+                    remaining -= len(chunk)
+                if chunk.size:
+                    yield chunk
+
         try:
             for frame in container.decode(stream):
+                decoded_any = True
                 frame.pts = None  # let the resampler count samples itself (robust to pts gaps)
-                for out in resampler.resample(frame):
-                    yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-            for out in resampler.resample(None):
-                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            raise explain_av_error(path, exc) from exc
+                yield from emit(resampler.resample(frame))
+                if remaining is not None and remaining <= 0:
+                    return
+            yield from emit(resampler.resample(None))
+        except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+            raise explain_av_error(path, exc, opened=decoded_any) from exc
 
 
 def load_audio(

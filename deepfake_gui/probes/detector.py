@@ -79,6 +79,14 @@ class Detector:
         """Class probabilities over real + each known generator (rows sum to 1)."""
         return None if self.attr_probe is None else self.attr_probe.predict_proba(X)
 
+    def out_of_domain(self, X: np.ndarray) -> np.ndarray | None:
+        """True where an input lies further from the training data than 99% of held-out training items."""
+        from deepfake_gui.probes.oneclass import out_of_domain
+
+        if not any(k.startswith("domain_") for k in self.bundle.arrays):
+            return None
+        return out_of_domain(self.bundle.arrays, X)
+
     def token_decision(self, tokens):
         """Probe decision on every token state: (N, T, D) -> (N, T) on the tokens' device."""
         return torch_decision(self.probe_arrays, tokens)
