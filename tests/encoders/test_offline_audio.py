@@ -336,10 +336,40 @@ def test_whisper_conversion_matches_ctranslate2(whisper: Encoder) -> None:
     max_abs = float(np.abs(ours - reference).max())
     rel = float(np.linalg.norm(ours - reference) / np.linalg.norm(reference))
     assert max_abs < CT2_MAX_ABS_TOL and rel < CT2_REL_FRO_TOL, (max_abs, rel)
-    # the Encoder API's last layer is the same state, mean-pooled over the frames with audio
-    feats = whisper.encode([wav])
+    # the Encoder API's last layer (in padded "30s" context) is the same state, mean-pooled over the audio frames
     n_valid = int(np.ceil(len(wav) / 320))
+    whisper.context = "30s"
+    try:
+        feats = whisper.encode([wav])
+    finally:
+        whisper.context = "clip"
     np.testing.assert_allclose(feats.pooled[-1][0].numpy(), reference[0, :n_valid].mean(axis=0), atol=1e-4)
+
+
+@pytest.mark.offline_weights
+@needs_whisper
+@needs_data
+def test_whisper_clip_context_matches_padded_stem_and_stays_close(whisper: Encoder) -> None:
+    """The default "clip" context runs the same weights on the clip's frames alone.
+
+    The conv stem + positions ("embed") is local, so it equals the padded run except at
+    the last frame (whose kernel reaches into the padding); deeper layers attend over
+    the clip only and drift from the padded run, but stay strongly correlated.
+    """
+    wav = _speech("en_US_f_Allison", "agent-alreadyon.flac")
+    n = int(np.ceil(len(wav) / 320))
+    assert whisper.context == "clip"
+    clip = whisper.encode([wav], tokens=True)
+    whisper.context = "30s"
+    try:
+        padded = whisper.encode([wav], tokens=True)
+    finally:
+        whisper.context = "clip"
+    assert [tuple(t.shape) for t in clip.tokens] == [(1, n, 384)] * 5
+    np.testing.assert_allclose(clip.tokens[0][0, : n - 1].numpy(), padded.tokens[0][0, : n - 1].numpy(), atol=1e-4)
+    for k in range(1, 5):
+        a, b = clip.pooled[k][0].numpy(), padded.pooled[k][0].numpy()
+        assert np.corrcoef(a, b)[0, 1] > 0.8
 
 
 @pytest.mark.offline_weights

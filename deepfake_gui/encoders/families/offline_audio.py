@@ -252,6 +252,9 @@ class CT2WhisperEncoder(Encoder):
         self.model = model.eval().to(self.device)
         self.sample_rate = int(spec.preprocessing.get("sample_rate", WHISPER_SAMPLE_RATE))
         self.max_frames = int(config.max_source_positions)
+        # "clip": run on the clip's own frames (fast, the default for probes and scans);
+        # "30s": pad to 30 s exactly as Whisper and faster-whisper do (used to verify the conversion).
+        self.context = str(spec.options.get("context", "30s"))
         self.features = WhisperFeatureExtractor(  # built from numbers: no hub download
             feature_size=int(config.num_mel_bins), sampling_rate=self.sample_rate, hop_length=160,
             chunk_length=WHISPER_CHUNK_S, n_fft=400, padding_value=0.0,
@@ -275,6 +278,8 @@ class CT2WhisperEncoder(Encoder):
         n_valid = batch["n_valid"]
         if tokens and bool((n_valid != n_valid[0]).any()):
             raise ValueError("tokens need items of one length; encode different lengths in separate calls")
+        if self.context == "clip":
+            return self._forward_clip(batch, tokens)
         out = self.model(batch["input_features"], output_hidden_states=True)
         states = list(out.hidden_states)
         if len(states) != len(self.spec.layer_names):
@@ -288,6 +293,45 @@ class CT2WhisperEncoder(Encoder):
             n = int(n_valid[0])
             token_out = [h[:, :n] for h in states]
             times = (np.arange(n, dtype=np.float64) + 0.5) * (WHISPER_SAMPLES_PER_FRAME / self.sample_rate)
+        return LayerFeatures(self.layer_names, pooled, token_out, None, times)
+
+
+    def _clip_states(self, mel: torch.Tensor, n: int) -> list[torch.Tensor]:
+        """Hidden states of the first ``n`` frames, computed on those frames alone (no 30 s padding).
+
+        Same weights and layers as the padded run, but attention only sees the clip:
+        about 30 s / clip-length times less compute, and the states differ from a
+        padded run (they are not interchangeable; the cache key says which).
+        """
+        enc = self.model
+        x = torch.nn.functional.gelu(enc.conv1(mel[:, :, : 2 * n]))
+        x = torch.nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)
+        h = x + enc.embed_positions.weight[: x.shape[1]]
+        states = [h]
+        for layer in enc.layers:
+            h = layer(h, None)
+            h = h[0] if isinstance(h, tuple) else h
+            states.append(h)
+        states[-1] = enc.layer_norm(states[-1])
+        return states
+
+    def _forward_clip(self, batch: dict[str, torch.Tensor], tokens: bool) -> LayerFeatures:
+        n_valid = batch["n_valid"].tolist()
+        if tokens and len(set(n_valid)) > 1:
+            raise ValueError("tokens need items of one length; encode different lengths in separate calls")
+        pooled_rows: list[list[torch.Tensor] | None] = [None] * len(n_valid)
+        token_out = None
+        for n in sorted(set(n_valid)):
+            rows = [i for i, v in enumerate(n_valid) if v == n]
+            states = self._clip_states(batch["input_features"][rows], n)
+            for j, i in enumerate(rows):
+                pooled_rows[i] = [h[j].float().mean(dim=0) for h in states]
+            if tokens:
+                token_out = states
+        pooled = [torch.stack([row[k] for row in pooled_rows]) for k in range(len(self.spec.layer_names))]
+        times = None
+        if tokens:
+            times = (np.arange(n_valid[0], dtype=np.float64) + 0.5) * (WHISPER_SAMPLES_PER_FRAME / self.sample_rate)
         return LayerFeatures(self.layer_names, pooled, token_out, None, times)
 
 
