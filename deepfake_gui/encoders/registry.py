@@ -257,6 +257,8 @@ MAX_WARM = 3
 def build_encoder(name: str, device: str = "auto", *, keep_warm: bool = True) -> Encoder:
     """Build (or reuse) an encoder with its real weights.
 
+    ``keep_warm=False`` always builds a private instance and does not keep it.
+
     Raises WeightsUnavailableError, naming the command that gets them, when the
     weights are missing or corrupt: never a silent random-weight fallback.
     """
@@ -266,7 +268,7 @@ def build_encoder(name: str, device: str = "auto", *, keep_warm: bool = True) ->
     spec = get_spec(name)
     key = (name, str(resolve_device(device)))
     with _WARM_LOCK:
-        if key in _WARM:
+        if keep_warm and key in _WARM:
             _WARM.move_to_end(key)
             return _WARM[key]
     status = locate_weights(spec)
