@@ -92,6 +92,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out), sweep=args.layer is None,
                         layer=args.layer, top_k=args.top_k, classifier=args.classifier, folds=args.folds,
                         device=args.device, name=args.name)
+    if args.encoder == "fusion":
+        from deepfake_gui.engine.train_fusion import train_fusion_job
+
+        clip_name, resnet_name = args.fusion_encoders.split(",")
+        report = _run_job(train_fusion_job(opts, clip_name, resnet_name), "train fusion")
+        m = report.meta["metrics"]
+        summary = {"detector": str(report.bundle_path), "encoder": "fusion", "encoders": [clip_name, resnet_name],
+                   "cv": {k: m[k] for k in ("cv_auc", "cv_auc_ci95", "cv_eer", "cv_min_dcf")},
+                   "per_generator": m["per_generator"], "per_fold": m["per_fold"], "timings_s": report.timings,
+                   "failed_files": report.failed}
+        print(json.dumps(summary, indent=2) if args.json else
+              f"fusion detector: out-of-fold AUC {m['cv_auc']:.3f}, EER {m['cv_eer']:.3f}; saved {report.bundle_path}")
+        return 0
     report = _run_job(train_job(opts), "train")
     chosen_names = [report.meta["layer_names"][i] for i in range(len(report.chosen))]
     m = report.meta["metrics"]
@@ -278,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")
     p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
-    p.add_argument("--encoder", required=True, help="encoder name (see `layerscope models list`)")
+    p.add_argument("--encoder", required=True,
+                   help="encoder name (see `layerscope models list`), or `fusion` for the CLIP + prompt + ResNet MLP")
+    p.add_argument("--fusion-encoders", default="clip-vit-b-32,resnet-101", metavar="CLIP,RESNET",
+                   help="the two encoders of --encoder fusion (default: clip-vit-b-32,resnet-101)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--sweep", action="store_true", help="probe every layer and keep the best (default)")
     mode.add_argument("--layer", type=int, help="probe only this layer index")
