@@ -6,7 +6,7 @@ vector per layer per file. Decoding happens only on a cache miss.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +120,33 @@ def _key(encoder: Encoder, sha: str, variant: str) -> str:
                                  variant)
 
 
+def collect_features(
+    encoder: Encoder,
+    paths: Sequence[str | Path],
+    *,
+    cache: FeatureCache | None = None,
+    variant: str = "",
+    cancel: CancelToken | None = None,
+) -> Generator[Progress, None, tuple[list[np.ndarray], list[FileFeatures]]]:
+    """Yield Progress; return per-layer matrices (n_ok, D_l) of the decodable files and every record.
+
+    Jobs use it as ``matrices, records = yield from collect_features(...)``.
+    """
+    records: list[FileFeatures] = []
+    for event in iter_file_features(encoder, paths, cache=cache, variant=variant, cancel=cancel):
+        if isinstance(event, Progress):
+            yield Progress(event.done, event.total, f"features: {event.message}")
+        else:
+            records.append(event)
+    records.sort(key=lambda r: r.index)
+    ok = [r for r in records if r.pooled is not None]
+    if not ok:
+        return [], records
+    n_layers = len(ok[0].pooled or [])
+    matrices = [np.stack([r.pooled[layer] for r in ok]) for layer in range(n_layers)]  # type: ignore[index]
+    return matrices, records
+
+
 def extract_features(
     encoder: Encoder,
     paths: Sequence[str | Path],
@@ -130,17 +157,11 @@ def extract_features(
     on_progress=None,
 ) -> tuple[list[np.ndarray], list[FileFeatures]]:
     """All files' features as per-layer matrices (n_ok, D_l), plus every FileFeatures (errors too)."""
-    records: list[FileFeatures] = []
-    for event in iter_file_features(encoder, paths, cache=cache, variant=variant, cancel=cancel):
-        if isinstance(event, Progress):
-            if on_progress is not None:
-                on_progress(event)
-        else:
-            records.append(event)
-    records.sort(key=lambda r: r.index)
-    ok = [r for r in records if r.pooled is not None]
-    if not ok:
-        return [], records
-    n_layers = len(ok[0].pooled or [])
-    matrices = [np.stack([r.pooled[layer] for r in ok]) for layer in range(n_layers)]  # type: ignore[index]
-    return matrices, records
+    job = collect_features(encoder, paths, cache=cache, variant=variant, cancel=cancel)
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as done:
+            return done.value
+        if on_progress is not None:
+            on_progress(event)

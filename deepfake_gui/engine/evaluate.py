@@ -29,7 +29,7 @@ def evaluate_job(detector_dir: Path, data_dir: Path, device: str = "auto",
         binary_report,
     )
     from deepfake_gui.encoders.cache import FeatureCache
-    from deepfake_gui.encoders.extract import iter_file_features
+    from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
     from deepfake_gui.probes.dataset import load_dataset
     from deepfake_gui.probes.detector import Detector
@@ -42,18 +42,11 @@ def evaluate_job(detector_dir: Path, data_dir: Path, device: str = "auto",
     if expected_sha and encoder.weights_sha256 and expected_sha != encoder.weights_sha256:
         raise LayerScopeError(f"{detector_dir}: trained on {detector.encoder_name} weights {expected_sha[:12]}…, "
                               f"but this machine has {encoder.weights_sha256[:12]}…")
-    records = []
-    for event in iter_file_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel):
-        if isinstance(event, Progress):
-            yield Progress(event.done, event.total, f"features: {event.message}")
-        else:
-            records.append(event)
-    records.sort(key=lambda r: r.index)
+    layers, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel)
     ok = [r for r in records if r.pooled is not None]
     if not ok:
         raise LayerScopeError(f"{data_dir}: no file could be decoded")
     data = data.subset([r.index for r in ok])
-    layers = [np.stack([r.pooled[i] for r in ok]) for i in range(len(ok[0].pooled))]
     X = detector.select(layers)
     decision = detector.decision(X)
     prob = detector.probability(decision)

@@ -47,7 +47,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.analysis.calibration import Platt, inconclusive_band
     from deepfake_gui.analysis.metrics import binary_report, bootstrap_auc_ci
     from deepfake_gui.encoders.cache import FeatureCache
-    from deepfake_gui.encoders.extract import iter_file_features
+    from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
@@ -71,21 +71,14 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         yield Progress(0, len(data), f"warning: {opts.encoder} has random weights (test encoder)")
 
     t0 = time.perf_counter()
-    records = []
-    for event in iter_file_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel):
-        if isinstance(event, Progress):
-            yield Progress(event.done, event.total, f"features: {event.message}")
-        else:
-            records.append(event)
+    matrices, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel)
     timings["features_s"] = time.perf_counter() - t0
-    records.sort(key=lambda r: r.index)
     failed = [r.error or str(r.path) for r in records if r.pooled is None]
     keep = np.array([r.index for r in records if r.pooled is not None], dtype=int)
     if len(keep) < 4:
         raise LayerScopeError(f"{opts.data}: only {len(keep)} usable files; errors: {failed[:3]}")
     data = data.subset(keep)
-    ok = [r for r in records if r.pooled is not None]
-    features = [np.stack([r.pooled[i] for r in ok]).astype(np.float64) for i in range(len(ok[0].pooled))]
+    features = [m.astype(np.float64) for m in matrices]
     layer_names = encoder.layer_names
     folds = grouped_folds(data, opts.folds, opts.seed)
 
