@@ -52,7 +52,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     bar = _ProgressBar("scan")
     n_ok = n_err = 0
     try:
-        for event in scan_job(args.paths, ScanOptions(device=args.device)):
+        options = ScanOptions(
+            device=args.device, detectors=args.detector or [], window_s=args.window, hop_s=args.hop,
+            audio_aggregation=args.aggregation or "mean", image_aggregation=args.aggregation or "logsumexp",
+            frame_aggregation=args.aggregation or "logsumexp", max_tiles=args.max_tiles,
+            frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule, keep_arrays=False,
+        )
+        for event in scan_job(args.paths, options):
             if isinstance(event, Progress):
                 bar.update(event.done, event.total, event.message)
             elif isinstance(event, ScanResult):
@@ -91,7 +97,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out), sweep=args.layer is None,
                         layer=args.layer, top_k=args.top_k, classifier=args.classifier, folds=args.folds,
-                        device=args.device, name=args.name)
+                        device=args.device, name=args.name, domain_note=args.domain_note)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 
@@ -182,6 +188,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(" " * 26 + " ".join(f"{c[:10]:>10}" for c in cls))
         for t, row in a["confusion"].items():
             print(f"  {t[:24]:24s}" + " ".join(f"{row.get(c, 0):>10}" for c in cls))
+    for name, o in (m.get("one_class") or {}).items():
+        target = "" if o["false_alarm_target"] is None else f", target false alarm {o['false_alarm_target']:.0%}"
+        threshold = "none" if o["threshold"] is None else f"{o['threshold']:.4g}"
+        auc = "n/a" if o["auc"] is None else f"{o['auc']:.3f}"
+        print(f"{name} model ({o['method']}, fitted on {o['fitted_on']}): distance AUC {auc}; "
+              f"threshold {threshold}{target}")
+        print(f"  {'':32s} {'AUC':>6}  {'flagged':>8}  {'n':>5}")
+        if o["real_flagged"] is not None:
+            print(f"  {'real (false alarms)':32s} {'':>6}  {o['real_flagged']:>8.1%}  {m['n_real']:>5}")
+        for gen, v in o["per_generator"].items():
+            gauc = "n/a" if v["auc"] is None else f"{v['auc']:.3f}"
+            print(f"  real vs {gen[:24]:24s} {gauc:>6}  {v['flagged']:>8.1%}  {v['n']:>5}")
     for c in m["caveats"]:
         print(f"caveat: {c}")
     return 0
@@ -287,6 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", metavar="FILE", help="write JSON lines here instead of stdout")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--detector", action="append", metavar="NAME|DIR",
+                   help="a detector bundle folder or name (repeatable); replaces the defaults of its modality")
+    p.add_argument("--window", type=float, default=4.0, metavar="S", help="audio window length (default 4 s)")
+    p.add_argument("--hop", type=float, default=1.0, metavar="S", help="audio window hop (default 1 s)")
+    p.add_argument("--aggregation", choices=["mean", "logsumexp", "max"],
+                   help="windows/tiles/frames -> file score (default: mean for audio, logsumexp for tiles "
+                        "and frames; see the README)")
+    p.add_argument("--fps", type=float, default=2.0, help="video frames scored per second (default 2)")
+    p.add_argument("--faces", action="store_true", help="score face crops of video frames instead of whole frames")
+    p.add_argument("--max-tiles", type=int, default=64, help="native-resolution tiles per image (default 64)")
+    p.add_argument("--fusion-rule", choices=["max", "mean"], default="max",
+                   help="how a video's frame and audio scores make one (default max: either track fake)")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")
@@ -303,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--out", required=True, help="detector bundle folder to write")
     p.add_argument("--name", help="detector name (default: encoder and layer)")
+    p.add_argument("--domain-note", metavar="TEXT",
+                   help="the training data in words (e.g. '8 kHz telephone read speech; TTS fakes'); every scan "
+                        "result with this detector repeats it")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_train)

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
+    """``done``/``total`` count files; ``item_done``/``item_total`` count batches inside the current file."""
+
     done: int
     total: int | None
     message: str = ""
+    item_done: int | None = None
+    item_total: int | None = None
 
 
 class Cancelled(Exception):

@@ -6,7 +6,7 @@ invented number is not.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -26,6 +26,12 @@ class ScanResult:
     caveats: list[str] = field(default_factory=list)
     series: dict[str, Any] = field(default_factory=dict)
     heatmap: dict[str, Any] | None = None
+    components: dict[str, Any] = field(default_factory=dict)  # per track (frames, audio): the fused parts
+    detector_info: dict[str, Any] = field(default_factory=dict)  # name -> what it was trained on, bundle hash
+    # Full arrays (per-step series, heatmaps) for the GUI and reports; never written to the JSON line.
+    arrays: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        from copy import deepcopy
+
+        return {f.name: deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "arrays"}

@@ -1,17 +1,20 @@
 """The scan job: files in, one ScanResult per file out, as a generator.
 
-Detection is wired in by the detectors issue; until then only media facts are
-reported and every score is None.
+Each file goes through every detector that fits its modality: images through
+the image detectors, audio through the audio detectors, a video's frames
+through the image detectors and its sound track through the audio detectors.
+The merge rules (verdict per track, disagreement, video fusion) live in
+engine/verdicts.py so the CLI, the GUI and the reports agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepfake_gui.core.errors import LayerScopeError, MediaError
-from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.walk import iter_input_files
 
@@ -19,19 +22,42 @@ from deepfake_gui.engine.walk import iter_input_files
 @dataclass
 class ScanOptions:
     device: str = "auto"
+    detectors: list[str] = field(default_factory=list)  # --detector: replaces the defaults of its modality
+    use_defaults: bool = True
+    window_s: float = 4.0
+    hop_s: float = 1.0
+    audio_aggregation: str = "mean"
+    image_aggregation: str = "logsumexp"
+    frame_aggregation: str = "logsumexp"
+    max_tiles: int = 64
+    frames_per_second: float = 2.0
+    faces: bool = False
+    fusion_rule: str = "max"
+    keep_arrays: bool = True  # full series and heatmaps on result.arrays (the GUI's and reports' view)
 
 
 def scan_job(
     paths: Iterable[str | Path],
     options: ScanOptions | None = None,
     cancel: CancelToken | None = None,
+    detectors: list | None = None,
 ) -> Iterator[Progress | ScanResult]:
+    """Yield Progress (per file and per batch) and one ScanResult per file, errors included.
+
+    ``detectors`` (a list of engine.detectors.ActiveDetector) lets a long-lived
+    caller (the GUI thread) keep them warm between jobs.
+    """
     from deepfake_gui.media import probe
 
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
     files = list(iter_input_files(paths))
     total = len(files)
+    yield Progress(0, total, "loading detectors")
+    if detectors is None:
+        from deepfake_gui.engine.detectors import resolve_detectors
+
+        detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
     yield Progress(0, total, "starting")
     for done, path in enumerate(files, start=1):
         cancel.raise_if_cancelled()
@@ -48,6 +74,90 @@ def scan_job(
             result.sha256 = info.sha256
             result.modality = info.modality
             result.media = info.to_dict()
-            result.caveats.append("no detector ran: detection is not available in this version")
+            try:
+                scanned = yield from scan_file(path, info, detectors, options, cancel, done - 1, total)
+            except Cancelled:
+                raise
+            except (MediaError, LayerScopeError) as exc:
+                result.status, result.error = "error", str(exc)
+            except Exception as exc:
+                result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
+            else:
+                result = scanned
+                result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
+        if not options.keep_arrays:
+            result.arrays = {}
         yield result
         yield Progress(done, total, path.name)
+
+
+def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: CancelToken,
+              done: int = 0, total: int = 1) -> Generator[Progress, None, ScanResult]:
+    """One probed file through the detectors that fit it; returns its ScanResult."""
+    from deepfake_gui.engine.verdicts import finish_result
+
+    result = ScanResult(path=str(path))
+    tracks = _tracks_for(info)
+    scores = []
+    for track, modality in tracks:
+        fitting = [d for d in detectors if d.modality == modality]
+        if not fitting:
+            result.caveats.append(f"no {modality} detector is loaded: the {track} was not scored")
+            continue
+        for active in fitting:
+            if active.unavailable:
+                result.caveats.append(active.unavailable)
+                continue
+            try:
+                score = yield from _relabel(_track_job(path, info, track, active, options, cancel),
+                                            done, total, path.name)
+            except Cancelled:
+                raise
+            except (ValueError, MediaError, LayerScopeError) as exc:
+                result.caveats.append(f"detector {active.name} could not score the {track}: {exc}")
+            else:
+                scores.append(score)
+    return finish_result(result, info, scores, detectors, options)
+
+
+def _relabel(job: Generator, done: int, total: int, name: str) -> Generator[Progress, None, object]:
+    """Pass a track job's batch progress up as file-level progress, keeping the batch counts."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield Progress(done, total, f"{name}: {event.message}", event.done, event.total)
+
+
+def _tracks_for(info) -> list[tuple[str, str]]:
+    """(track, detector modality) pairs for a probed file."""
+    if info.modality == "image":
+        return [("image", "image")]
+    if info.modality == "audio":
+        return [("audio", "audio")]
+    tracks = [("frames", "image")]
+    if info.has_audio:
+        tracks.append(("audio", "audio"))
+    return tracks
+
+
+def _track_job(path: Path, info, track: str, active, options: ScanOptions, cancel: CancelToken):
+    if track == "audio":
+        from deepfake_gui.engine.score_audio import AudioOptions, score_audio_track
+
+        opts = AudioOptions(options.window_s, options.hop_s, options.audio_aggregation)
+        return score_audio_track(path, active, opts, cancel)
+    if track == "frames":
+        from deepfake_gui.engine.score_video import VideoOptions, score_video_frames
+
+        expected = None
+        if info.duration_s:
+            expected = int(info.duration_s * options.frames_per_second) + 1
+        opts = VideoOptions(options.frames_per_second, options.faces, aggregation=options.frame_aggregation)
+        return score_video_frames(path, active, opts, cancel, expected)
+    from deepfake_gui.engine.score_image import ImageOptions, score_image_array
+    from deepfake_gui.media import load_image
+
+    opts = ImageOptions(options.max_tiles, options.image_aggregation)
+    return score_image_array(load_image(path), active, opts, cancel)

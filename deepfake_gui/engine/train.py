@@ -31,6 +31,7 @@ class TrainOptions:
     seed: int = 0
     name: str | None = None
     attribution: bool = True
+    domain_note: str | None = None  # the training domain in words, for every scan result's caveats
 
 
 @dataclass
@@ -52,6 +53,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
     from deepfake_gui.probes.dataset import grouped_folds, load_dataset
+    from deepfake_gui.probes.domain_profile import measure_domain_profile
     from deepfake_gui.probes.linear import LinearProbe
     from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
     from deepfake_gui.probes.sweep import (
@@ -171,6 +173,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
             "per_generator": generators, "learning_curve": curve, "layer_sweep": per_layer,
             "one_class": one_class, "clustering": clustering,
         },
+        "domain_profile": measure_domain_profile(data.paths, spec.modality, opts.domain_note),
         "domain": {"method": "mahalanobis (PCA + Ledoit-Wolf) on all training items, chosen layer",
                    "threshold": float(domain_threshold), "percentile": 99.0,
                    "meaning": "inputs above the threshold are further from the training data than 99% of "

@@ -66,6 +66,17 @@ class Detector:
                               f"encoder {self.encoder_name} gives {X.shape[1]} on layers {self.layers}")
         return X
 
+    def select_tokens(self, layer_tokens: list):
+        """Concatenate the bundle's layers from per-layer (N, T, D_l) token tensors -> (N, T, D)."""
+        import torch
+
+        try:
+            parts = [layer_tokens[i] for i in self.layers]
+        except (IndexError, TypeError) as exc:
+            raise BundleError(f"{self.bundle.path}: the encoder returned no token states for layers {self.layers}") \
+                from exc
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.probe.decision_function(X)
 

@@ -1,0 +1,84 @@
+"""Which caveats a scan result carries, from what the scorers measured.
+
+The detection functions live in analysis/caveats.py (pure, tested on crafted
+inputs); this module only decides when each applies to a scanned file.
+"""
+
+from __future__ import annotations
+
+from deepfake_gui.engine.track import TrackScore
+
+SILENCE_LIMIT_S = 0.5
+MIN_SPEECH_S = 1.0
+
+
+def detector_caveats(active, score: TrackScore, info) -> list[str]:
+    """What a user must know about one detector's score on this file."""
+    from deepfake_gui.analysis.caveats import domain_caveats
+
+    detector = active.detector
+    out: list[str] = []
+    cv = detector.meta.get("metrics", {}).get("cv_auc")
+    cv_text = f" (cross-validated AUC {cv:.3f} there)" if isinstance(cv, int | float) else ""
+    out.append(f"{active.name} was trained on {active.describe_domain()}{cv_text}; "
+               "its accuracy is only known inside that domain")
+    if active.random_init:
+        out.append(f"{active.name} runs on an encoder with random weights: its score is for testing only "
+                   "and is not a verdict")
+    far = detector.out_of_domain(score.features)
+    if far is not None and bool(far[0]):
+        out.append(f"this {score.track} lies outside {active.name}'s training domain: it is further from the "
+                   "training data than 99% of held-out training items, so the score may not carry over")
+    profile = detector.meta.get("domain_profile")
+    if profile:
+        facts = score.facts
+        kwargs: dict = {}
+        if score.track == "audio":
+            kwargs["sample_rate"] = info.sample_rate
+            kwargs["duration_s"] = facts.get("duration_s")
+        elif score.track == "image" and facts.get("mode") == "resize":
+            # native-resolution tiles look like the training tiles whatever the photo's size;
+            # only a resized image is outside the size domain
+            kwargs["width"], kwargs["height"] = info.width, info.height
+        short = {k: v for k, v in profile.items() if k != "description"} | {"description": f"{active.modality} files"}
+        out += [f"{active.name}: {c}" for c in map(str, domain_caveats(short, **kwargs))]
+    return out
+
+
+def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackScore]) -> list[str]:
+    """A clip shorter than one window is scored whole; that is only a problem when it is also
+    shorter than anything the detectors were trained on (or than one second of speech)."""
+    if duration_s >= window_s:
+        return []
+    shortest = [s.facts.get("trained_min_duration_s") for s in scores if s.track == "audio"]
+    floor = min([v for v in shortest if v] or [MIN_SPEECH_S])
+    if duration_s >= min(floor, MIN_SPEECH_S):
+        return []
+    return [f"the clip is {duration_s:.2f} s long, too short for a {window_s:g} s window and shorter than "
+            f"the {floor:g} s clips the detectors were trained on: there is little speech to judge, so the "
+            "score is less reliable"]
+
+
+def file_caveats(info, scores: list[TrackScore], options) -> list[str]:
+    """Caveats about the file itself (measured once, whatever the number of detectors)."""
+    from deepfake_gui.analysis.caveats import no_face_caveat, recompression_caveats
+
+    out: list[str] = [str(c) for c in recompression_caveats(info.to_dict(), info.path)]
+    audio = next((s for s in scores if s.track == "audio"), None)
+    if audio is not None:
+        lead, trail = audio.facts.get("leading_silence_s", 0.0), audio.facts.get("trailing_silence_s", 0.0)
+        for where, seconds in (("leading", lead), ("trailing", trail)):
+            if seconds > SILENCE_LIMIT_S:
+                out.append(f"{where} silence of {seconds:.1f} s (more than {SILENCE_LIMIT_S} s): audio detectors "
+                           "are known to key on silence rather than on the voice; the shipped detectors were "
+                           "trained on trimmed audio")
+        out += short_clip_caveats(audio.facts.get("duration_s", 0.0), options.window_s, scores)
+    image = next((s for s in scores if s.track == "image"), None)
+    if image is not None and image.facts.get("mode") == "resize":
+        tile = image.facts.get("tile")
+        out.append(f"the image ({image.facts['width']}x{image.facts['height']}) is smaller than the detector's "
+                   f"{tile} px tile and was upscaled: resampling can hide a generator's fingerprint")
+    frames = next((s for s in scores if s.track == "frames"), None)
+    if frames is not None and frames.facts.get("faces_requested") and not frames.facts.get("frames_with_face"):
+        out += [str(c) for c in no_face_caveat(frames.facts.get("n_frames", 0))]
+    return out

