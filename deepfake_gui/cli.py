@@ -54,7 +54,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         options = ScanOptions(
             device=args.device, detectors=args.detector or [], window_s=args.window, hop_s=args.hop,
-            audio_aggregation=args.aggregation or "mean", image_aggregation=args.aggregation or "logsumexp",
+            audio_aggregation=args.aggregation or "logsumexp", image_aggregation=args.aggregation or "logsumexp",
             frame_aggregation=args.aggregation or "logsumexp", max_tiles=args.max_tiles,
             frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule, keep_arrays=False,
         )
@@ -307,11 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--detector", action="append", metavar="NAME|DIR",
                    help="a detector bundle folder or name (repeatable); replaces the defaults of its modality")
-    p.add_argument("--window", type=float, default=4.0, metavar="S", help="audio window length (default 4 s)")
-    p.add_argument("--hop", type=float, default=1.0, metavar="S", help="audio window hop (default 1 s)")
+    p.add_argument("--window", type=float, default=2.0, metavar="S", help="audio window length (default 2 s)")
+    p.add_argument("--hop", type=float, default=0.5, metavar="S", help="audio window hop (default 0.5 s)")
     p.add_argument("--aggregation", choices=["mean", "logsumexp", "max"],
-                   help="windows/tiles/frames -> file score (default: mean for audio, logsumexp for tiles "
-                        "and frames; see the README)")
+                   help="windows/tiles/frames -> file score (default logsumexp; see the README)")
     p.add_argument("--fps", type=float, default=2.0, help="video frames scored per second (default 2)")
     p.add_argument("--faces", action="store_true", help="score face crops of video frames instead of whole frames")
     p.add_argument("--max-tiles", type=int, default=64, help="native-resolution tiles per image (default 64)")

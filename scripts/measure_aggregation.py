@@ -43,6 +43,32 @@ def _tokens(encoder, layers: list[int], paths: list[Path]) -> list[np.ndarray]:
     return out
 
 
+def _calibration(scores: np.ndarray, labels: np.ndarray, window_s: float, hop_s: float, method: str) -> dict:
+    """Platt, EER threshold and inconclusive band of out-of-fold aggregated scores (as train does for pooled)."""
+    from deepfake_gui.analysis.calibration import Platt, inconclusive_band
+    from deepfake_gui.analysis.metrics import binary_report
+
+    platt = Platt.fit(scores, labels)
+    probs = platt(scores)
+    report = binary_report(labels, probs)
+    band = inconclusive_band(probs, labels, report.eer_threshold)
+    return {"track": "audio", "window_s": window_s, "hop_s": hop_s, "aggregation": method,
+            "a": platt.a, "b": platt.b, "threshold": report.eer_threshold, "inconclusive_band": list(band),
+            "cv_auc": report.auc, "cv_eer": report.eer, "n": int(len(labels)),
+            "fitted_on": "out-of-fold aggregated window scores (5 group folds), scripts/measure_aggregation.py"}
+
+
+def _write_calibration(folder: Path, entry: dict) -> None:
+    from deepfake_gui.probes.bundle import load_bundle, save_bundle
+
+    bundle = load_bundle(folder)
+    keep = [c for c in bundle.meta.get("scan_calibration", [])
+            if (c["track"], c["window_s"], c["hop_s"], c["aggregation"]) !=
+            (entry["track"], entry["window_s"], entry["hop_s"], entry["aggregation"])]
+    bundle.meta["scan_calibration"] = [*keep, entry]
+    save_bundle(bundle, folder)
+
+
 def main() -> int:
     import torch
     from sklearn.metrics import roc_auc_score
@@ -59,7 +85,11 @@ def main() -> int:
     ap.add_argument("--encoder", default="whisper-tiny-en")
     ap.add_argument("--layer", type=int, nargs="+", default=[1])
     ap.add_argument("--windows", default="4:1,2:0.5,1:0.5", help="window:hop pairs in seconds")
-    ap.add_argument("--out", default="docs/measurements/aggregation.json")
+    ap.add_argument("--out", default=None, help="JSON output (default docs/measurements/aggregation-ENCODER.json)")
+    ap.add_argument("--calibrate-bundle", metavar="DIR",
+                    help="write the out-of-fold calibration of --scan-setting into this bundle's detector.json")
+    ap.add_argument("--scan-setting", default="2:0.5:logsumexp", metavar="WINDOW:HOP:AGGREGATION",
+                    help="the scan default to calibrate (default 2:0.5:logsumexp)")
     args = ap.parse_args()
     ensure_offline_default()
 
@@ -111,7 +141,15 @@ def main() -> int:
         b = roc_auc_score(y_loc, scores["localization"][key])
         result["auc"][key] = {"shared": round(float(a), 4), "localization": round(float(b), 4)}
         print(f"{key:28} {a:16.4f} {b:18.4f}")
-    out = Path(args.out)
+    if args.calibrate_bundle:
+        w, h, m = args.scan_setting.split(":")
+        key = f"{float(w):g}s/{float(h):g}s:{m}"
+        entry = _calibration(scores["shared"][key], y_shared, float(w), float(h), m)
+        entry["localization_auc"] = result["auc"][key]["localization"]
+        _write_calibration(Path(args.calibrate_bundle), entry)
+        result["scan_calibration"] = entry
+        print(f"calibrated {args.calibrate_bundle} for {key}: {entry}", file=sys.stderr)
+    out = Path(args.out or f"docs/measurements/aggregation-{args.encoder}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}", file=sys.stderr)

@@ -24,9 +24,10 @@ class ScanOptions:
     device: str = "auto"
     detectors: list[str] = field(default_factory=list)  # --detector: replaces the defaults of its modality
     use_defaults: bool = True
-    window_s: float = 4.0
-    hop_s: float = 1.0
-    audio_aggregation: str = "mean"
+    # defaults chosen by scripts/measure_aggregation.py (README "How a file score is made")
+    window_s: float = 2.0
+    hop_s: float = 0.5
+    audio_aggregation: str = "logsumexp"
     image_aggregation: str = "logsumexp"
     frame_aggregation: str = "logsumexp"
     max_tiles: int = 64

@@ -25,9 +25,9 @@ MIN_TAIL_S = 1.0  # a shorter last sliver is end-aligned instead, as in training
 
 @dataclass(frozen=True)
 class AudioOptions:
-    window_s: float = 4.0
-    hop_s: float = 1.0
-    aggregation: str = "mean"
+    window_s: float = 2.0
+    hop_s: float = 0.5
+    aggregation: str = "logsumexp"
 
     def __post_init__(self) -> None:
         if self.window_s <= 0 or self.hop_s <= 0:
@@ -139,11 +139,18 @@ def score_audio_track(
     steps_all = np.concatenate(step_scores)
     bounds = window_bounds(duration_s, options.window_s, options.hop_s)
     windows = window_scores(times_all, steps_all, bounds)
+    caveats: list[str] = []
     if options.aggregation == "mean":
         decision = float(detector.decision(features)[0])  # the trained quantity: mean over all frames
     else:
         decision = aggregate(windows, options.aggregation)
-    probability = float(detector.probability(np.array([decision]))[0])
+    calibration = detector.calibration_for("audio", options.window_s, options.hop_s, options.aggregation)
+    if calibration is None:
+        calibration = detector.file_calibration
+        caveats.append(f"{active.name} has no calibration for {options.window_s:g} s windows, {options.hop_s:g} s "
+                       f"hop and {options.aggregation}: its probability uses the whole-file calibration and "
+                       "overstates fakeness (use the defaults for calibrated figures)")
+    probability = float(calibration.probability(np.array([decision]))[0])
     platt = detector.platt
     series = {
         "kind": "window", "detector": active.name, "window_s": options.window_s, "hop_s": options.hop_s,
@@ -159,4 +166,4 @@ def score_audio_track(
              "window_s": options.window_s, "step_s": float(np.median(np.diff(times_all))) if len(times_all) > 1
              else None}
     return TrackScore(active.name, track, decision, probability, None, features, options.aggregation,
-                      series, arrays, [], facts)
+                      series, arrays, caveats, facts, calibration)

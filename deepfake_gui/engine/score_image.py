@@ -165,8 +165,18 @@ def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: 
                   "score": rounded(tile_scores)}
     facts = {"mode": plan.mode, "n_tiles": len(plan.boxes), "width": width, "height": height, "tile": size,
              "heatmap": heatmap_summary(heat, scale, threshold_score, plan)}
+    caveats = []
+    if len(tile_scores) > 1 and options.aggregation != "mean":
+        caveats.append(combined_caveat(active.name, len(tile_scores), "tiles", options.aggregation))
     return TrackScore(active.name, track, decision, probability, None, features_all.mean(axis=0, keepdims=True),
-                      options.aggregation if len(tile_scores) > 1 else "single-tile", series, arrays, [], facts)
+                      options.aggregation if len(tile_scores) > 1 else "single-tile", series, arrays, caveats,
+                      facts, detector.file_calibration)
+
+
+def combined_caveat(name: str, count: int, what: str, aggregation: str) -> str:
+    """Tile and frame scores are combined with a calibration fitted on single items: say which way it leans."""
+    return (f"{name} scored {count} {what} and combined them by {aggregation}; its calibration was fitted on single "
+            f"224 px tiles, so the combined probability leans towards fake: read the per-{what[:-1]} scores too")
 
 
 def upsample_heatmap(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_gui.core.jobs import CancelToken, Progress
-from deepfake_gui.engine.score_image import crops, encode_crops, plan_tiles
+from deepfake_gui.engine.score_image import combined_caveat, crops, encode_crops, plan_tiles
 from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
 
 
@@ -99,5 +99,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
+    caveats = []
+    if len(scores_arr) > 1 and options.aggregation != "mean":
+        caveats.append(combined_caveat(active.name, len(scores_arr), "frames", options.aggregation))
     return TrackScore(active.name, "frames", decision, probability, None, features, options.aggregation,
-                      series, arrays, [], facts)
+                      series, arrays, caveats, facts, detector.file_calibration)

@@ -25,7 +25,7 @@ TRACK_ORDER = ("image", "frames", "audio")
 def _detector_verdict(active, score: TrackScore) -> str | None:
     if active.random_init:
         return None
-    return active.detector.verdicts(np.array([score.probability]))[0]
+    return score.calibration.verdict(score.probability)
 
 
 def track_verdict(verdicts: list[str | None]) -> str | None:
@@ -75,8 +75,9 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         result.detectors[active.name] = {
             "track": score.track, "score": round(score.decision, 4), "probability": round(score.probability, 4),
             "verdict": score.verdict, "aggregation": score.aggregation,
-            "threshold": round(active.detector.threshold, 4),
-            "inconclusive_band": [round(b, 4) for b in active.detector.band],
+            "threshold": round(score.calibration.threshold, 4),
+            "inconclusive_band": [round(b, 4) for b in score.calibration.band],
+            "calibration": score.calibration.source,
         }
         result.detector_info[active.name] = {
             "bundle": str(active.folder), "bundle_sha256": active.detector.bundle.content_hash(),
@@ -85,7 +86,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "layers": active.detector.meta.get("layer_names"), "trained_on": active.describe_domain(),
             "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
         }
-        result.caveats += detector_caveats(active, score, info)
+        result.caveats += score.caveats + detector_caveats(active, score, info)
         if options.keep_arrays and score.arrays:
             result.arrays[f"{score.track}/{active.name}"] = score.arrays
     result.caveats += file_caveats(info, scores, options)

@@ -6,6 +6,7 @@ thing in every front end.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,22 @@ from deepfake_gui.probes.linear import LinearProbe, torch_decision
 
 PROBE_KEYS = ("coef", "intercept", "scaler_mean", "scaler_std")
 ATTR_PREFIX = "attr_"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Score -> probability, the EER threshold and the inconclusive band, for one way of scoring."""
+
+    platt: Platt
+    threshold: float
+    band: tuple[float, float]
+    source: str  # "file" (pooled features, as trained) or the matching scan setting
+
+    def probability(self, decision: np.ndarray) -> np.ndarray:
+        return self.platt(decision)
+
+    def verdict(self, probability: float) -> str:
+        return verdict(float(probability), self.band)
 
 
 class Detector:
@@ -76,6 +93,31 @@ class Detector:
             raise BundleError(f"{self.bundle.path}: the encoder returned no token states for layers {self.layers}") \
                 from exc
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    @property
+    def file_calibration(self) -> Calibration:
+        return Calibration(self.platt, self.threshold, self.band, "file")
+
+    def calibration_for(self, track: str, window_s: float | None = None, hop_s: float | None = None,
+                        aggregation: str = "mean") -> Calibration | None:
+        """The calibration fitted for this way of aggregating windows, or None if there is none.
+
+        Aggregations other than the mean over all frames shift the score (a soft
+        maximum of windows is never below their mean), so their probabilities must
+        come from a calibration fitted on out-of-fold scores aggregated the same way.
+        """
+        if aggregation == "mean":
+            return self.file_calibration
+        for entry in self.meta.get("scan_calibration") or []:
+            if (entry.get("track") == track and entry.get("aggregation") == aggregation
+                    and window_s is not None and hop_s is not None
+                    and abs(float(entry.get("window_s", -1)) - window_s) < 1e-6
+                    and abs(float(entry.get("hop_s", -1)) - hop_s) < 1e-6):
+                band = entry["inconclusive_band"]
+                return Calibration(Platt(float(entry["a"]), float(entry["b"])), float(entry["threshold"]),
+                                   (float(band[0]), float(band[1])),
+                                   f"{track} {window_s:g} s windows, {hop_s:g} s hop, {aggregation}")
+        return None
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.probe.decision_function(X)

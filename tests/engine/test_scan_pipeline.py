@@ -77,7 +77,7 @@ def test_default_detectors_are_the_shipped_bundles(detectors) -> None:
 @needs_offline
 def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detectors) -> None:
     path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 6.5), 8000)
-    (result,) = _scan([path], detectors)
+    (result,) = _scan([path], detectors, window_s=4.0, hop_s=1.0)
     assert result.status == "ok", result.error
     assert result.verdict in {"fake", "real", "inconclusive"}
     assert 0.0 <= result.probability <= 1.0
@@ -92,6 +92,31 @@ def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detecto
     assert any("was trained on 8 kHz telephone-band read speech" in c for c in result.caveats)
     json.dumps(result.to_json_dict(), allow_nan=False)  # the JSON line is valid and holds no arrays
     assert "arrays" not in result.to_json_dict()
+    from deepfake_gui.engine.explain import audio_series, audio_spectrogram
+
+    step = audio_series(result, "step")
+    window = audio_series(result, "window")
+    assert step.kind == "step" and len(step.times_s) == len(step.scores) == len(steps["step_times_s"])
+    assert window.ends_s[-1] == pytest.approx(6.5, abs=0.01) and len(window.scores) == 4
+    # windows are means of the steps inside them (linear probe on mean-pooled states)
+    inside = (step.times_s >= 0.0) & (step.times_s < 4.0)
+    assert window.scores[0] == pytest.approx(step.scores[inside].mean(), abs=1e-4)
+    spec = audio_spectrogram(path)
+    assert spec.db.shape[0] == 64 and spec.times_s[-1] == pytest.approx(6.5, abs=0.05)
+    assert spec.freqs_hz[-1] <= 8000
+    # no calibration was fitted for 4 s / 1 s logsumexp: the scan says so instead of pretending
+    assert any("has no calibration for 4 s windows" in c for c in result.caveats)
+
+
+@needs_offline
+def test_default_audio_setting_uses_its_own_calibration(tmp_path: Path, detectors) -> None:
+    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 5.0), 8000)
+    (result,) = _scan([path], detectors)
+    for info in result.detectors.values():
+        assert info["calibration"] == "audio 2 s windows, 0.5 s hop, logsumexp"
+        assert info["aggregation"] == "logsumexp"
+    assert not any("has no calibration" in c for c in result.caveats)
+    assert result.series["audio"]["start_s"][:3] == [0.0, 0.5, 1.0]
 
 
 @needs_offline
@@ -100,7 +125,7 @@ def test_file_score_with_mean_aggregation_equals_evaluate(tmp_path: Path, detect
     from deepfake_gui.encoders.extract import extract_features
 
     path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 3.0, seed=3), 8000)
-    (result,) = _scan([path], detectors)
+    (result,) = _scan([path], detectors, audio_aggregation="mean")
     active = next(d for d in detectors if d.folder.name == "audio-whisper")
     layers, _ = extract_features(active.encoder, [path])
     expected = float(active.detector.decision(active.detector.select(layers))[0])
@@ -147,6 +172,10 @@ def test_image_heatmap_tiles_and_small_image_caveat(tmp_path: Path, detectors) -
     arrays = big_result.arrays[f"image/{big_result.heatmap['detector']}"]
     full = upsample_heatmap(arrays["heatmap"], (300, 500))
     assert full.shape == (300, 500) and np.isfinite(full).all()
+    from deepfake_gui.engine.explain import image_heatmap
+
+    heat = image_heatmap(big_result)
+    assert heat.values.shape == (300, 500) and "not proof" in heat.note
     assert small_result.heatmap["mode"] == "resize"
     assert any("smaller than the detector's 224 px tile" in c for c in small_result.caveats)
     small_map = small_result.arrays[f"image/{small_result.heatmap['detector']}"]["heatmap"]
