@@ -1,0 +1,63 @@
+"""A detector on a random-weight encoder is scored for testing but never gives a verdict."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.scan import ScanOptions, scan_job
+
+RATE = 16000
+
+
+def _wav(path: Path, samples: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
+    with av.open(str(path), mode="w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from deepfake_gui.engine.train import TrainOptions, train_job
+
+    root = tmp_path_factory.mktemp("toy")
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * RATE)) / RATE
+    rows = ["path,label,generator,group"]
+    for g in range(8):
+        _wav(root / f"real/s{g}.wav", 0.2 * np.sin(2 * np.pi * (200 + 5 * g) * t) + rng.normal(0, 0.02, t.size))
+        _wav(root / f"fake/hiss/s{g}.wav", rng.normal(0, 0.3, t.size))
+        rows += [f"real/s{g}.wav,real,real,s{g}", f"fake/hiss/s{g}.wav,fake,hiss,s{g}"]
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = root / "bundle"
+    for _ in train_job(TrainOptions(data=root, encoder="test-ge2e", out=out, sweep=False, layer=1, folds=3,
+                                    device="cpu", attribution=False)):
+        pass
+    return out
+
+
+def test_random_init_detector_never_gives_a_verdict(random_bundle: Path, tmp_path: Path) -> None:
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    detectors = resolve_detectors([str(random_bundle)], "cpu", defaults=False)
+    assert detectors[0].random_init and detectors[0].unavailable is None
+    clip = _wav(tmp_path / "clip.wav", 0.2 * np.sin(2 * np.pi * 220 * np.arange(2 * RATE) / RATE))
+    (result,) = [e for e in scan_job([clip], ScanOptions(device="cpu"), detectors=detectors)
+                 if isinstance(e, ScanResult)]
+    assert result.status == "ok"
+    assert result.verdict is None and result.probability is None and result.score is None
+    (info,) = result.detectors.values()
+    assert info["verdict"] is None and info["score"] is not None  # shown for testing, not as a verdict
+    assert any("random weights" in c and "not a verdict" in c for c in result.caveats)
+    assert any(c.startswith("no verdict") for c in result.caveats)
