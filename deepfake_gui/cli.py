@@ -192,8 +192,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         target = "" if o["false_alarm_target"] is None else f", target false alarm {o['false_alarm_target']:.0%}"
         threshold = "none" if o["threshold"] is None else f"{o['threshold']:.4g}"
         auc = "n/a" if o["auc"] is None else f"{o['auc']:.3f}"
-        print(f"{name} model ({o['method']}, fitted on {o['fitted_on']}): distance AUC {auc}; "
+        print(f"{name} model ({o['method']} on {o['fitted_on']}): distance AUC {auc}; "
               f"threshold {threshold}{target}")
+        if o.get("meaning"):
+            print(f"  ({o['meaning']})")
         print(f"  {'':32s} {'AUC':>6}  {'flagged':>8}  {'n':>5}")
         if o["real_flagged"] is not None:
             print(f"  {'real (false alarms)':32s} {'':>6}  {o['real_flagged']:>8.1%}  {m['n_real']:>5}")

@@ -292,3 +292,30 @@ def build_encoder(name: str, device: str = "auto", *, keep_warm: bool = True) ->
 def clear_warm() -> None:
     with _WARM_LOCK:
         _WARM.clear()
+
+
+def build_random_twin(name: str, device: str = "auto") -> Encoder:
+    """The encoder's architecture with random weights (seed 0): the baseline a probe must beat.
+
+    EVALUATION.md asks for it: where the pretrained encoder does not beat its random
+    twin probed the same way, the pretraining is not what the detector uses. The twin
+    needs no weight files, has ``weights_sha256 == "random-twin"`` (so its cached
+    features never mix with the real encoder's), is marked ``random_init`` and is never
+    kept warm. A family offers a twin through a ``<builder>_random_twin`` function next
+    to its real builder; the tiny test encoders are random already and are their own twin.
+    """
+    import dataclasses
+
+    spec = get_spec(name)
+    module_name, func_name = spec.builder.split(":")
+    module = importlib.import_module(module_name)
+    builder = getattr(module, func_name if spec.random_init else f"{func_name}_random_twin", None)
+    if builder is None:
+        raise LayerScopeError(f"encoder {name} has no random twin ({module_name}.{func_name}_random_twin is missing)")
+    twin_spec = dataclasses.replace(
+        spec, random_init=True, weights=(WeightSource("none", "random-twin"),), size_bytes=0,
+        description=f"random-weight twin of {name} (seed 0): baseline only, never a detector",
+    )
+    encoder: Encoder = builder(twin_spec, device, None)
+    encoder.weights_sha256 = "random-twin"
+    return encoder

@@ -44,9 +44,11 @@ class _Scored:
 
 # Descriptions of the one-class models a bundle can hold, by array prefix.
 ONE_CLASS_MODELS = {
-    "domain_": ("domain", "all training items (real and fake); flags inputs unlike the training data"),
-    "oneclass_": ("one-class", "real training items only; flags inputs unlike real ones"),
+    "domain_": ("domain", "all training items, real and fake"),
+    "oneclass_": ("one-class", "real training items only"),
 }
+MEANING = {"domain": "flagged: further from the training data than its threshold, i.e. out of domain",
+           "one-class": "flagged: further from the real items than its threshold, i.e. likely fake"}
 
 
 def evaluate_job(detector_dir: Path, data_dir: Path, device: str = "auto",
@@ -235,6 +237,7 @@ def one_class_report(bundle, X: np.ndarray | None, labels: np.ndarray, generator
         out[name] = {
             "method": type(model).__name__.replace("Detector", "").lower(),
             "fitted_on": fitted_on,
+            "meaning": MEANING.get(name, ""),
             "threshold": None if model.threshold_ is None else float(model.threshold_),
             "false_alarm_target": None if model.false_alarm_ is None else round(float(model.false_alarm_), 6),
             "auc": roc_auc(labels, distance) if both else None,

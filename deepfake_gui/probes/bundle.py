@@ -75,18 +75,23 @@ def save_bundle(bundle: DetectorBundle, folder: str | Path) -> Path:
     from safetensors.numpy import save_file
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in bundle.arrays.items()}
-    weights_path = folder / WEIGHTS_FILE
-    save_file(arrays, str(weights_path), metadata={"format": FORMAT})
     meta = dict(bundle.meta)
     meta.setdefault("format", FORMAT)
     meta.setdefault("format_version", FORMAT_VERSION)
     meta.setdefault("app_version", __version__)
     meta.setdefault("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     meta["weights_file"] = WEIGHTS_FILE
-    meta["weights_sha256"] = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     meta["tensors"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()}
+    meta["weights_sha256"] = ""  # set below, once the file exists
+    # A malformed detector is refused before anything is written.
+    _validate_meta(meta, folder, weights_written=False)
+    _validate_tensors(meta, arrays, folder)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_path = folder / WEIGHTS_FILE
+    save_file(arrays, str(weights_path), metadata={"format": FORMAT})
+    meta["weights_sha256"] = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     _validate_meta(meta, folder)
     (folder / "detector.json").write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
     bundle.meta = meta
@@ -116,7 +121,7 @@ def load_bundle(folder: str | Path) -> DetectorBundle:
         raise BundleError(f"{weights_path}: sha256 {digest[:12]}… does not match detector.json "
                           f"({meta['weights_sha256'][:12]}…); the bundle was altered or damaged")
     arrays = _read_safetensors(weights_path)
-    _validate_tensors(meta, arrays, meta_path)
+    _validate_tensors(meta, arrays, folder)
     return DetectorBundle(meta, arrays, folder)
 
 
@@ -124,7 +129,7 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in detector.json")
 
 
-def _validate_meta(meta: dict, folder: Path) -> None:
+def _validate_meta(meta: dict, folder: Path, weights_written: bool = True) -> None:
     where = folder / "detector.json"
     for key, typ in _REQUIRED.items():
         if key not in meta:
@@ -150,11 +155,15 @@ def _validate_meta(meta: dict, folder: Path) -> None:
     name = meta["weights_file"]
     if Path(name).name != name or not name.endswith(".safetensors"):
         raise BundleError(f"{where}: weights_file must be a .safetensors file inside the bundle, got {name!r}")
-    if not (folder / name).is_file():
+    if weights_written and not (folder / name).is_file():
         raise BundleError(f"{where}: weights file {name} is missing")
     for key in ("threshold",):
         if key in meta and not isinstance(meta[key], (int, float)):
             raise BundleError(f"{where}: {key} must be a number")
+    cal = meta.get("calibration")
+    if cal is not None and (not isinstance(cal, dict) or any(
+            k in cal and (not isinstance(cal[k], (int, float)) or isinstance(cal[k], bool)) for k in ("a", "b"))):
+        raise BundleError(f"{where}: calibration must be an object whose a and b are numbers")
     band = meta.get("inconclusive_band")
     if band is not None and not (isinstance(band, list) and len(band) == 2 and
                                  all(isinstance(x, (int, float)) for x in band) and band[0] <= band[1]):
@@ -171,26 +180,260 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
         raise BundleError(f"{path}: not a valid safetensors file ({exc}); nothing was loaded") from exc
 
 
-def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], where: Path) -> None:
-    declared = meta.get("tensors", {})
-    for key, info in declared.items():
-        if key not in arrays:
-            raise BundleError(f"{where}: tensor {key!r} is declared but missing from {meta['weights_file']}")
-        if list(arrays[key].shape) != info.get("shape"):
-            raise BundleError(f"{where}: tensor {key!r} has shape {list(arrays[key].shape)}, "
-                              f"detector.json says {info.get('shape')}")
-    for key, value in arrays.items():
-        if not np.all(np.isfinite(value)):
-            raise BundleError(f"{where}: tensor {key!r} holds NaN or infinite values")
-    if meta["kind"] in ("linear-probe", "attribution"):
-        needed = ("coef", "intercept", "scaler_mean", "scaler_std")
-        missing = [k for k in needed if k not in arrays]
+# ------------------------------------------------------------------ tensor validation
+# Every check below names the file at fault: detector.json for what the JSON says,
+# the weights file for what a tensor holds, and the tensor's key either way.
+
+PROBE_KEYS = ("coef", "intercept", "scaler_mean", "scaler_std")
+ATTR_PREFIX = "attr_"
+DOMAIN_PREFIX = "domain_"
+ONE_CLASS_PREFIX = "oneclass_"
+FUSION_HEAD_LAYERS = {"fc1": "linear", "bn1": "norm", "fc2": "linear", "bn2": "norm", "out": "linear"}
+_NORM_PARAMS = ("weight", "bias", "running_mean", "running_var")
+_INT_KEYS = ("k", "metric_cosine")  # the only integer tensors (k-NN one-class settings)
+
+
+def _is_int_key(key: str) -> bool:
+    return any(key == prefix + k for prefix in ("", DOMAIN_PREFIX, ONE_CLASS_PREFIX) for k in _INT_KEYS)
+
+
+class _Check:
+    """Shared context of one bundle's validation: where to point, and helpers that raise BundleError."""
+
+    def __init__(self, meta: dict, arrays: dict[str, np.ndarray], folder: Path) -> None:
+        self.meta = meta
+        self.arrays = arrays
+        self.json = folder / "detector.json"
+        self.weights = folder / str(meta.get("weights_file", WEIGHTS_FILE))
+
+    def fail_tensor(self, key: str, problem: str) -> None:
+        raise BundleError(f"{self.weights}: tensor {key!r} {problem}")
+
+    def fail_json(self, key: str, problem: str) -> None:
+        raise BundleError(f"{self.json}: {key!r} {problem}")
+
+    def need(self, keys: list[str], what: str) -> None:
+        missing = [k for k in keys if k not in self.arrays]
         if missing:
-            raise BundleError(f"{where}: a {meta['kind']} bundle needs tensors {missing}")
-        k, d = arrays["coef"].shape
-        if arrays["intercept"].shape != (k,) or arrays["scaler_mean"].shape != (d,) \
-                or arrays["scaler_std"].shape != (d,):
-            raise BundleError(f"{where}: probe tensor shapes disagree (coef {arrays['coef'].shape})")
-        expected_k = 1 if meta["kind"] == "linear-probe" else len(meta["classes"])
-        if k != expected_k:
-            raise BundleError(f"{where}: coef has {k} rows, expected {expected_k} for {len(meta['classes'])} classes")
+            raise BundleError(f"{self.weights}: {what} needs tensor(s) {missing}, which are missing")
+
+    def shape(self, key: str, expected: tuple[int, ...], why: str = "") -> None:
+        actual = tuple(int(n) for n in self.arrays[key].shape)
+        if actual != tuple(expected):
+            self.fail_tensor(key, f"has shape {list(actual)}, expected {list(expected)}"
+                                  f"{' (' + why + ')' if why else ''}: the bundle's tensor shapes disagree")
+
+    def matrix(self, key: str) -> tuple[int, int]:
+        value = self.arrays[key]
+        if value.ndim != 2 or 0 in value.shape:
+            self.fail_tensor(key, f"must be a non-empty matrix, got shape {list(value.shape)}")
+        return int(value.shape[0]), int(value.shape[1])
+
+    def vector(self, key: str) -> int:
+        value = self.arrays[key]
+        if value.ndim != 1 or value.shape[0] == 0:
+            self.fail_tensor(key, f"must be a non-empty vector, got shape {list(value.shape)}")
+        return int(value.shape[0])
+
+    def positive(self, key: str, strict: bool = True) -> None:
+        value = self.arrays[key]
+        if (value <= 0).any() if strict else (value < 0).any():
+            self.fail_tensor(key, f"must be {'positive' if strict else 'non-negative'} everywhere "
+                                  f"(min {float(value.min()):.3g})")
+
+    def scalar(self, key: str) -> float:
+        self.shape(key, (1,), "one value")
+        return float(self.arrays[key][0])
+
+
+def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -> None:
+    """Integrity (declared shapes and dtypes), finite numbers, then the layout each kind needs."""
+    c = _Check(meta, arrays, folder)
+    declared = meta.get("tensors")
+    if declared is not None:
+        if not isinstance(declared, dict):
+            c.fail_json("tensors", "must map tensor names to {shape, dtype}")
+        for key, info in declared.items():
+            if not isinstance(info, dict) or not isinstance(info.get("shape"), list) \
+                    or not isinstance(info.get("dtype"), str):
+                c.fail_json(f"tensors.{key}", "must be {\"shape\": [...], \"dtype\": \"...\"}")
+            if key not in arrays:
+                raise BundleError(f"{c.json}: tensor {key!r} is declared but missing from {c.weights.name}")
+            if list(arrays[key].shape) != info["shape"]:
+                c.fail_tensor(key, f"has shape {list(arrays[key].shape)}, detector.json says {info['shape']}")
+            if str(arrays[key].dtype) != info["dtype"]:
+                c.fail_tensor(key, f"has dtype {arrays[key].dtype}, detector.json says {info['dtype']}")
+        extra = sorted(set(arrays) - set(declared))
+        if declared and extra:
+            raise BundleError(f"{c.weights}: tensor(s) {extra} are not declared in {c.json.name} 'tensors'")
+    for key, value in arrays.items():
+        if _is_int_key(key):
+            if value.dtype.kind not in "iu":
+                c.fail_tensor(key, f"must hold integers, got {value.dtype}")
+        elif value.dtype.kind != "f":
+            c.fail_tensor(key, f"must be floating point, got {value.dtype}")
+        elif not np.all(np.isfinite(value)):
+            c.fail_tensor(key, "holds NaN or infinite values")
+
+    kind = meta["kind"]
+    if kind in ("linear-probe", "attribution"):
+        width = _check_linear(c, "", len(meta["classes"]), "classes")
+        _check_layer_dims(c, width)
+    elif kind == "fusion":
+        width = _check_fusion(c)
+    elif kind == "one-class":
+        width = _check_one_class(c, "", "a one-class bundle")
+        _check_layer_dims(c, width)
+    else:
+        raise BundleError(f"{c.json}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    if meta.get("attribution_classes") is not None:
+        classes = meta["attribution_classes"]
+        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(x, str) for x in classes):
+            c.fail_json("attribution_classes", "must list at least two class names")
+        _check_linear(c, ATTR_PREFIX, len(classes), "attribution_classes", width)
+    elif any(k.startswith(ATTR_PREFIX) for k in arrays):
+        c.fail_json("attribution_classes", f"is missing but the weights hold {ATTR_PREFIX}* tensors")
+    if any(k.startswith(DOMAIN_PREFIX) for k in arrays):
+        _check_one_class(c, DOMAIN_PREFIX, "the training-domain model", width)
+        stated = (meta.get("domain") or {}).get("threshold")
+        if stated is not None:
+            _agree(c, DOMAIN_PREFIX + "threshold", "domain.threshold", stated)
+    if any(k.startswith(ONE_CLASS_PREFIX) for k in arrays):
+        _check_one_class(c, ONE_CLASS_PREFIX, "the one-class model", width)
+
+
+def _agree(c: _Check, key: str, json_key: str, stated: Any) -> None:
+    if not isinstance(stated, (int, float)) or isinstance(stated, bool):
+        c.fail_json(json_key, "must be a number")
+    stored = float(c.arrays[key][0])
+    if not np.isclose(stored, float(stated), rtol=1e-5, atol=1e-6):
+        raise BundleError(f"{c.json}: {json_key!r} is {stated}, but tensor {key!r} in {c.weights.name} "
+                          f"holds {stored}")
+
+
+def _check_linear(c: _Check, prefix: str, n_classes: int, json_key: str, width: int | None = None) -> int:
+    """coef (K, D), intercept (K,), scaler_mean / scaler_std (D,); K = 1 for two classes. Returns D."""
+    keys = [prefix + k for k in PROBE_KEYS]
+    c.need(keys, "an attribution probe" if prefix else f"a {c.meta['kind']} bundle")
+    coef, intercept, mean, std = keys
+    k, d = c.matrix(coef)
+    if c.meta["kind"] == "linear-probe" and not prefix:
+        expected_k: tuple[int, ...] = (1,)  # one decision: fake vs real
+    else:
+        expected_k = (1, 2) if n_classes == 2 else (n_classes,)
+    if k not in expected_k:
+        raise BundleError(f"{c.weights}: tensor {coef!r} has {k} rows, but {c.json.name} {json_key!r} lists "
+                          f"{n_classes} classes (expected {' or '.join(map(str, expected_k))} rows)")
+    c.shape(intercept, (k,), f"one per row of {coef}")
+    c.shape(mean, (d,), f"the width of {coef}")
+    c.shape(std, (d,), f"the width of {coef}")
+    c.positive(std)
+    if width is not None and d != width:
+        c.fail_tensor(coef, f"is {d} features wide, but the detector's features are {width} wide")
+    return d
+
+
+def _check_layer_dims(c: _Check, width: int) -> None:
+    """The chosen layers' widths recorded by the layer sweep must add up to the probe's width."""
+    meta = c.meta
+    names = meta.get("layer_names")
+    if names is not None and (not isinstance(names, list) or len(names) != len(meta["layers"])):
+        c.fail_json("layer_names", f"must name each of the {len(meta['layers'])} layers {meta['layers']}")
+    sweep = (meta.get("metrics") or {}).get("layer_sweep")
+    if not isinstance(sweep, list):
+        return
+    dims = {r.get("layer"): r.get("dim") for r in sweep if isinstance(r, dict)}
+    if all(isinstance(dims.get(i), int) for i in meta["layers"]):
+        total = sum(dims[i] for i in meta["layers"])
+        if total != width:
+            raise BundleError(f"{c.json}: layers {meta['layers']} are {total} features wide according to "
+                              f"'metrics.layer_sweep', but the tensors in {c.weights.name} expect {width}")
+
+
+def _check_one_class(c: _Check, prefix: str, what: str, width: int | None = None) -> int:
+    """A Mahalanobis (location + precision [+ components]) or k-NN (train + k) model. Returns its input width."""
+    p = prefix
+    c.need([p + "scaler_mean", p + "scaler_std"], what)
+    d = c.vector(p + "scaler_mean")
+    c.shape(p + "scaler_std", (d,), f"the width of {p}scaler_mean")
+    c.positive(p + "scaler_std")
+    if width is not None and d != width:
+        c.fail_tensor(p + "scaler_mean", f"is {d} features wide, but {what} must take the detector's "
+                                         f"{width} features")
+    if p + "precision" in c.arrays or p + "location" in c.arrays:
+        c.need([p + "location", p + "precision"], f"{what} (Mahalanobis)")
+        if p + "train" in c.arrays:
+            c.fail_tensor(p + "train", f"cannot sit next to {p}precision: {what} is either Mahalanobis or k-NN")
+        if p + "components" in c.arrays:
+            k, cols = c.matrix(p + "components")
+            if cols != d:
+                c.fail_tensor(p + "components", f"has {cols} columns, expected {d} (the width of {p}scaler_mean)")
+        else:
+            k = d
+        c.shape(p + "location", (k,), "one per principal axis" if k != d else "one per feature")
+        c.shape(p + "precision", (k, k), f"square, {k} wide like {p}location")
+        precision = c.arrays[p + "precision"].astype(np.float64)
+        scale = max(float(np.abs(precision).max()), 1e-12)
+        if not np.allclose(precision, precision.T, rtol=1e-4, atol=1e-5 * scale):
+            c.fail_tensor(p + "precision", "is not symmetric")
+        if (np.diag(precision) <= 0).any():
+            c.fail_tensor(p + "precision", "has a non-positive diagonal (not a precision matrix)")
+    elif p + "train" in c.arrays:
+        c.need([p + "k", p + "metric_cosine"], f"{what} (k-NN)")
+        n, cols = c.matrix(p + "train")
+        if cols != d:
+            c.fail_tensor(p + "train", f"has {cols} columns, expected {d} (the width of {p}scaler_mean)")
+        k = int(c.arrays[p + "k"].ravel()[0]) if c.arrays[p + "k"].size == 1 else None
+        c.shape(p + "k", (1,), "one value")
+        if k is None or not 1 <= k <= n:
+            c.fail_tensor(p + "k", f"is {k}, must be between 1 and the {n} training rows")
+        c.shape(p + "metric_cosine", (1,), "one value")
+        if int(c.arrays[p + "metric_cosine"][0]) not in (0, 1):
+            c.fail_tensor(p + "metric_cosine", "must be 0 (euclidean) or 1 (cosine)")
+    else:
+        raise BundleError(f"{c.weights}: {what} needs either {p}location + {p}precision (Mahalanobis) "
+                          f"or {p}train + {p}k (k-NN) tensors")
+    if p + "threshold" not in c.arrays:
+        raise BundleError(f"{c.weights}: {what} has no tensor {p + 'threshold'!r}; without a calibrated "
+                          "threshold it cannot flag anything")
+    c.scalar(p + "threshold")
+    c.positive(p + "threshold", strict=False)
+    if p + "false_alarm" in c.arrays:
+        rate = c.scalar(p + "false_alarm")
+        if not 0.0 < rate < 1.0:
+            c.fail_tensor(p + "false_alarm", f"is {rate}, must be a rate in (0, 1)")
+    return d
+
+
+def _check_fusion(c: _Check) -> int:
+    """The MLP head (fc1-bn1-fc2-bn2-out) and its input scaler; returns the input width."""
+    meta = c.meta
+    if meta["modality"] != "image":
+        c.fail_json("modality", f"is {meta['modality']!r}; a fusion detector works on images")
+    if meta["classes"] != ["real", "fake"]:
+        c.fail_json("classes", f"is {meta['classes']}; a fusion detector is binary: [\"real\", \"fake\"]")
+    encoders = meta.get("encoders")
+    if not isinstance(encoders, list) or len(encoders) != 2 \
+            or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in encoders):
+        c.fail_json("encoders", "must list the two encoders (CLIP, then ResNet) as {\"name\": ...} objects")
+    expected = [f"head.{layer}.{param}" for layer, role in FUSION_HEAD_LAYERS.items()
+                for param in (("weight", "bias") if role == "linear" else _NORM_PARAMS)]
+    c.need(expected + ["scaler_mean", "scaler_std"], "a fusion bundle")
+    unexpected = sorted(k for k in c.arrays if k.startswith("head.") and k not in expected)
+    if unexpected:
+        raise BundleError(f"{c.weights}: tensor(s) {unexpected} are not part of the fusion head "
+                          f"({', '.join(FUSION_HEAD_LAYERS)})")
+    hidden, d = c.matrix("head.fc1.weight")
+    c.shape("head.fc1.bias", (hidden,), "one per row of head.fc1.weight")
+    c.shape("head.fc2.weight", (hidden, hidden), "hidden x hidden, hidden = rows of head.fc1.weight")
+    c.shape("head.fc2.bias", (hidden,), "one per row of head.fc2.weight")
+    for bn in ("bn1", "bn2"):
+        for param in _NORM_PARAMS:
+            c.shape(f"head.{bn}.{param}", (hidden,), "one per hidden unit")
+        c.positive(f"head.{bn}.running_var", strict=False)
+    c.shape("head.out.weight", (1, hidden), "one logit from the hidden units")
+    c.shape("head.out.bias", (1,), "one logit")
+    c.shape("scaler_mean", (d,), "the input width of head.fc1.weight")
+    c.shape("scaler_std", (d,), "the input width of head.fc1.weight")
+    c.positive("scaler_std")
+    return d

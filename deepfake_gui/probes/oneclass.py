@@ -390,3 +390,13 @@ def out_of_domain(arrays: dict[str, np.ndarray], X: np.ndarray, prefix: str = DO
     if model is None or model.threshold_ is None:
         raise LayerScopeError("the training-domain model has no threshold")
     return model.score_samples(X) > model.threshold_
+
+
+def load_one_class(arrays: dict[str, np.ndarray], prefix: str = "") -> OneClassDetector:
+    """The one-class model stored under ``prefix`` (Mahalanobis or k-NN, told apart by its arrays)."""
+    own = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    if "precision" in own:
+        return MahalanobisDetector.from_arrays(own)
+    if "train" in own:
+        return KNNDistanceDetector.from_arrays(own)
+    raise LayerScopeError(f"no one-class model under {prefix or 'the bundle'}*: expected precision or train arrays")

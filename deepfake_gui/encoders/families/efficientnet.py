@@ -125,3 +125,20 @@ def tiny_model() -> nn.Module:
 
 def build_tiny(spec: EncoderSpec, device: str, weights_path: Path | None = None) -> EfficientNetEncoder:
     return EfficientNetEncoder(spec, device, tiny_model())
+
+
+def build_random_twin(spec: EncoderSpec, device: str, weights_path: Path | None = None) -> EfficientNetEncoder:
+    """tf_efficientnet_lite0 with timm's own random init, seed 0: the pretraining baseline.
+
+    BatchNorm keeps its fresh running statistics (mean 0, variance 1), as any
+    never-trained network in eval mode does.
+    """
+    import timm
+
+    del weights_path
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = timm.create_model(TIMM_ARCH, pretrained=False)
+    encoder = EfficientNetEncoder(spec, device, model)
+    encoder.weights_sha256 = "random-twin"
+    return encoder

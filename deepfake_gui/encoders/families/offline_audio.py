@@ -345,3 +345,33 @@ def build_whisper_tiny_en(spec: EncoderSpec, device: str, weights_path: Path | N
     if path.is_dir():
         path = path / "model.bin"
     return CT2WhisperEncoder(spec, device, load_whisper_encoder(path))
+
+
+# ------------------------------------------------------------------ random twins (baselines)
+RANDOM_TWIN_SEED = 0
+RANDOM_TWIN_SHA = "random-twin"
+# Whisper tiny.en's encoder, as the CTranslate2 file describes it (checked against it in the tests).
+WHISPER_TINY_EN_ENCODER = {"num_mel_bins": 80, "d_model": 384, "max_source_positions": 1500, "encoder_layers": 4,
+                           "encoder_attention_heads": 6, "encoder_ffn_dim": 1536}
+
+
+def build_ge2e_random_twin(spec: EncoderSpec, device: str, weights_path: Path | None = None) -> Encoder:
+    """GE2E (3 x LSTM 256 + Linear 256) with PyTorch's default random init, seed 0: the pretraining baseline."""
+    del weights_path
+    with torch.random.fork_rng(devices=[]):  # the layer-wise copy draws (then overwrites) init values too
+        torch.manual_seed(RANDOM_TWIN_SEED)
+        net = GE2ENet(GE2E_N_MELS, 256, 256, len(spec.layer_names) - 1)
+        return GE2EEncoder(spec, device, net, weights_sha256=RANDOM_TWIN_SHA)
+
+
+def build_whisper_tiny_en_random_twin(spec: EncoderSpec, device: str, weights_path: Path | None = None) -> Encoder:
+    """Whisper tiny.en's encoder with transformers' random init (normal 0.02, sinusoidal positions), seed 0."""
+    from transformers import WhisperConfig
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    del weights_path
+    config = WhisperConfig(**WHISPER_TINY_EN_ENCODER, activation_function="gelu", scale_embedding=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_TWIN_SEED)
+        model = WhisperEncoder(config)
+    return CT2WhisperEncoder(spec, device, model.float().eval(), weights_sha256=RANDOM_TWIN_SHA)

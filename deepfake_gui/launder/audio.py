@@ -1,0 +1,133 @@
+"""Audio re-encodings a recording meets on its way to a user: low bit-rate Opus and MP3.
+
+Samples go through the real codec (PyAV's bundled libopus / libmp3lame) in memory
+and are decoded back to the input's rate as mono float32 of exactly the input's
+length. Both encoders are deterministic for the same input and settings (the Ogg
+container's random stream serial changes the bytes, never the decoded samples), so a
+measured figure can be reproduced. Laundered copies are written as 16-bit FLAC, the
+format of the shared audio set, so the container is not what changes.
+"""
+
+from __future__ import annotations
+
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_RATE = 8_000  # the shared audio set's rate
+OPUS_BITRATE = 16_000
+MP3_BITRATE = 16_000
+# codec -> (PyAV encoder, container format); both take 8 kHz mono input directly
+CODECS = {"opus": ("libopus", "ogg"), "mp3": ("libmp3lame", "mp3")}
+MAX_ALIGN_LAG = 32  # samples of residual codec delay searched for (4 ms at 8 kHz)
+
+
+def _frame(samples: np.ndarray, rate: int):
+    import av
+
+    frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+    frame.sample_rate = rate
+    frame.pts = 0
+    frame.time_base = Fraction(1, rate)
+    return frame
+
+
+def encode(samples: np.ndarray, rate: int, codec: str, bitrate: int) -> bytes:
+    """Mono float32 samples -> the bytes of an Opus (Ogg) or MP3 file at ``bitrate`` bit/s."""
+    import av
+
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    x = np.ascontiguousarray(np.asarray(samples, dtype=np.float32))
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"expected non-empty mono samples, got shape {x.shape}")
+    encoder, container_format = CODECS[codec]
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container_format) as out:
+        stream = out.add_stream(encoder, rate=rate, layout="mono")
+        stream.bit_rate = int(bitrate)
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)  # sample format only
+        for frame in [*resampler.resample(_frame(x, rate)), *resampler.resample(None)]:
+            frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buf.getvalue()
+
+
+def decode(data: bytes, rate: int) -> np.ndarray:
+    """An encoded file's first audio track as mono float32 at ``rate``."""
+    import av
+
+    chunks: list[np.ndarray] = []
+    with av.open(io.BytesIO(data), mode="r") as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        for frame in container.decode(container.streams.audio[0]):
+            frame.pts = None
+            chunks += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+        chunks += [f.to_ndarray()[0] for f in resampler.resample(None)]
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, dtype=np.float32)
+
+
+def best_lag(reference: np.ndarray, delayed: np.ndarray, max_lag: int = MAX_ALIGN_LAG) -> int:
+    """The delay (in samples, |lag| <= max_lag) at which ``delayed`` best matches ``reference``."""
+    n = min(len(reference), len(delayed))
+    x = np.asarray(reference[:n], dtype=np.float64)
+    y = np.asarray(delayed[:n], dtype=np.float64)
+    best, best_score = 0, -np.inf
+    for lag in range(-max_lag, max_lag + 1):
+        a, b = (x[: n - lag], y[lag:]) if lag >= 0 else (x[-lag:], y[: n + lag])
+        score = float(a @ b)
+        if score > best_score + 1e-12:
+            best, best_score = lag, score
+    return best
+
+
+def codec_roundtrip(samples: np.ndarray, rate: int, codec: str, bitrate: int) -> np.ndarray:
+    """The samples after encoding with ``codec`` at ``bitrate`` and decoding back; same rate, same length.
+
+    FFmpeg removes the codecs' priming delay; what is left (libopus through the 8 kHz
+    resampler: one sample) is measured by cross-correlation and undone, so the copy
+    lines up with the original and no codec-specific lead-in separates anything. The
+    end is cut or zero-padded to the input's length.
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    y = decode(encode(x, rate, codec, bitrate), rate)
+    lag = best_lag(x, y)
+    y = y[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, dtype=np.float32), y])
+    n = len(x)
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+def opus(samples: np.ndarray, rate: int = DEFAULT_RATE, bitrate: int = OPUS_BITRATE) -> np.ndarray:
+    """Opus round trip (default 16 kbit/s: a voice message or VoIP call)."""
+    return codec_roundtrip(samples, rate, "opus", bitrate)
+
+
+def mp3(samples: np.ndarray, rate: int = DEFAULT_RATE, bitrate: int = MP3_BITRATE) -> np.ndarray:
+    """MP3 round trip (default 16 kbit/s, MPEG-2.5 layer III at 8 kHz)."""
+    return codec_roundtrip(samples, rate, "mp3", bitrate)
+
+
+def write_flac(path: str | Path, samples: np.ndarray, rate: int) -> Path:
+    """Mono float samples -> 16-bit FLAC (clipped to [-1, 1], rounded, no dither)."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = np.round(np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0) * 32767).astype(np.int16)
+    with av.open(str(path), mode="w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def codec_file(src: str | Path, dst: str | Path, codec: str, bitrate: int, rate: int = DEFAULT_RATE) -> Path:
+    """Decode ``src`` to mono at ``rate``, round-trip it through ``codec``, write 16-bit FLAC to ``dst``."""
+    from deepfake_gui.media import load_audio
+
+    return write_flac(dst, codec_roundtrip(load_audio(src, rate), rate, codec, bitrate), rate)

@@ -1,0 +1,173 @@
+"""A loaded fusion bundle (CLIP + forensic prompt + ResNet -> MLP) that scores image files.
+
+The fusion counterpart of :class:`deepfake_gui.probes.detector.Detector`: same
+calibration (Platt on out-of-fold logits), threshold and inconclusive band, so a
+probability means the same thing whichever kind of detector produced it. It needs
+*two* encoders, named in the bundle's ``encoders`` list; each must have the weights
+the head was trained on (their sha256 is checked), never a silent substitute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_gui.analysis.calibration import Platt, verdict
+from deepfake_gui.core.errors import BundleError, LayerScopeError, MediaError
+from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.probes.bundle import DetectorBundle, load_bundle
+
+BATCH = 16
+
+
+@dataclass
+class FusionFileScore:
+    path: Path
+    decision: float | None  # the head's logit (> 0 leans fake); None when the file failed
+    probability: float | None  # calibrated P(fake)
+    verdict: str | None
+    error: str | None = None
+
+
+class FusionDetector:
+    kind = "fusion"
+
+    def __init__(self, bundle: DetectorBundle) -> None:
+        from deepfake_gui.probes.fusion import FusionMLP
+
+        if bundle.kind != "fusion":
+            raise BundleError(f"{bundle.path}: kind {bundle.kind!r} is not a fusion detector")
+        self.bundle = bundle
+        self.meta = bundle.meta
+        try:
+            self.model = FusionMLP.from_arrays(bundle.arrays)
+        except LayerScopeError as exc:
+            raise BundleError(f"{bundle.path}: {exc}") from exc
+        cal = self.meta.get("calibration") or {}
+        self.platt = Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0)))
+        self.threshold = float(self.meta.get("threshold", 0.5))
+        band = self.meta.get("inconclusive_band") or [self.threshold, self.threshold]
+        self.band = (float(band[0]), float(band[1]))
+        self.encoder_specs: list[dict] = list(self.meta["encoders"])
+        self._encoders: tuple[Any, Any] | None = None
+
+    @classmethod
+    def load(cls, folder: str | Path) -> FusionDetector:
+        return cls(load_bundle(folder))
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def encoder_name(self) -> str:
+        return self.bundle.encoder_name
+
+    @property
+    def encoder_names(self) -> list[str]:
+        return [e["name"] for e in self.encoder_specs]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.model.n_features_in_)
+
+    # -- encoders and features ---------------------------------------------------
+    def build_encoders(self, device: str = "auto") -> tuple[Any, Any]:
+        """The (CLIP, ResNet) pair, with the weights the head was trained on."""
+        from deepfake_gui.encoders.registry import build_encoder
+
+        if self._encoders is None:
+            built = []
+            for spec in self.encoder_specs:
+                encoder = build_encoder(spec["name"], device)
+                expected = spec.get("weights_sha256")
+                if expected and encoder.weights_sha256 and expected != encoder.weights_sha256:
+                    raise LayerScopeError(
+                        f"{self.bundle.path}: trained on {spec['name']} weights {expected[:12]}…, but this machine "
+                        f"has {encoder.weights_sha256[:12]}…")
+                built.append(encoder)
+            self._encoders = (built[0], built[1])
+        return self._encoders
+
+    def features(self, images: Sequence[np.ndarray], device: str = "auto") -> np.ndarray:
+        """``fusion_inputs`` for decoded RGB images: (N, n_features)."""
+        from deepfake_gui.probes.fusion import fusion_features_from_encoders
+
+        clip, resnet = self.build_encoders(device)
+        X = fusion_features_from_encoders(clip, resnet, list(images))
+        if X.shape[1] != self.n_features:
+            raise BundleError(f"{self.bundle.path}: the head expects {self.n_features} features, encoders "
+                              f"{'+'.join(self.encoder_names)} give {X.shape[1]}")
+        return X.astype(np.float64)
+
+    def iter_features(self, paths: Sequence[str | Path], device: str = "auto", cancel: CancelToken | None = None,
+                      batch_size: int = BATCH) -> Generator[Progress, None, tuple[np.ndarray, list[int], list[str]]]:
+        """Yield Progress; return (features of the decodable files, their indices in ``paths``, errors)."""
+        from deepfake_gui.media import load_image
+
+        cancel = cancel or CancelToken()
+        self.build_encoders(device)
+        rows: list[np.ndarray] = []
+        keep: list[int] = []
+        failed: list[str] = []
+        for start in range(0, len(paths), batch_size):
+            cancel.raise_if_cancelled()
+            images, index = [], []
+            for i in range(start, min(start + batch_size, len(paths))):
+                try:
+                    images.append(load_image(paths[i]))
+                    index.append(i)
+                except MediaError as exc:
+                    failed.append(str(exc))
+            if images:
+                rows.append(self.features(images, device))
+                keep.extend(index)
+            yield Progress(min(start + batch_size, len(paths)), len(paths), "fusion features")
+        X = np.concatenate(rows) if rows else np.zeros((0, self.n_features))
+        return X, keep, failed
+
+    # -- decisions -----------------------------------------------------------------
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return self.model.decision_function(X)
+
+    def probability(self, decision: np.ndarray) -> np.ndarray:
+        return self.platt(decision)
+
+    def verdicts(self, probability: np.ndarray) -> list[str]:
+        return [verdict(float(p), self.band) for p in np.atleast_1d(probability)]
+
+    def attribution(self, X: np.ndarray) -> None:
+        """Fusion detectors are binary: no per-generator attribution."""
+        return None
+
+    def out_of_domain(self, X: np.ndarray) -> None:
+        """Fusion bundles carry no training-domain model."""
+        return None
+
+    def score_files(self, paths: Sequence[str | Path], device: str = "auto") -> list[FusionFileScore]:
+        """Score image files; a file that cannot be decoded gets its error instead of a score."""
+        job = self.iter_features(paths, device)
+        while True:
+            try:
+                next(job)
+            except StopIteration as done:
+                X, keep, failed = done.value
+                break
+        out = [FusionFileScore(Path(p), None, None, None, "could not be decoded") for p in paths]
+        errors = iter(failed)
+        kept = set(keep)
+        for i, result in enumerate(out):
+            if i not in kept:
+                result.error = next(errors, result.error)
+        if keep:
+            decision = self.decision(X)
+            prob = self.probability(decision)
+            for row, i in enumerate(keep):
+                out[i] = FusionFileScore(Path(paths[i]), float(decision[row]), float(prob[row]),
+                                         self.verdicts(prob[row])[0])
+        return out
