@@ -36,6 +36,23 @@ class ScanOptions:
     fusion_rule: str = "max"
     keep_arrays: bool = True  # full series and heatmaps on result.arrays (the GUI's and reports' view)
 
+    def __post_init__(self) -> None:
+        """Bad settings fail before the first file, not once per file."""
+        from deepfake_gui.engine.score_audio import AudioOptions
+
+        aggregations = ("mean", "logsumexp", "max")
+        try:
+            AudioOptions(self.window_s, self.hop_s, self.audio_aggregation)
+            for name in ("audio_aggregation", "image_aggregation", "frame_aggregation"):
+                if getattr(self, name) not in aggregations:
+                    raise ValueError(f"{name} must be one of {', '.join(aggregations)}, not {getattr(self, name)!r}")
+            if self.max_tiles < 1 or self.frames_per_second <= 0:
+                raise ValueError("max_tiles must be at least 1 and frames_per_second positive")
+            if self.fusion_rule not in ("max", "mean"):
+                raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
+        except ValueError as exc:
+            raise LayerScopeError(f"scan settings: {exc}") from None
+
 
 def scan_job(
     paths: Iterable[str | Path],

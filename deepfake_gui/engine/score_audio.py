@@ -32,6 +32,9 @@ class AudioOptions:
     def __post_init__(self) -> None:
         if self.window_s <= 0 or self.hop_s <= 0:
             raise ValueError(f"audio windows need a positive length and hop, got {self.window_s} / {self.hop_s}")
+        if self.hop_s > self.window_s:
+            raise ValueError(f"an audio hop of {self.hop_s:g} s longer than the {self.window_s:g} s window would "
+                             "leave parts of the file unscored")
 
 
 def fixed_chunks(chunks: Iterable[np.ndarray], rate: int, chunk_s: float = CHUNK_S,
