@@ -154,7 +154,6 @@ def score_audio_track(
                        f"hop and {options.aggregation}: its probability uses the whole-file calibration and "
                        "overstates fakeness (use the defaults for calibrated figures)")
     probability = float(calibration.probability(np.array([decision]))[0])
-    platt = detector.platt
     series = {
         "kind": "window", "detector": active.name, "window_s": options.window_s, "hop_s": options.hop_s,
         "start_s": rounded(bounds[:, 0]), "end_s": rounded(bounds[:, 1]),
@@ -163,7 +162,9 @@ def score_audio_track(
     arrays = {
         "step_times_s": times_all.astype(np.float32), "step_scores": steps_all.astype(np.float32),
         "window_bounds_s": bounds, "window_scores": windows,
-        "threshold_score": inverse_platt(detector.threshold, platt.a, platt.b),
+        # reference lines on the score scale, from the calibration that made the verdict
+        "threshold_score": inverse_platt(calibration.threshold, calibration.platt.a, calibration.platt.b),
+        "band_score": [inverse_platt(p, calibration.platt.a, calibration.platt.b) for p in calibration.band],
     }
     facts = {"duration_s": duration_s, "leading_silence_s": lead_s, "trailing_silence_s": trail_s,
              "window_s": options.window_s, "step_s": float(np.median(np.diff(times_all))) if len(times_all) > 1

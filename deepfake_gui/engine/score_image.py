@@ -158,7 +158,8 @@ def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: 
     threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
     heat, scale = paint_heatmap((height, width), plan, tile_maps, options.heatmap_max_side)
     arrays = {"heatmap": heat, "heatmap_scale": scale, "image_shape": (height, width),
-              "tile_boxes": np.asarray(plan.boxes), "tile_scores": tile_scores, "threshold_score": threshold_score}
+              "tile_boxes": np.asarray(plan.boxes), "tile_scores": tile_scores, "threshold_score": threshold_score,
+              "band_score": [inverse_platt(p, detector.platt.a, detector.platt.b) for p in detector.band]}
     series = {}
     if len(tile_scores) > 1:
         series = {"kind": "tile", "detector": active.name, "boxes": [list(b) for b in plan.boxes],

@@ -96,7 +96,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
     series = {"kind": "frame", "detector": active.name, "time_s": rounded(times), "score": rounded(scores_arr),
               "probability": rounded(detector.probability(scores_arr))}
-    arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score}
+    arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score,
+              "band_score": [inverse_platt(p, detector.platt.a, detector.platt.b) for p in detector.band]}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []

