@@ -20,6 +20,11 @@ class Platt:
         z = self.a * np.asarray(scores, dtype=np.float64) + self.b
         return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
+    def inverse(self, probability: float) -> float:
+        """The score whose calibrated probability is ``probability``: puts thresholds on the score scale."""
+        p = min(max(float(probability), 1e-9), 1 - 1e-9)
+        return (float(np.log(p / (1 - p))) - self.b) / self.a if self.a else float("nan")
+
     @classmethod
     def fit(cls, scores: np.ndarray, labels: np.ndarray) -> Platt:
         from sklearn.linear_model import LogisticRegression

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_gui.core.jobs import CancelToken, Progress
-from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
+from deepfake_gui.engine.track import TrackScore, rounded
 
 CHUNK_S = 30.0  # the encoders' longest item (Whisper's context); as in training
 MIN_TAIL_S = 1.0  # a shorter last sliver is end-aligned instead, as in training
@@ -163,8 +163,7 @@ def score_audio_track(
         "step_times_s": times_all.astype(np.float32), "step_scores": steps_all.astype(np.float32),
         "window_bounds_s": bounds, "window_scores": windows,
         # reference lines on the score scale, from the calibration that made the verdict
-        "threshold_score": inverse_platt(calibration.threshold, calibration.platt.a, calibration.platt.b),
-        "band_score": [inverse_platt(p, calibration.platt.a, calibration.platt.b) for p in calibration.band],
+        "threshold_score": calibration.threshold_score, "band_score": calibration.band_scores,
     }
     facts = {"duration_s": duration_s, "leading_silence_s": lead_s, "trailing_silence_s": trail_s,
              "window_s": options.window_s, "step_s": float(np.median(np.diff(times_all))) if len(times_all) > 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepfake_gui.core.jobs import CancelToken, Progress
-from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
+from deepfake_gui.engine.track import TrackScore, rounded
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,11 @@ def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: 
     tile_scores = detector.decision(features_all)
     decision = aggregate(tile_scores, options.aggregation) if len(tile_scores) > 1 else float(tile_scores[0])
     probability = float(detector.probability(np.array([decision]))[0])
-    threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
+    threshold_score = detector.file_calibration.threshold_score
     heat, scale = paint_heatmap((height, width), plan, tile_maps, options.heatmap_max_side)
     arrays = {"heatmap": heat, "heatmap_scale": scale, "image_shape": (height, width),
               "tile_boxes": np.asarray(plan.boxes), "tile_scores": tile_scores, "threshold_score": threshold_score,
-              "band_score": [inverse_platt(p, detector.platt.a, detector.platt.b) for p in detector.band]}
+              "band_score": detector.file_calibration.band_scores}
     series = {}
     if len(tile_scores) > 1:
         series = {"kind": "tile", "detector": active.name, "boxes": [list(b) for b in plan.boxes],

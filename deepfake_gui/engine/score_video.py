@@ -14,7 +14,7 @@ import numpy as np
 
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.engine.score_image import combined_caveat, crops, encode_crops, plan_tiles
-from deepfake_gui.engine.track import TrackScore, inverse_platt, rounded
+from deepfake_gui.engine.track import TrackScore, rounded
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,11 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     decision = aggregate(scores_arr, options.aggregation) if len(scores_arr) > 1 else float(scores_arr[0])
     probability = float(detector.probability(np.array([decision]))[0])
     features = (feature_sum / max(n_crops, 1)).astype(np.float32)[None, :]  # type: ignore[operator]
-    threshold_score = inverse_platt(detector.threshold, detector.platt.a, detector.platt.b)
+    threshold_score = detector.file_calibration.threshold_score
     series = {"kind": "frame", "detector": active.name, "time_s": rounded(times), "score": rounded(scores_arr),
               "probability": rounded(detector.probability(scores_arr))}
     arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score,
-              "band_score": [inverse_platt(p, detector.platt.a, detector.platt.b) for p in detector.band]}
+              "band_score": detector.file_calibration.band_scores}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []

@@ -35,13 +35,3 @@ def rounded(values: Any) -> list[float]:
     arr = np.asarray(values, dtype=np.float64).ravel()
     return [None if not np.isfinite(v) else round(float(v), SERIES_DECIMALS) for v in arr]  # type: ignore[misc]
 
-
-def inverse_platt(probability: float, a: float, b: float) -> float:
-    """The decision score at which the calibrated probability equals ``probability``.
-
-    Heatmaps and step series stay on the decision scale; this puts the threshold
-    line on that scale too.
-    """
-    p = min(max(probability, 1e-9), 1 - 1e-9)
-    logit = float(np.log(p / (1 - p)))
-    return (logit - b) / a if a else float("nan")

@@ -29,11 +29,29 @@ class Calibration:
     band: tuple[float, float]
     source: str  # "file" (pooled features, as trained) or the matching scan setting
 
+    @classmethod
+    def from_meta(cls, meta: dict) -> Calibration:
+        """The file-level calibration every bundle kind stores in detector.json."""
+        cal = meta.get("calibration") or {}
+        threshold = float(meta.get("threshold", 0.5))
+        band = meta.get("inconclusive_band") or [threshold, threshold]
+        return cls(Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0))), threshold,
+                   (float(band[0]), float(band[1])), "file")
+
     def probability(self, decision: np.ndarray) -> np.ndarray:
         return self.platt(decision)
 
     def verdict(self, probability: float) -> str:
         return verdict(float(probability), self.band)
+
+    @property
+    def threshold_score(self) -> float:
+        """The threshold on the decision-score scale (where heatmaps and series live)."""
+        return self.platt.inverse(self.threshold)
+
+    @property
+    def band_scores(self) -> list[float]:
+        return [self.platt.inverse(p) for p in self.band]
 
 
 class Detector:
@@ -44,11 +62,9 @@ class Detector:
         self.meta = bundle.meta
         self.probe_arrays = {k: bundle.arrays[k] for k in PROBE_KEYS}
         self.probe = LinearProbe.from_arrays(self.probe_arrays, ["real", "fake"])
-        cal = self.meta.get("calibration") or {}
-        self.platt = Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0)))
-        self.threshold = float(self.meta.get("threshold", 0.5))
-        band = self.meta.get("inconclusive_band") or [self.threshold, self.threshold]
-        self.band = (float(band[0]), float(band[1]))
+        self.file_calibration = Calibration.from_meta(self.meta)
+        self.platt, self.threshold, self.band = (self.file_calibration.platt, self.file_calibration.threshold,
+                                                 self.file_calibration.band)
         self.attribution_classes: list[str] = list(self.meta.get("attribution_classes") or [])
         self.attr_probe = None
         if self.attribution_classes:
@@ -93,10 +109,6 @@ class Detector:
             raise BundleError(f"{self.bundle.path}: the encoder returned no token states for layers {self.layers}") \
                 from exc
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
-
-    @property
-    def file_calibration(self) -> Calibration:
-        return Calibration(self.platt, self.threshold, self.band, "file")
 
     def calibration_for(self, track: str, window_s: float | None = None, hop_s: float | None = None,
                         aggregation: str = "mean") -> Calibration | None:

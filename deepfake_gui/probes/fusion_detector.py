@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_gui.analysis.calibration import Platt, verdict
 from deepfake_gui.core.errors import BundleError, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.probes.bundle import DetectorBundle, load_bundle
+from deepfake_gui.probes.detector import Calibration
 
 BATCH = 16
 
@@ -47,11 +47,9 @@ class FusionDetector:
             self.model = FusionMLP.from_arrays(bundle.arrays)
         except LayerScopeError as exc:
             raise BundleError(f"{bundle.path}: {exc}") from exc
-        cal = self.meta.get("calibration") or {}
-        self.platt = Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0)))
-        self.threshold = float(self.meta.get("threshold", 0.5))
-        band = self.meta.get("inconclusive_band") or [self.threshold, self.threshold]
-        self.band = (float(band[0]), float(band[1]))
+        self.file_calibration = Calibration.from_meta(self.meta)
+        self.platt, self.threshold, self.band = (self.file_calibration.platt, self.file_calibration.threshold,
+                                                 self.file_calibration.band)
         self.encoder_specs: list[dict] = list(self.meta["encoders"])
         self._encoders: tuple[Any, Any] | None = None
 
@@ -136,10 +134,10 @@ class FusionDetector:
         return self.model.decision_function(X)
 
     def probability(self, decision: np.ndarray) -> np.ndarray:
-        return self.platt(decision)
+        return self.file_calibration.probability(decision)
 
     def verdicts(self, probability: np.ndarray) -> list[str]:
-        return [verdict(float(p), self.band) for p in np.atleast_1d(probability)]
+        return [self.file_calibration.verdict(p) for p in np.atleast_1d(probability)]
 
     def attribution(self, X: np.ndarray) -> None:
         """Fusion detectors are binary: no per-generator attribution."""

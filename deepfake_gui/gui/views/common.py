@@ -3,17 +3,13 @@
 Views plot decision scores (logits), the scale heatmaps and per-step series come
 in; the detector's threshold on that scale arrives with the arrays. The
 inconclusive band is stored as probabilities, so it is mapped back through the
-same calibration the threshold was (see ``decision_band``).
+same calibration as the threshold, by the engine (see ``decision_band``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +18,6 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import TimeSeries
-from deepfake_gui.engine.track import inverse_platt
 
 VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
 SCORE_LABEL = "score (logit)"
@@ -35,38 +30,18 @@ def verdict_color(verdict: str | None) -> str:
     return VERDICT_COLORS.get(verdict, VERDICT_COLORS[None])
 
 
-@lru_cache(maxsize=32)
-def _bundle_calibration(bundle: str) -> tuple[float, float, float, tuple[float, float]] | None:
-    """(a, b, threshold, band) of a bundle's file-level calibration; small JSON, read once."""
-    try:
-        meta = json.loads((Path(bundle) / "detector.json").read_text(encoding="utf-8"))
-        cal = meta["calibration"]
-        band = meta.get("inconclusive_band") or [meta["threshold"], meta["threshold"]]
-        return float(cal["a"]), float(cal["b"]), float(meta["threshold"]), (float(band[0]), float(band[1]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def decision_band(result: ScanResult, detector: str, threshold_score: float) -> tuple[float, float] | None:
-    """The inconclusive band on the decision scale, or None when it cannot be placed honestly.
+    """The inconclusive band on the decision scale, or None when the engine gave none.
 
-    Uses ``band_score`` from the arrays when the engine provides it; otherwise the
-    bundle's calibration, but only if it reproduces the engine's threshold score
-    (so the band and the threshold line come from one calibration).
+    The engine maps the band through the same calibration as ``threshold_score``
+    (``band_score`` in the arrays), so the band and the threshold line always agree.
     """
+    del threshold_score  # kept in the signature: callers pass the line the band belongs with
     for key, arrays in result.arrays.items():
         if key.split("/", 1)[-1] == detector and "band_score" in arrays:
-            lo, hi = arrays["band_score"]
-            return float(lo), float(hi)
-    bundle = (result.detector_info.get(detector) or {}).get("bundle")
-    cal = _bundle_calibration(str(bundle)) if bundle else None
-    if cal is None:
-        return None
-    a, b, threshold, (p_lo, p_hi) = cal
-    if not math.isclose(inverse_platt(threshold, a, b), threshold_score, rel_tol=1e-6, abs_tol=1e-6):
-        return None
-    lo, hi = sorted((inverse_platt(p_lo, a, b), inverse_platt(p_hi, a, b)))
-    return lo, hi
+            lo, hi = sorted(float(v) for v in arrays["band_score"])
+            return lo, hi
+    return None
 
 
 def detectors_for(result: ScanResult, track: str) -> list[str]:
