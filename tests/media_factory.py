@@ -131,6 +131,19 @@ def write_long_video(path: Path, seconds: int = 60) -> Path:
     )
 
 
+def write_mono_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
+    """16-bit mono PCM WAV of float samples in [-1, 1] (clipped): the tests' stand-in for a recording."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
+    with av.open(str(path), mode="w", format="wav") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def write_audio(path: Path, codec: str, fmt: str, rate: int, channels: int, seconds: float) -> Path:
     with av.open(str(path), mode="w", format=fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout=_layout(channels))

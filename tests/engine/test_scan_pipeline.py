@@ -8,6 +8,7 @@ from pathlib import Path
 import media_factory
 import numpy as np
 import pytest
+from media_factory import write_mono_wav as _write_wav
 
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
@@ -47,21 +48,6 @@ def _speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
     sig = sum(np.sin(k * phase) / k for k in range(1, 8))
     env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
     return (0.3 * sig * env + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
-
-
-def _write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
-    import av
-
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
 
 
 @needs_offline

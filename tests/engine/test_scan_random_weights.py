@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+from media_factory import write_mono_wav as _wav
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions, scan_job
 
 RATE = 16000
-
-
-def _wav(path: Path, samples: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-from pathlib import Path
 
 import media_factory
 import numpy as np
 import pytest
+from media_factory import write_mono_wav as _write_wav
 from PIL import Image
 
 from deepfake_gui.core.results import ScanResult
@@ -26,19 +26,6 @@ def _speechlike(rate: int, seconds: float) -> np.ndarray:
     phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / rate
     env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
     return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 8)) * env).astype(np.float32)
-
-
-def _write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
-    import av
-
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ audio set of test_train_cli (hum vs buzz / hiss), whose classes differ grossly.
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from media_factory import write_mono_wav as write_wav
 from PIL import Image
 
 from deepfake_gui import cli
@@ -148,17 +148,6 @@ def test_a_fusion_bundle_is_not_a_linear_detector(fusion_bundle: tuple[Path, Pat
 
 
 # ------------------------------------------------------------------ one-class reports
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> None:
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
 
 
 @pytest.fixture(scope="module")

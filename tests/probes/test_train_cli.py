@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+from media_factory import write_mono_wav as write_wav
 
 RATE = 16_000
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
 
 
 @pytest.fixture(scope="module")
