@@ -16,18 +16,16 @@ Tokens are each map average-pooled onto the head's grid (7 x 7 at 224 px).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from deepfake_gui.core.errors import WeightsUnavailableError
-from deepfake_gui.encoders.base import Encoder, EncoderSpec, LayerFeatures
-from deepfake_gui.encoders.families.image_common import ImagePreprocessing, gap, map_tokens
+from deepfake_gui.encoders.base import EncoderSpec, LayerFeatures
+from deepfake_gui.encoders.families.image_common import CNNEncoder
 
 TIMM_ARCH = "tf_efficientnet_lite0"
 
@@ -37,19 +35,10 @@ def efficientnet_layer_names(model: nn.Module) -> tuple[str, ...]:
     return ("stem", *stages, "head")
 
 
-class EfficientNetEncoder(Encoder):
+class EfficientNetEncoder(CNNEncoder):
     """A timm ``EfficientNet`` read stage by stage (explicit loop, no hooks)."""
 
-    def __init__(self, spec: EncoderSpec, device: str, model: nn.Module) -> None:
-        super().__init__(spec, device)
-        names = efficientnet_layer_names(model)
-        if names != tuple(spec.layer_names):
-            raise ValueError(f"{spec.name}: spec layers {spec.layer_names} do not match the model's {names}")
-        self.model = model.to(self.device).eval()
-        self.pre = ImagePreprocessing.from_config(spec.preprocessing)
-
-    def preprocess(self, items: Sequence[np.ndarray]) -> torch.Tensor:
-        return self.pre(items)
+    model_layer_names = staticmethod(efficientnet_layer_names)
 
     def _forward(self, batch: torch.Tensor, tokens: bool) -> LayerFeatures:
         m: Any = self.model
@@ -59,12 +48,7 @@ class EfficientNetEncoder(Encoder):
             x = stage(x)
             maps.append(x)
         maps.append(m.bn2(m.conv_head(x)))
-        feats = LayerFeatures(layer_names=self.layer_names, pooled=[gap(f) for f in maps])
-        if tokens:
-            grid = (int(maps[-1].shape[-2]), int(maps[-1].shape[-1]))
-            feats.tokens = [map_tokens(f, grid) for f in maps]
-            feats.token_grid = grid
-        return feats
+        return self._layer_features(maps, tokens)
 
     def imagenet_logits(self, head_pooled: torch.Tensor) -> torch.Tensor:
         """ImageNet-1k logits from the pooled "head" layer (a weights sanity check, not a detector)."""

@@ -20,6 +20,8 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from torchvision.transforms import InterpolationMode
 
+from deepfake_gui.encoders.base import Encoder, EncoderSpec, LayerFeatures
+
 _RESIZE_RE = re.compile(r"^shortest-(?P<mode>bilinear|bicubic)(?:\((?P<short>\d+)\))?\+center-crop$")
 _SCALE_RE = re.compile(r"^\(x-(?P<offset>[0-9.]+)\)/(?P<divisor>[0-9.]+)$")
 _MODES = {"bilinear": InterpolationMode.BILINEAR, "bicubic": InterpolationMode.BICUBIC}
@@ -134,3 +136,35 @@ def map_tokens(fmap: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     if tuple(fmap.shape[-2:]) != tuple(grid):
         fmap = torch.nn.functional.adaptive_avg_pool2d(fmap, grid)
     return fmap.flatten(2).transpose(1, 2)
+
+
+class CNNEncoder(Encoder):
+    """What the CNN families share: the layer-name check, preprocessing, GAP per map, tokens on one grid.
+
+    A family names the layers it reads (``model_layer_names``) and runs its own forward loop.
+    """
+
+    def __init__(self, spec: EncoderSpec, device: str, model: torch.nn.Module) -> None:
+        super().__init__(spec, device)
+        names = self.model_layer_names(model)
+        if names != tuple(spec.layer_names):
+            raise ValueError(f"{spec.name}: spec layers {spec.layer_names} do not match the model's {names}")
+        self.model = model.to(self.device).eval()
+        self.pre = ImagePreprocessing.from_config(spec.preprocessing)
+
+    @staticmethod
+    def model_layer_names(model: torch.nn.Module) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def preprocess(self, items: Sequence[np.ndarray]) -> torch.Tensor:
+        return self.pre(items)
+
+    def _layer_features(self, maps: list[torch.Tensor], tokens: bool,
+                        pooled: list[torch.Tensor] | None = None) -> LayerFeatures:
+        """One vector per map (GAP unless given) and, on request, every map's tokens on the last map's grid."""
+        feats = LayerFeatures(layer_names=self.layer_names, pooled=pooled or [gap(f) for f in maps])
+        if tokens:
+            grid = (int(maps[-1].shape[-2]), int(maps[-1].shape[-1]))
+            feats.tokens = [map_tokens(f, grid) for f in maps]
+            feats.token_grid = grid
+        return feats

@@ -13,16 +13,14 @@ block's map average-pooled onto the last stage's grid (7 x 7 at 224 px), see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from deepfake_gui.core.errors import WeightsUnavailableError
-from deepfake_gui.encoders.base import Encoder, EncoderSpec, LayerFeatures
-from deepfake_gui.encoders.families.image_common import ImagePreprocessing, gap, map_tokens
+from deepfake_gui.encoders.base import EncoderSpec, LayerFeatures
+from deepfake_gui.encoders.families.image_common import CNNEncoder, gap
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -33,19 +31,10 @@ def resnet_layer_names(model: nn.Module) -> tuple[str, ...]:
     return ("stem", *blocks, "pool")
 
 
-class ResNetEncoder(Encoder):
+class ResNetEncoder(CNNEncoder):
     """A torchvision ``ResNet`` (any depth or block type) read block by block."""
 
-    def __init__(self, spec: EncoderSpec, device: str, model: nn.Module) -> None:
-        super().__init__(spec, device)
-        names = resnet_layer_names(model)
-        if names != tuple(spec.layer_names):
-            raise ValueError(f"{spec.name}: spec layers {spec.layer_names} do not match the model's {names}")
-        self.model = model.to(self.device).eval()
-        self.pre = ImagePreprocessing.from_config(spec.preprocessing)
-
-    def preprocess(self, items: Sequence[np.ndarray]) -> torch.Tensor:
-        return self.pre(items)
+    model_layer_names = staticmethod(resnet_layer_names)
 
     def _forward(self, batch: torch.Tensor, tokens: bool) -> LayerFeatures:
         m = self.model
@@ -57,12 +46,7 @@ class ResNetEncoder(Encoder):
                 maps.append(x)
         pooled = [gap(f) for f in maps]
         pooled.append(torch.flatten(m.avgpool(x), 1))  # "pool": what the fc layer reads
-        feats = LayerFeatures(layer_names=self.layer_names, pooled=pooled)
-        if tokens:
-            grid = (int(x.shape[-2]), int(x.shape[-1]))
-            feats.tokens = [map_tokens(f, grid) for f in maps] + [map_tokens(x, grid)]
-            feats.token_grid = grid
-        return feats
+        return self._layer_features([*maps, x], tokens, pooled)
 
 
 def build(spec: EncoderSpec, device: str, weights_path: Path | None) -> ResNetEncoder:
