@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from deepfake_gui import __version__
 
@@ -287,14 +287,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from deepfake_gui.gui.app import run_app
 
     return run_app(list(getattr(args, "paths", []) or []))
-
-
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_args: argparse.Namespace) -> int:
-        print(f"layerscope {name}: not available yet in this version ({__version__}).", file=sys.stderr)
-        return 2
-
-    return run
 
 
 def _models_dir() -> str:
