@@ -110,3 +110,44 @@ def test_missing_weights_name_the_fetch_command(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "models" / "resnet-copy" / "resnet101-cd907fc2.pth").write_bytes(b"x")
     assert locate_weights(fake).status == "present"  # no published sha256 for this file: present, hash recorded
     assert locate_weights(fake).sha256 is not None
+
+
+def test_cache_evicts_least_recently_used_entries_over_its_limit(tmp_path) -> None:
+    import os
+    import time
+
+    import numpy as np
+
+    from deepfake_gui.encoders.cache import FeatureCache
+
+    entry = [np.zeros((1, 256), dtype=np.float32)]
+    probe = FeatureCache(tmp_path / "probe")
+    probe.put("enc", "k" * 64, entry)
+    size = probe.stats()["bytes"]
+    cache = FeatureCache(tmp_path / "c", max_bytes=int(size * 3.5))  # room for three entries
+    keys = [f"{i:064d}" for i in range(3)]
+    for i, key in enumerate(keys):
+        cache.put("enc", key, entry)
+        path = cache._path("enc", key)
+        os.utime(path, (time.time() - 100 + i, time.time() - 100 + i))  # 0 oldest, 2 newest
+    assert cache.get("enc", keys[0]) is not None  # reading makes 0 the most recently used
+    cache.put("enc", "f" * 64, entry)  # the fourth entry goes over the limit
+    assert cache.evicted >= 1
+    assert cache.get("enc", keys[1]) is None  # the least recently used went first
+    assert cache.get("enc", keys[0]) is not None and cache.get("enc", "f" * 64) is not None
+    assert cache.stats()["bytes"] <= cache.max_bytes
+
+
+def test_concurrent_writers_never_leave_partial_entries(tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from deepfake_gui.encoders.cache import FeatureCache
+
+    cache = FeatureCache(tmp_path)
+    arrays = [np.arange(512, dtype=np.float32).reshape(1, 512)]
+    with ThreadPoolExecutor(4) as pool:  # the same key written by four threads at once
+        list(pool.map(lambda _: cache.put("enc", "a" * 64, arrays), range(16)))
+    assert not list(tmp_path.rglob("*.tmp"))
+    np.testing.assert_array_equal(cache.get("enc", "a" * 64)[0], arrays[0])
