@@ -8,11 +8,14 @@ import sys
 def run_app(paths: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from deepfake_gui.gui.main_window import MainWindow
+    from deepfake_gui.gui.main_window import MainWindow, default_settings
+    from deepfake_gui.gui.settings import AppSettings
+    from deepfake_gui.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("LayerScope")
     app.setApplicationName("LayerScope")
+    apply_theme(app, AppSettings.load(default_settings()).theme)  # before any plot exists
     # with no files to scan yet, load the detectors in the background so the first drop starts at once
     window = MainWindow(paths or [], warm_up=not paths)
     app.aboutToQuit.connect(window.shutdown)  # the engine thread must end before Qt tears down

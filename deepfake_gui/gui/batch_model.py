@@ -197,6 +197,9 @@ class ResultTableModel(QAbstractTableModel):
     def result_at(self, row: int) -> ScanResult:
         return self._results[row]
 
+    def row_of(self, path: str) -> int | None:
+        return self._row_by_path.get(path)
+
     def results(self) -> list[ScanResult]:
         return list(self._results)
 

@@ -8,16 +8,17 @@ through ``result_selected`` and ``set_evidence_widget``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -25,12 +26,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,10 +40,19 @@ from deepfake_gui import __version__
 from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
+from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
 from deepfake_gui.gui.batch_model import COLUMN_INDEX, RESULT_ROLE, ResultFilterProxy, ResultTableModel
+from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
+from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
+from deepfake_gui.gui.theme import ThemeMenu, apply_theme
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 MAX_RECENT = 10
+# Tools beside the batch, each built on first use (they import pyqtgraph and scikit-learn helpers).
+TOOL_TABS: dict[str, tuple[str, str]] = {
+    "explorer": ("Embedding explorer", "deepfake_gui.gui.views.embeddings:EmbeddingExplorer"),
+    "lab": ("Probe lab", "deepfake_gui.gui.views.probe_lab:ProbeLab"),
+}
 RECENT_KEY = "recent_files"
 VERDICT_CHOICES = (("All verdicts", None), ("Fake", "fake"), ("Real", "real"),
                    ("Inconclusive", "inconclusive"), ("No verdict", "none"))
@@ -57,104 +67,6 @@ def default_settings() -> QSettings:
     return QSettings(str(data_dir() / "gui.ini"), QSettings.Format.IniFormat)
 
 
-def local_paths(urls: Iterable[QUrl]) -> list[str]:
-    return [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile()]
-
-
-class DropArea(QLabel):
-    """Accepts dropped files and folders and reports their local paths."""
-
-    paths_dropped = Signal(list)
-
-    def __init__(self) -> None:
-        super().__init__("Drop images, videos, sound files or folders here\nor use File ▸ Open")
-        self.setObjectName("dropArea")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setAcceptDrops(True)
-        self.setMinimumHeight(80)
-        self.setStyleSheet("#dropArea { border: 2px dashed #888; border-radius: 8px; font-size: 14px; }")
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_paths(event.mimeData().urls())
-        if paths:
-            self.paths_dropped.emit(paths)
-            event.acceptProposedAction()
-
-
-class ErrorPanel(QDockWidget):
-    """Job and file errors, listed without interrupting the user; double-click shows the details."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Problems", parent)
-        self.setObjectName("errors_dock")
-        self.list = QListWidget()
-        self.list.setObjectName("errors_list")
-        self.setWidget(self.list)
-        self.list.itemDoubleClicked.connect(self.show_details)
-
-    def add(self, title: str, message: str, details: str = "") -> None:
-        item = QListWidgetItem(f"{title}: {message}")
-        item.setData(Qt.ItemDataRole.UserRole, details or message)
-        item.setToolTip(message)
-        self.list.addItem(item)
-        self.show()
-
-    def count(self) -> int:
-        return self.list.count()
-
-    @Slot(QListWidgetItem)
-    def show_details(self, item: QListWidgetItem) -> QMessageBox:
-        """A non-modal box: the app stays usable while it is open."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Problem details", item.text(),
-                          QMessageBox.StandardButton.Close, self)
-        box.setDetailedText(str(item.data(Qt.ItemDataRole.UserRole)))
-        box.setWindowModality(Qt.WindowModality.NonModal)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.show()
-        return box
-
-
-class DetectorStatus(QWidget):
-    """Status-bar part: the device, the active detectors, and a warning when one cannot be trusted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.device_label = QLabel("Device: —")
-        self.detectors_label = QLabel("Detectors: load on first scan")
-        self.warning_label = QLabel()
-        self.warning_label.setObjectName("detectorWarning")
-        self.warning_label.setStyleSheet("#detectorWarning { color: #000; background: #ffb300; padding: 0 6px; }")
-        self.warning_label.hide()
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for label in (self.warning_label, self.detectors_label, self.device_label):
-            layout.addWidget(label)
-        self.detectors: list[dict[str, Any]] = []
-
-    @Slot(list)
-    def show_detectors(self, detectors: list[dict[str, Any]]) -> None:
-        self.detectors = list(detectors)
-        device = detectors[0]["device"] if detectors else "—"
-        self.device_label.setText(f"Device: {device}")
-        usable = [d for d in detectors if not d["unavailable"]]
-        by_modality: dict[str, int] = {}
-        for d in usable:
-            by_modality[d["modality"]] = by_modality.get(d["modality"], 0) + 1
-        summary = ", ".join(f"{n} {m}" for m, n in by_modality.items()) or "none usable"
-        self.detectors_label.setText(f"Detectors: {summary}")
-        self.detectors_label.setToolTip("\n".join(f"{d['name']} ({d['modality']})" for d in usable))
-        problems = [d["unavailable"] for d in detectors if d["unavailable"]]
-        problems += [f"detector {d['name']} has random-init weights: its scores mean nothing"
-                     for d in detectors if d["random_init"] and not d["unavailable"]]
-        self.warning_label.setVisible(bool(problems))
-        self.warning_label.setText(f"⚠ {len(problems)} detector problem(s)" if problems else "")
-        self.warning_label.setToolTip("\n".join(problems))
-
-
 class MainWindow(QMainWindow):
     """The batch view. ``result_selected`` carries the selected row's ScanResult (None when nothing is)."""
 
@@ -167,7 +79,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"LayerScope {__version__}")
         self.resize(1200, 720)
         self.settings = settings or default_settings()
-        self.scan_options = options or ScanOptions()
+        self.app_settings = AppSettings.load(self.settings)
+        apply_models_folder(self.app_settings.models_folder)  # before warm_up loads detectors
+        self.scan_options = options or self.app_settings.scan_options(ScanOptions())
         self.engine = engine or EngineThread()
         self.model = ResultTableModel(self)
         self.proxy = ResultFilterProxy(self)
@@ -244,7 +158,18 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([620, 580])  # the evidence needs room: plots, the frame and the verdict card
-        self.setCentralWidget(self.splitter)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "Batch")
+        self._tools: dict[str, QWidget] = {}
+        for key, (title, _factory) in TOOL_TABS.items():
+            holder = QWidget()
+            holder.setObjectName(f"{key}Tab")
+            QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+            self.tabs.addTab(holder, title)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.setCentralWidget(self.tabs)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
                        self.proxy.layoutChanged):
             signal.connect(self._update_shown_label)
@@ -284,8 +209,30 @@ class MainWindow(QMainWindow):
         self.cancel_action = _action(self, "&Cancel", self.cancel_scans)
         for action in (self.rescan_action, self.rescan_selected_action, self.cancel_action):
             scan_menu.addAction(action)
+        scan_menu.addSeparator()
+        self.use_defaults_action = _action(self, "Use &default detectors", self.use_default_detectors)
+        self.use_defaults_action.setEnabled(bool(self.scan_options.detectors))
+        scan_menu.addAction(self.use_defaults_action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        self.explorer_action = _action(self, "&Embedding explorer", self._show_explorer, "Ctrl+E")
+        self.lab_action = _action(self, "&Probe lab", self._show_lab, "Ctrl+L")
+        tools_menu.addAction(self.explorer_action)
+        tools_menu.addAction(self.lab_action)
+        tools_menu.addSeparator()
+        self.settings_action = _action(self, "&Settings…", self.show_settings, "Ctrl+,")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        tools_menu.addAction(self.settings_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.error_panel.toggleViewAction())
+        self.theme_menu = ThemeMenu(self.app_settings.theme, self)
+        self.theme_menu.theme_chosen.connect(self.set_theme)
+        view_menu.addMenu(self.theme_menu)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = _action(self, "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/")
+        self.about_action = _action(self, "&About LayerScope", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
 
     def _connect_engine(self) -> None:
         """Bound slots of GUI-thread objects, queued: a lambda here would run on the worker thread."""
@@ -504,11 +451,136 @@ class MainWindow(QMainWindow):
             self.evidence_placeholder.setText(_summary(result))
         self.result_selected.emit(result)
 
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.app_settings, self)
+        dialog.settings_accepted.connect(self.apply_settings)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()  # window-modal, does not block the event loop
+        return dialog
+
+    @Slot(object)
+    def apply_settings(self, new: AppSettings) -> None:
+        """Save and apply: the theme at once, device and models folder by reloading the detectors."""
+        old, self.app_settings = self.app_settings, new
+        new.save(self.settings)
+        apply_models_folder(new.models_folder)
+        self.scan_options = new.scan_options(self.scan_options)  # keeps the chosen detectors
+        if new.theme != old.theme:
+            self.set_theme(new.theme)
+        reload = needs_reload(old, new)
+        if reload:
+            self.engine.warm_up(self.scan_options)
+        self.statusBar().showMessage("Settings saved" + ("; reloading the detectors" if reload else ""), 10_000)
+
+    @Slot(str)
+    def set_theme(self, name: str) -> None:
+        applied = apply_theme(QApplication.instance(), name)
+        self.theme_menu.set_current(applied)
+        if applied != self.app_settings.theme:
+            self.app_settings = dataclasses.replace(self.app_settings, theme=applied)
+            self.app_settings.save(self.settings)
+        if self._selected is not None:  # views pick their colours when built: rebuild the shown one
+            self._show_evidence(self._selected)
+
+    def show_about(self) -> AboutDialog:
+        detectors = self.detector_status.detectors
+        dialog = AboutDialog(detectors[0]["device"] if detectors else "", self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        return shortcuts_help(menu_actions(self.menuBar()), self)
+
+    def tool(self, key: str) -> QWidget:
+        """The explorer or the probe lab, built the first time it is asked for."""
+        if key not in self._tools:
+            import importlib
+
+            module_name, class_name = TOOL_TABS[key][1].split(":")
+            widget = getattr(importlib.import_module(module_name), class_name)(self.engine,
+                                                                               device=self.scan_options.device)
+            holder = self.tabs.widget(list(TOOL_TABS).index(key) + 1)
+            holder.layout().addWidget(widget)
+            self._tools[key] = widget
+            self._connect_tool(key, widget)
+        return self._tools[key]
+
+    def show_tool(self, key: str) -> QWidget:
+        widget = self.tool(key)
+        self.tabs.setCurrentIndex(list(TOOL_TABS).index(key) + 1)
+        return widget
+
+    def _connect_tool(self, key: str, widget: QWidget) -> None:
+        if key == "explorer":
+            widget.file_selected.connect(self._on_explorer_file_selected)
+            self.result_selected.connect(self._highlight_in_explorer)
+            widget.set_batch(self.model.results())
+        elif key == "lab":
+            widget.detector_activated.connect(self.activate_detector)
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        if index == 0:
+            return
+        key = list(TOOL_TABS)[index - 1]
+        widget = self.tool(key)
+        if key == "explorer":
+            widget.set_batch(self.model.results())
+
+    @Slot(object)
+    def _highlight_in_explorer(self, result: ScanResult | None) -> None:
+        if result is not None and "explorer" in self._tools:
+            self._tools["explorer"].select_path(result.path)
+
+    @Slot(str)
+    def _on_explorer_file_selected(self, path: str) -> None:
+        name = Path(path).name
+        if self.select_path(path):
+            self.statusBar().showMessage(f"{name} selected in the batch table (Batch tab shows its evidence)", 8000)
+        else:
+            self.statusBar().showMessage(f"{name} is hidden by the table's filters", 8000)
+
+    @Slot(str)
+    def activate_detector(self, folder: str) -> None:
+        """Scan with a saved detector from now on: like --detector, it replaces its modality's defaults."""
+        detectors = [d for d in self.scan_options.detectors if d != folder] + [folder]
+        self.scan_options = dataclasses.replace(self.scan_options, detectors=detectors)
+        self.engine.warm_up(self.scan_options)
+        self.use_defaults_action.setEnabled(True)
+        self.statusBar().showMessage(f"Detector {Path(folder).name} is active for the next scans "
+                                     "(Scan ▸ Use default detectors undoes it)", 10_000)
+
+    @Slot()
+    def use_default_detectors(self) -> None:
+        self.scan_options = dataclasses.replace(self.scan_options, detectors=[])
+        self.engine.warm_up(self.scan_options)
+        self.use_defaults_action.setEnabled(False)
+        self.statusBar().showMessage("Default detectors active for the next scans", 10_000)
+
+    def select_path(self, path: str) -> bool:
+        """Select a file's row by path (from the explorer); False when it is not in the table or filtered out."""
+        source_row = self.model.row_of(path)
+        if source_row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(source_row, 0))
+        if not index.isValid():
+            return False
+        self.select_row(index.row())
+        self.table.scrollTo(index)
+        return True
+
     def select_row(self, proxy_row: int) -> None:
         """Select a visible row (keyboard/tests), making it current so its evidence is shown."""
         index = self.proxy.index(proxy_row, 0)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         self.table.selectionModel().setCurrentIndex(index, flags)
+
+    def _show_explorer(self) -> None:
+        self.show_tool("explorer")
+
+    def _show_lab(self) -> None:
+        self.show_tool("lab")
 
     def _open_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open files")

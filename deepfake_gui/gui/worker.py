@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 import time
 import traceback
@@ -163,6 +164,10 @@ class EngineWorker(QObject):
     def _ensure_detectors(self, options: ScanOptions) -> list:
         key = _detector_key(options)
         if self._detectors is None or self._detectors_key != key:
+            if self._detectors_key is not None and self._detectors_key[-1] != key[-1]:
+                from deepfake_gui.encoders.registry import clear_warm
+
+                clear_warm()  # the warm encoders hold the old models folder's weights
             with _collector_paused():
                 detectors = list(self._resolver(options))
             self._detectors, self._detectors_key = detectors, key
@@ -191,7 +196,9 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _detector_key(options: ScanOptions) -> tuple:
-    return tuple(options.detectors), options.device, options.use_defaults
+    """What the loaded detectors depend on; the models folder (Settings) decides which weights encoders hold."""
+    return (tuple(options.detectors), options.device, options.use_defaults,
+            os.environ.get("LAYERSCOPE_MODELS_DIR", ""))
 
 
 class _Throttle:

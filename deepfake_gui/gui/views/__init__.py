@@ -74,7 +74,9 @@ class EvidenceWidget(QWidget):
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(self.view)
         self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 5)
+        self.splitter.setStretchFactor(1, 3)
+        scroll.setMinimumHeight(140)  # the verdict and the first caveats stay readable next to a large view
+        self.splitter.setSizes([320, 480])  # proportions: the card gets 40% of the height to start with
         layout.addWidget(self.splitter)
 
 
