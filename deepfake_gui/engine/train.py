@@ -10,16 +10,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
 
+if TYPE_CHECKING:
+    from deepfake_gui.probes.dataset import LabeledSet
+    from deepfake_gui.probes.sweep import LayerResult
+
 
 @dataclass
 class TrainOptions:
-    data: Path
+    data: Path | LabeledSet  # a folder / manifest.csv, or a set already built (the GUI's probe lab)
     encoder: str
     out: Path
     sweep: bool = True
@@ -32,6 +37,16 @@ class TrainOptions:
     name: str | None = None
     attribution: bool = True
     domain_note: str | None = None  # the training domain in words, for every scan result's caveats
+    report_layers: bool = False  # also yield a LayerSwept per layer as the sweep goes (live curves)
+
+
+@dataclass
+class LayerSwept:
+    """One layer's grouped-CV result, yielded as soon as it is measured (only with ``report_layers``)."""
+
+    result: LayerResult
+    index: int  # position in the sweep, 0-based
+    total: int  # layers in the sweep
 
 
 @dataclass
@@ -42,6 +57,8 @@ class TrainReport:
     chosen: list[int] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    data: LabeledSet | None = None  # the items actually used (unreadable files dropped), in feature order
+    features: list[np.ndarray] | None = None  # per layer (n_items, D_l) float32, rows as in ``data``
 
 
 def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator[Progress | TrainReport]:
@@ -52,7 +69,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.registry import build_encoder
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
-    from deepfake_gui.probes.dataset import grouped_folds, load_dataset
+    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_dataset
     from deepfake_gui.probes.domain_profile import measure_domain_profile
     from deepfake_gui.probes.linear import LinearProbe
     from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
@@ -66,7 +83,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
 
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
-    data = load_dataset(opts.data)
+    data = opts.data if isinstance(opts.data, LabeledSet) else load_dataset(opts.data)
     yield Progress(0, len(data), f"loading encoder {opts.encoder}")
     encoder = build_encoder(opts.encoder, opts.device)
     if encoder.spec.random_init:
@@ -78,15 +95,26 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     failed = [r.error or str(r.path) for r in records if r.pooled is None]
     keep = np.array([r.index for r in records if r.pooled is not None], dtype=int)
     if len(keep) < 4:
-        raise LayerScopeError(f"{opts.data}: only {len(keep)} usable files; errors: {failed[:3]}")
+        where = data.root if isinstance(opts.data, LabeledSet) else opts.data
+        raise LayerScopeError(f"{where}: only {len(keep)} usable files; errors: {failed[:3]}")
     data = data.subset(keep)
+    raw_features = matrices
     features = [m.astype(np.float64) for m in matrices]
     layer_names = encoder.layer_names
     folds = grouped_folds(data, opts.folds, opts.seed)
 
     t0 = time.perf_counter()
     if opts.sweep or opts.layer is None:
-        results, _ = sweep_layers(features, layer_names, data, folds, classifier=opts.classifier)
+        results = []
+        for i, (X_layer, name) in enumerate(zip(features, layer_names, strict=True)):
+            cancel.raise_if_cancelled()
+            yield Progress(i, len(features), f"layer {i + 1}/{len(features)}: {name}")
+            (result,), _ = sweep_layers([X_layer], [name], data, folds, classifier=opts.classifier)
+            result.layer = i
+            results.append(result)
+            if opts.report_layers:
+                yield LayerSwept(result, i, len(features))
+        yield Progress(len(features), len(features), "layer sweep done")
         chosen = best_layers(results, opts.top_k)
     else:
         if not 0 <= opts.layer < len(features):
@@ -96,6 +124,8 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
                                   classifier=opts.classifier)
         results[0].layer = opts.layer
         chosen = [opts.layer]
+        if opts.report_layers:
+            yield LayerSwept(results[0], 0, 1)
     timings["sweep_s"] = time.perf_counter() - t0
     cancel.raise_if_cancelled()
 
@@ -111,6 +141,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     curve = learning_curve(X, data, folds, classifier=opts.classifier, seed=opts.seed)
     final = LinearProbe(opts.classifier).fit(X, data.labels)
     timings["final_fit_s"] = time.perf_counter() - t0
+    cancel.raise_if_cancelled()
 
     arrays = final.to_arrays()
     meta_extra: dict = {}
@@ -128,6 +159,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         meta_extra["attribution_classes"] = [str(c) for c in attr.classes_]
         meta_extra["attribution_cv"] = {"accuracy": float((attr_oof == gen).mean()), "confusion": confusion}
     timings["attribution_s"] = time.perf_counter() - t0
+    cancel.raise_if_cancelled()
 
     # One-class (real only) on the chosen layer: how unseen generators would fare.
     t0 = time.perf_counter()
@@ -183,7 +215,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     bundle = DetectorBundle(meta, arrays)
     out = save_bundle(bundle, opts.out)
     save_sweep_plot(out / "layer_sweep.png", per_layer, chosen, curve, meta["name"])
-    yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed)
+    yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, data, raw_features)
 
 
 def save_sweep_plot(path: Path, layers: list[dict], chosen: list[int], curve: list[dict], title: str) -> None:

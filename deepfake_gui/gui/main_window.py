@@ -544,7 +544,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def activate_detector(self, folder: str) -> None:
         """Scan with a saved detector from now on: like --detector, it replaces its modality's defaults."""
-        detectors = [d for d in self.scan_options.detectors if d != folder] + [folder]
+        modality = _bundle_modality(folder)
+        detectors = [d for d in self.scan_options.detectors if _bundle_modality(d) != modality] + [folder]
         self.scan_options = dataclasses.replace(self.scan_options, detectors=detectors)
         self.engine.warm_up(self.scan_options)
         self.use_defaults_action.setEnabled(True)
@@ -648,6 +649,16 @@ def _action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> 
         action.setShortcut(QKeySequence(shortcut))
     action.triggered.connect(slot)
     return action
+
+
+def _bundle_modality(spec: str) -> str | None:
+    """A detector bundle's modality from its detector.json (a few hundred bytes: fine on the GUI thread)."""
+    import json
+
+    try:
+        return json.loads((Path(spec) / "detector.json").read_text(encoding="utf-8")).get("modality")
+    except (OSError, ValueError):
+        return None
 
 
 def _summary(result: ScanResult | None) -> str:

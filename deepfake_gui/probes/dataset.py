@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,9 +109,79 @@ def _from_folders(root: Path) -> LabeledSet:
             paths.append(path)
             labels.append(1)
             generators.append(gen_dir.name)
-    # Without a manifest the file stem is the best group guess: "<lang>_<key>" and "<key>" share a key.
-    groups = [p.stem.split("_", 1)[-1] if "_" in p.stem else p.stem for p in paths]
+    groups = [guess_group(p) for p in paths]
     return LabeledSet(root, paths, np.array(labels), generators, np.array(groups), "folders")
+
+
+def guess_group(path: Path) -> str:
+    """Without a manifest the file stem is the best group guess: "<lang>_<key>" and "<key>" share a key."""
+    return path.stem.split("_", 1)[-1] if "_" in path.stem else path.stem
+
+
+SIDECAR_SUFFIXES = frozenset({".csv", ".txt", ".json", ".md", ".ini", ".db", ".xml", ".yaml", ".yml"})
+
+
+def dataset_from_folders(real: Sequence[str | Path],
+                         fakes_by_generator: Mapping[str, Sequence[str | Path]]) -> LabeledSet:
+    """A LabeledSet from any folders: real ones, and fake ones named by the generator that made them.
+
+    Why not only real/ + fake/<generator>/: reference files are usually scattered
+    (a folder per source or per download), and copying them into one layout is
+    the step users get wrong. Groups come from ``guess_group``; a manifest gives
+    exact ones. Side files (manifest.csv, notes) are skipped.
+    """
+    from deepfake_gui.engine.walk import iter_input_files
+
+    paths: list[Path] = []
+    labels: list[int] = []
+    generators: list[str] = []
+    seen: dict[Path, str] = {}
+
+    def add(folder: Path, label: int, generator: str) -> None:
+        files = [p for p in iter_input_files([_readable_folder(folder)])
+                 if p.suffix.lower() not in SIDECAR_SUFFIXES]
+        for path in files:
+            key = path.resolve()
+            if key in seen and seen[key] != generator:
+                raise LayerScopeError(f"{path}: listed as both {seen[key]} and {generator}; "
+                                      "a file belongs to one class and one generator")
+            if key in seen:
+                continue
+            seen[key] = generator
+            paths.append(path)
+            labels.append(label)
+            generators.append(generator)
+
+    for folder in real:
+        add(Path(folder), 0, REAL)
+    for generator, folders in fakes_by_generator.items():
+        name = generator.strip()
+        if not name or name.lower() == REAL:
+            raise LayerScopeError(f"fake folder(s) {', '.join(map(str, folders))}: the generator name must not be "
+                                  f"empty or {REAL!r}")
+        for folder in folders:
+            add(Path(folder), 1, name)
+    folders = [Path(f) for f in real] + [Path(f) for fs in fakes_by_generator.values() for f in fs]
+    if not folders:
+        raise LayerScopeError("no folders given: add at least one real and one fake folder")
+    root = Path(os.path.commonpath([f.resolve() for f in folders]))
+    groups = [guess_group(p) for p in paths]
+    return LabeledSet(root, paths, np.array(labels, dtype=int), generators, np.array(groups, dtype=str),
+                      "folders")
+
+
+def _readable_folder(folder: Path) -> Path:
+    """The folder itself, or a LayerScopeError saying why it cannot be listed (a walk would skip it silently)."""
+    if not folder.exists():
+        raise LayerScopeError(f"{folder}: folder not found")
+    if not folder.is_dir():
+        raise LayerScopeError(f"{folder}: not a folder")
+    try:
+        with os.scandir(folder):
+            pass
+    except OSError as exc:
+        raise LayerScopeError(f"{folder}: cannot read the folder: {exc.strerror or exc}") from exc
+    return folder
 
 
 def grouped_folds(data: LabeledSet, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -7,8 +7,10 @@ detectors to prove the GUI thread never computes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +19,14 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QBrush, QDropEvent
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.batch_model import COLUMN_INDEX, VERDICT_COLOURS, ResultFilterProxy, ResultTableModel
-from deepfake_gui.gui.main_window import MAX_RECENT, MainWindow
+from deepfake_gui.gui.main_window import MAX_RECENT, TOOL_TABS, MainWindow
+from deepfake_gui.gui.settings import AppSettings
 from deepfake_gui.gui.worker import EngineThread
 
 # name -> (modality, verdict, probability, duration_s)
@@ -361,3 +364,83 @@ def test_layerscope_paths_open_the_window_scanning_them(qtbot, monkeypatch, medi
     assert cli.main([str(media_files["png"])]) == 0
     assert seen["queued"] == 1 and seen["rows"] == ["rgb.png"] and seen["thread_running"] is False
     assert Path(str(seen["settings"])).parent == data_dir()  # the test session's data folder, not the user's
+
+
+# ---------------------------------------------------------------- tools, settings, dialogs
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """A window on the fast stand-in scan, for the tools tests."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    engine = EngineThread(resolver=lambda _o: [], scan=fake_scan())
+    win = MainWindow(None, engine=engine, settings=settings, options=ScanOptions(device="cpu"))
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+    assert not win.engine.thread.isRunning()
+
+
+def _bundle(folder: Path, modality: str) -> str:
+    folder.mkdir(parents=True)
+    (folder / "detector.json").write_text(json.dumps({"name": folder.name, "modality": modality}))
+    return str(folder)
+
+
+def test_tools_are_tabs_built_on_first_use(window) -> None:
+    assert window.tabs.count() == 1 + len(TOOL_TABS)
+    assert window._tools == {}
+    window.lab_action.trigger()
+    assert window.tabs.currentIndex() == 2 and type(window.tool("lab")).__name__ == "ProbeLab"
+    window.explorer_action.trigger()
+    assert window.tabs.currentIndex() == 1 and type(window.tool("explorer")).__name__ == "EmbeddingExplorer"
+    assert window.tool("explorer") is window.tool("explorer")  # built once
+
+
+def test_explorer_click_selects_the_row_and_the_row_rings_the_point(qtbot, window, tmp_path) -> None:
+    paths = [str(tmp_path / name) for name in ("a.png", "b.png", "c.wav")]
+    window.add_paths(paths)
+    wait_idle(qtbot, window)
+    explorer = window.show_tool("explorer")
+    explorer.file_selected.emit(paths[1])
+    assert window.selected_result().path == paths[1]
+    window.verdict_combo.setCurrentIndex(1)  # fake only: b.png (real) is hidden now
+    explorer.file_selected.emit(paths[1])
+    assert "hidden by the table's filters" in window.statusBar().currentMessage()
+
+
+def test_an_activated_detector_replaces_only_its_modality(window, tmp_path) -> None:
+    first = _bundle(tmp_path / "lab-a", "image")
+    audio = _bundle(tmp_path / "lab-voice", "audio")
+    second = _bundle(tmp_path / "lab-b", "image")
+    assert not window.use_defaults_action.isEnabled()
+    window.tool("lab").detector_activated.emit(first)
+    window.activate_detector(audio)
+    window.activate_detector(second)
+    assert window.scan_options.detectors == [audio, second]
+    assert window.use_defaults_action.isEnabled()
+    window.use_defaults_action.trigger()
+    assert window.scan_options.detectors == []
+
+
+def test_settings_apply_to_the_next_scan_and_persist(window) -> None:
+    app = QApplication.instance()
+    new = dataclasses.replace(window.app_settings, frames_per_second=1.0, faces=True, theme="dark")
+    try:
+        window.apply_settings(new)
+        assert window.scan_options.frames_per_second == 1.0 and window.scan_options.faces
+        assert window.scan_options.device == new.device
+        assert window.scan_options.window_s == ScanOptions().window_s  # fields settings do not cover are kept
+        assert AppSettings.load(window.settings) == new
+        assert app.palette().window().color().lightness() < 100
+    finally:
+        window.set_theme("system")
+    assert AppSettings.load(window.settings).theme == "system"
+
+
+def test_about_and_shortcuts_open_without_blocking(qtbot, window) -> None:
+    about = window.show_about()
+    qtbot.waitExposed(about)
+    assert about.isVisible() and not about.isModal()
+    shortcuts = window.show_shortcuts()
+    assert shortcuts.isVisible()
+    about.close()
+    shortcuts.close()
