@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.app_settings = AppSettings.load(self.settings)
         apply_models_folder(self.app_settings.models_folder)  # before warm_up loads detectors
         self.scan_options = options or self.app_settings.scan_options(ScanOptions())
+        _apply_display(self.app_settings)
         self.engine = engine or EngineThread()
         self.model = ResultTableModel(self)
         self.proxy = ResultFilterProxy(self)
@@ -465,6 +466,9 @@ class MainWindow(QMainWindow):
         new.save(self.settings)
         apply_models_folder(new.models_folder)
         self.scan_options = new.scan_options(self.scan_options)  # keeps the chosen detectors
+        _apply_display(new)
+        if self._selected is not None and (old.show_threshold, old.show_band) != (new.show_threshold, new.show_band):
+            self._show_evidence(self._selected)
         if new.theme != old.theme:
             self.set_theme(new.theme)
         reload = needs_reload(old, new)
@@ -649,6 +653,12 @@ def _action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> 
         action.setShortcut(QKeySequence(shortcut))
     action.triggered.connect(slot)
     return action
+
+
+def _apply_display(settings: AppSettings) -> None:
+    from deepfake_gui.gui.views.common import DISPLAY
+
+    DISPLAY.show_threshold, DISPLAY.show_band = settings.show_threshold, settings.show_band
 
 
 def _bundle_modality(spec: str) -> str | None:

@@ -349,3 +349,18 @@ def test_playback_moves_the_cursor_and_clicks_seek(qtbot, results, monkeypatch) 
     view.play_button.click()
     assert "Play" in view.play_button.text()
     qtbot.waitUntil(lambda: view.spectrogram is not None, timeout=15_000)
+
+
+def test_threshold_display_settings_hide_the_line_and_the_band(qtbot, results, monkeypatch) -> None:
+    from deepfake_gui.gui.views.audio_view import AudioView
+    from deepfake_gui.gui.views.common import DISPLAY
+
+    monkeypatch.setattr(DISPLAY, "show_threshold", False)
+    monkeypatch.setattr(DISPLAY, "show_band", False)
+    view = _shown(qtbot, AudioView(results["audio"]))
+    assert not view.score_track.threshold_line.isVisible()
+    assert not view.score_track.band_region.isVisible()
+    monkeypatch.setattr(DISPLAY, "show_threshold", True)
+    monkeypatch.setattr(DISPLAY, "show_band", True)
+    shown = _shown(qtbot, AudioView(results["audio"]))
+    assert shown.score_track.threshold_line.isVisible() and shown.score_track.band_region.isVisible()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import SPECTROGRAM_RATE, audio_series, audio_spectrogram
 from deepfake_gui.gui.views.common import (
+    accent,
     decision_band,
     detector_picker,
     detectors_for,
@@ -30,7 +31,6 @@ from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label
 
 ENVELOPE_BINS = 2000
 HZ_TICKS = (100, 250, 500, 1000, 2000, 4000, 8000, 16000)
-WAVE_COLOR = "#80cbc4"
 
 
 @dataclass
@@ -118,9 +118,10 @@ class AudioView(QWidget):
 
     def _build_plots(self) -> None:
         self.wave_plot = self.timeline.add_plot("amplitude", height=70)
-        self.wave_low = pg.PlotDataItem([], [], pen=pg.mkPen(WAVE_COLOR, width=1))
-        self.wave_high = pg.PlotDataItem([], [], pen=pg.mkPen(WAVE_COLOR, width=1))
-        self.wave_fill = pg.FillBetweenItem(self.wave_low, self.wave_high, brush=pg.mkBrush(WAVE_COLOR))
+        wave = accent("wave")
+        self.wave_low = pg.PlotDataItem([], [], pen=pg.mkPen(wave, width=1))
+        self.wave_high = pg.PlotDataItem([], [], pen=pg.mkPen(wave, width=1))
+        self.wave_fill = pg.FillBetweenItem(self.wave_low, self.wave_high, brush=pg.mkBrush(wave))
         for item in (self.wave_low, self.wave_high, self.wave_fill):
             self.wave_plot.addItem(item)
         self.wave_plot.setYRange(-1, 1, padding=0.02)

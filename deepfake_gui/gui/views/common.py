@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,24 @@ SCORE_LABEL = "score (logit)"
 THRESHOLD_COLOR = "#ff5252"
 BAND_BRUSH = (255, 193, 7, 45)  # translucent amber: the inconclusive band
 CURSOR_COLOR = "#ffd54f"
+
+
+@dataclass
+class DisplayPrefs:
+    """What the evidence plots draw besides the scores (Settings ▸ threshold display); read when a view is built."""
+
+    show_threshold: bool = True
+    show_band: bool = True
+
+
+DISPLAY = DisplayPrefs()
+
+
+def accent(role: str) -> str:
+    """A plot line's colour ("threshold", "cursor", "frame", "window", "wave") readable on the current theme."""
+    from deepfake_gui.gui.theme import plot_accent
+
+    return plot_accent(role)
 
 
 def verdict_color(verdict: str | None) -> str:

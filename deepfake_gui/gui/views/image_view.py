@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLa
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import Heatmap, image_heatmap
-from deepfake_gui.gui.views.common import THRESHOLD_COLOR, run_in_background
+from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
 
 COLORMAP = "CET-D1"  # diverging blue-white-red, perceptually uniform
 DEFAULT_OPACITY = 55
@@ -59,7 +59,8 @@ class ImageView(QWidget):
                                         width=16)
         self.color_bar.setImageItem(self.overlay_item)
         self.graphics.addItem(self.color_bar, row=0, col=1)
-        self.threshold_marker = pg.InfiniteLine(128, angle=0, movable=False, pen=pg.mkPen(THRESHOLD_COLOR, width=2))
+        self.threshold_marker = pg.InfiniteLine(128, angle=0, movable=False, pen=pg.mkPen(accent("threshold"), width=2))
+        self.threshold_marker.setVisible(DISPLAY.show_threshold)
         self.color_bar.addItem(self.threshold_marker)  # levels are symmetric: the threshold sits mid-bar
         self._build_controls()
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)

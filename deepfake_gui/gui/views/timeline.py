@@ -14,22 +14,27 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel
 
 from deepfake_gui.engine.explain import TimeSeries
-from deepfake_gui.gui.views.common import BAND_BRUSH, CURSOR_COLOR, SCORE_LABEL, THRESHOLD_COLOR
+from deepfake_gui.gui.views.common import BAND_BRUSH, DISPLAY, SCORE_LABEL, accent
 
-TRACK_COLORS = {"frame": "#4fc3f7", "window": "#ffb74d", "step": (190, 190, 190, 110)}
+STEP_ALPHA = 110  # the per-step curve: the plot's foreground colour, faint behind the window scores
+
+
+def step_color() -> tuple[int, int, int, int]:
+    color = pg.mkColor(pg.getConfigOption("foreground"))
+    return color.red(), color.green(), color.blue(), STEP_ALPHA
 
 
 def legend_label(kinds: tuple[str, ...]) -> QLabel:
     """What the marks mean, as a wrapping Qt label (plot titles cannot wrap in a narrow panel)."""
     marks = {
-        "frame": f"<span style='color:{TRACK_COLORS['frame']}'>●</span> score of each sampled frame",
-        "window": f"<span style='color:{TRACK_COLORS['window']}'>●</span> score of each window (at its centre)",
+        "frame": f"<span style='color:{accent('frame')}'>●</span> score of each sampled frame",
+        "window": f"<span style='color:{accent('window')}'>●</span> score of each window (at its centre)",
         "step": "<span style='color:#9e9e9e'>━</span> per-step score inside the windows",
     }
     parts = [marks[k] for k in kinds if k in marks] + [
-        f"<span style='color:{THRESHOLD_COLOR}'>╌</span> detector threshold",
+        f"<span style='color:{accent('threshold')}'>╌</span> detector threshold",
         "<span style='color:#e6a700'>■</span> inconclusive band",
-        f"<span style='color:{CURSOR_COLOR}'>┃</span> cursor: click or drag",
+        f"<span style='color:{accent('cursor')}'>┃</span> cursor: click or drag",
     ]
     label = QLabel(f"Scores are decision scores (logits; higher leans fake). {' · '.join(parts)}")
     label.setObjectName("timelineLegend")
@@ -60,7 +65,8 @@ class ScoreTrack:
             self.step_curve.setData([], [])
         self.threshold_line.setValue(series.threshold_score)
         self.detector, self.band = series.detector, band
-        self.band_region.setVisible(band is not None)
+        self.threshold_line.setVisible(DISPLAY.show_threshold)
+        self.band_region.setVisible(band is not None and DISPLAY.show_band)
         if band is not None:
             self.band_region.setRegion(band)
         self._fit_y(series, steps)
@@ -111,8 +117,9 @@ class Timeline(pg.GraphicsLayoutWidget):
             plot.setXLink(self.plots[0])
         if height is not None:
             plot.setPreferredHeight(height)
-        cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen(CURSOR_COLOR, width=2),
-                                 hoverPen=pg.mkPen("w", width=3), bounds=(0, self.duration_s))
+        cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen(accent("cursor"), width=2),
+                                 hoverPen=pg.mkPen(pg.getConfigOption("foreground"), width=3),
+                                 bounds=(0, self.duration_s))
         cursor.setZValue(20)
         cursor.sigPositionChanged.connect(self._on_cursor_moved)
         cursor.sigPositionChangeFinished.connect(self._on_cursor_released)
@@ -128,11 +135,11 @@ class Timeline(pg.GraphicsLayoutWidget):
                                    pen=pg.mkPen(BAND_BRUSH[:3] + (150,), width=1))  # edges show a thin band
         band.setZValue(-10)
         threshold = pg.InfiniteLine(0.0, angle=0, movable=False,
-                                    pen=pg.mkPen(THRESHOLD_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
+                                    pen=pg.mkPen(accent("threshold"), width=1.5, style=Qt.PenStyle.DashLine))
         plot.addItem(band, ignoreBounds=True)
         plot.addItem(threshold, ignoreBounds=True)
-        steps = plot.plot([], [], pen=pg.mkPen(TRACK_COLORS["step"], width=1))
-        color = TRACK_COLORS.get(kind, TRACK_COLORS["frame"])
+        steps = plot.plot([], [], pen=pg.mkPen(step_color(), width=1))
+        color = accent(kind if kind in ("frame", "window") else "frame")
         curve = plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                           symbolBrush=color, symbolPen=None)
         return ScoreTrack(plot, curve, steps, threshold, band)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.gui.theme import verdict_text_color
 from deepfake_gui.gui.views.common import verdict_color
 
 DISAGREE = "detectors disagree"
@@ -132,7 +133,8 @@ class VerdictCard(QFrame):
         text = "ERROR" if error else (r.verdict or "no verdict").upper()
         self.verdict_label = _label(text, name="verdictLabel", wrap=False)
         color = "#6d4c41" if error else verdict_color(r.verdict)
-        self.verdict_label.setStyleSheet(f"background: {color}; color: white; font-size: 17pt; font-weight: bold;"
+        ink = "black" if r.verdict == "inconclusive" and not error else "white"  # white on amber is 2.4:1
+        self.verdict_label.setStyleSheet(f"background: {color}; color: {ink}; font-size: 17pt; font-weight: bold;"
                                          "padding: 4px 12px; border-radius: 6px;")
         self._layout.addWidget(self.verdict_label, alignment=Qt.AlignmentFlag.AlignLeft)
         name = _label(Path(r.path).name, name="fileName")
@@ -141,7 +143,7 @@ class VerdictCard(QFrame):
         self._layout.addWidget(name)
         if error:
             self.error_label = _label(r.error or "unknown error", name="errorLabel")
-            self.error_label.setStyleSheet("color: #b71c1c;")
+            self.error_label.setStyleSheet(f"color: {verdict_text_color('fake')};")
             self._layout.addWidget(self.error_label)
             return
         prob = "no detector ran, so there is no probability" if r.probability is None else (
@@ -186,7 +188,7 @@ class VerdictCard(QFrame):
                 "auc": _label(_fmt((info or {}).get("cv_auc"), ".3f"), wrap=False),
             }
             cells["name"].setStyleSheet("font-weight: bold; margin-top: 3px;")
-            cells["verdict"].setStyleSheet(f"color: {verdict_color(d.get('verdict'))}; font-weight: bold;")
+            cells["verdict"].setStyleSheet(f"color: {verdict_text_color(d.get('verdict'))}; font-weight: bold;")
             band = d.get("inconclusive_band") or []
             cells["threshold"].setToolTip(f"inconclusive between {band[0]:.2f} and {band[1]:.2f}; calibration: "
                                           f"{d.get('calibration')}; aggregation: {d.get('aggregation')}"
