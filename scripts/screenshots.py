@@ -1,10 +1,20 @@
-"""Render the evidence views for generated media into PNGs (for the docs, and to eyeball the views).
+"""Render LayerScope's screens into PNGs (for the docs, and to look at every screen after a change).
 
-Generates a synthetic picture, a speech-like voice clip and a short video with
-sound, scans them with the shipped detectors, and grabs each view offscreen.
-The media are synthetic: the verdicts in the pictures say nothing about real files.
+Two parts:
 
-    .venv/bin/python scripts/screenshots.py docs/screenshots
+- the evidence views (image heatmap, video timeline, audio spectrogram, verdict card)
+  on generated media: a synthetic picture, a speech-like clip and a short video.
+  Their verdicts say nothing about real files;
+- with ``--data ../shared/data``, the whole app on real data: the batch table after
+  a mixed scan, the embedding explorer (t-SNE of the image set with the batch on
+  top) and the probe lab after a layer sweep over two of the image set's folders.
+
+Under a virtual X server, as a user's desktop would draw it:
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py docs/screenshots \
+        --data ../shared/data
+
+Without a display it falls back to Qt's offscreen platform (same widgets, no window frame).
 """
 
 from __future__ import annotations
@@ -170,23 +180,101 @@ def render(app, out: Path, work: Path) -> list[Path]:
     return shots
 
 
+def wait_until(app, condition, timeout_s: float, what: str) -> None:
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout_s:.0f} s")
+        app.processEvents()
+        time.sleep(0.02)
+    settle(app, 0.5)
+
+
+def app_batch(data: Path) -> list[Path]:
+    """A journalist's mixed folder: photos and their fakes, voices and cloned voices, partly faked videos."""
+    image, audio, video = data / "image", data / "audio", data / "localization" / "video"
+    def first(folder: Path, pattern: str, n: int) -> list[Path]:
+        return sorted(folder.rglob(pattern))[:n]
+
+    picks = [*first(image / "real", "*.jpg", 2), *first(image / "fake" / "ae-nearest-conv", "*.jpg", 1),
+             *first(image / "fake" / "ae-pixel-shuffle", "*.jpg", 1), *first(audio / "real", "*.flac", 2),
+             *first(audio / "fake" / "espeak-ng", "*.flac", 1), *first(audio / "fake" / "world-vocoder", "*.flac", 1),
+             *first(video, "*_both.mp4", 1), *first(video, "*_untouched.mp4", 1)]
+    return [p for p in picks if p.is_file()]
+
+
+def render_app(app, out: Path, data: Path, work: Path) -> list[Path]:
+    """The main window on real files, then its two tools."""
+    from PySide6.QtCore import QSettings
+
+    from deepfake_gui.gui.main_window import MainWindow
+
+    settings = QSettings(str(work / "gui.ini"), QSettings.Format.IniFormat)
+    batch = app_batch(data)
+    window = MainWindow([str(p) for p in batch], settings=settings)
+    window.resize(1600, 1000)
+    window.show()
+    wait_until(app, lambda: window.model.rowCount() == len(batch) and not window.is_scanning(), 900, "the scan")
+    videos = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == "video"]
+    window.select_row(videos[0] if videos else 0)
+    settle(app, 3.0)
+    shots = [save(window, out / "main_window.png")]
+
+    try:
+        shots += render_tools(app, window, out, data)
+    finally:
+        window.close()  # stops the engine thread even when a wait timed out
+        settle(app, 0.5)
+    return shots
+
+
+def render_tools(app, window, out: Path, data: Path) -> list[Path]:
+    explorer = window.show_tool("explorer")
+    wait_until(app, lambda: explorer.encoder_combo.findData("efficientnet-lite0") >= 0, 60, "the encoder list")
+    explorer.set_encoder("efficientnet-lite0")
+    explorer.set_reference(str(data / "image" / "manifest.csv"))
+    explorer.compute()
+    wait_until(app, lambda: explorer.embedding_set is not None, 900, "the embeddings")
+    explorer.set_projection("tsne")
+    layer = explorer.current_layer()
+    wait_until(app, lambda: layer in explorer.tsne, 600, "the t-SNE")
+    shots = [save(window, out / "embedding_explorer.png")]
+
+    lab = window.show_tool("lab")
+    lab.add_real_folder(data / "image" / "real")
+    lab.add_fake_folder(data / "image" / "fake" / "ae-nearest-conv")
+    lab.add_fake_folder(data / "image" / "fake" / "ae-pixel-shuffle")
+    wait_until(app, lambda: lab.encoder_combo.findData("efficientnet-lite0") >= 0, 60, "the encoder list")
+    lab.set_encoder("efficientnet-lite0")
+    lab.run()
+    wait_until(app, lambda: lab.result is not None, 1200, "the layer sweep")
+    shots.append(save(window, out / "probe_lab.png"))
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for the PNGs")
     parser.add_argument("--work", type=Path, default=None, help="folder for the generated media (default: temp)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the shared data folder (image/, audio/, localization/): adds the whole-app screens")
+    parser.add_argument("--only-app", action="store_true", help="skip the evidence views on generated media")
     args = parser.parse_args(argv)
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # outlives every widget render() makes
-    if args.work is not None:
-        args.work.mkdir(parents=True, exist_ok=True)
-        render(app, args.out, args.work)
-        return 0
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="layerscope-shots-") as tmp:
-        render(app, args.out, Path(tmp))
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        args.out.mkdir(parents=True, exist_ok=True)
+        if not args.only_app:
+            render(app, args.out, work)
+        if args.data is not None:
+            render_app(app, args.out, args.data.resolve(), work)
     return 0
 
 

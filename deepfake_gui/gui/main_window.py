@@ -143,8 +143,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.drop_area)
         layout.addLayout(filters)
         layout.addWidget(self.table, stretch=1)
-        layout.addWidget(QLabel("Queue"))
+        self.queue_label = QLabel("Queue")
+        layout.addWidget(self.queue_label)
         layout.addWidget(self.queue)
+        self.queue_label.hide()  # shown only while files wait: the table gets the room otherwise
+        self.queue.hide()
         layout.addLayout(progress_row)
         layout.addWidget(self.progress_message)
         self.evidence_area = QStackedWidget()
@@ -402,6 +405,8 @@ class MainWindow(QMainWindow):
             self.queue.addItem(item)
             items.append(item)
         self._jobs[job_id] = items
+        self.queue.show()
+        self.queue_label.show()
         self._set_busy(True)
         self.statusBar().showMessage(f"{self.queue.count()} item(s) queued")
         return job_id
@@ -410,6 +415,8 @@ class MainWindow(QMainWindow):
         for item in self._jobs.pop(job_id, []):
             self.queue.takeItem(self.queue.row(item))
         self._job_counts.pop(job_id, None)
+        self.queue.setVisible(self.queue.count() > 0)
+        self.queue_label.setVisible(self.queue.count() > 0)
         self.statusBar().showMessage(message, 10_000)
         if not self._jobs:
             self._set_idle(message)
