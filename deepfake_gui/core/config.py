@@ -39,7 +39,12 @@ def feature_cache_dir() -> Path:
 
 
 def repo_root() -> Path:
-    """The source checkout (editable install): holds resources/ and models/."""
+    """The source checkout (editable install), or the PyInstaller bundle: holds resources/ and models/."""
+    import sys
+
+    bundle = getattr(sys, "_MEIPASS", None)  # set by PyInstaller's bootloader: dist/layerscope/_internal
+    if getattr(sys, "frozen", False) and bundle:
+        return Path(bundle)
     return Path(__file__).resolve().parents[2]
 
 
