@@ -183,9 +183,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from deepfake_gui.core.errors import LayerScopeError
     from deepfake_gui.engine.evaluate import evaluate_job
 
-    report = _run_job(evaluate_job(Path(args.detector), Path(args.data), args.device), "evaluate")
+    if args.localization:
+        return _evaluate_localization(args)
+    if not args.detector or len(args.detector) != 1:
+        raise LayerScopeError("evaluate needs exactly one --detector bundle folder (several are allowed only with "
+                              "--localization)")
+    report = _run_job(evaluate_job(Path(args.detector[0]), Path(args.data), args.device), "evaluate")
     m = report.metrics
     if args.json:
         print(json.dumps(m, indent=2))
@@ -219,6 +225,63 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for gen, v in o["per_generator"].items():
             gauc = "n/a" if v["auc"] is None else f"{v['auc']:.3f}"
             print(f"  real vs {gen[:24]:24s} {gauc:>6}  {v['flagged']:>8.1%}  {v['n']:>5}")
+    for c in m["caveats"]:
+        print(f"caveat: {c}")
+    return 0
+
+
+def _fmt(value, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _evaluate_localization(args: argparse.Namespace) -> int:
+    """`evaluate --localization`: where, not only whether (engine/evaluate_localization.py)."""
+    from pathlib import Path
+
+    from deepfake_gui.engine.evaluate_localization import localization_job
+
+    job = localization_job(Path(args.data), args.detector or [], args.device, frames_per_second=args.fps,
+                           n_draws=args.draws)
+    m = _run_job(job, "evaluate --localization").metrics
+    if args.json:
+        print(json.dumps(m, indent=2, allow_nan=False, default=float))
+        return 0
+    print(f"localization on {m['data']} (audio frames {m['audio_frame_s'] * 1000:g} ms, video frames "
+          f"{m['video_frame_s'] * 1000:g} ms; video pictures scored at {m['frames_per_second']:g} fps)")
+    for r in m["temporal"]:
+        lead = " (lead)" if r["lead"] else ""
+        ci = r.get("frame_auc_ci95") or [None, None]
+        print(f"\n{r['part']}/{r['track']}  {r['detector']}{lead}: {r['n_partial']} partial, {r['n_control']} "
+              f"untouched")
+        print(f"  frame AUC {_fmt(r['frame_auc'])} (95% CI {_fmt(ci[0])}-{_fmt(ci[1])}), EER {_fmt(r['frame_eer'])} "
+              f"[smoothed {r['rule']['smooth_s']:g} s]; raw steps {_fmt(r['frame_auc_step'])} "
+              f"(every {_fmt(r['native_step_s'], 'g')} s)"
+              + (f"; 2 s windows {_fmt(r['frame_auc_window'])}" if r.get("frame_auc_window") is not None else ""))
+        print(f"  segment IoU {_fmt(r['segment_iou'])} (flag-everything {_fmt(r['segment_iou_flag_everything'])}); "
+              f"true segments found {_fmt(r['true_segments_found'], '.0%')}; untouched files with a segment "
+              f"{_fmt(r['controls_with_segments'], '.0%')}")
+        print(f"  file AUC {_fmt(r.get('file_auc'))}; partial files called fake "
+              f"{_fmt(r.get('partial_detected_fake'), '.0%')}, fake or inconclusive "
+              f"{_fmt(r.get('partial_fake_or_inconclusive'), '.0%')}")
+        for gen, v in r["per_generator"].items():
+            print(f"    {gen:28s} frame AUC {_fmt(v['frame_auc'])}  segment IoU {_fmt(v['segment_iou'])}  (n={v['n']})")
+    for r in m["spatial"]:
+        lead = " (lead)" if r["lead"] else ""
+        fixed = r["iou_fixed"]["detector_threshold"]
+        ci = r.get("pixel_auc_ci95") or [None, None]
+        print(f"\n{r['part']}/heatmap  {r['detector']}{lead}: {r['n_spliced']} spliced, {r['n_controls']} untouched")
+        print(f"  pixel AUC {_fmt(r.get('pixel_auc'))} (95% CI {_fmt(ci[0])}-{_fmt(ci[1])}); pointing game "
+              f"{_fmt(r.get('pointing_game'))} (mask dilated {r['tolerance_px']} px)")
+        print(f"  IoU at the best threshold {_fmt(r['iou_best_threshold']['iou'])} (chosen on this set), at the "
+              f"detector's threshold {_fmt(fixed['iou'])}; flag-everything {_fmt(r.get('iou_flag_everything'))}")
+        print(f"  file AUC {_fmt(r.get('file_auc'))}; spliced images called fake "
+              f"{_fmt(r.get('partial_detected_fake'), '.0%')}")
+        for gen, v in r["per_generator"].items():
+            print(f"    {gen:28s} pixel AUC {_fmt(v['pixel_auc'])}  pointing {_fmt(v['pointing_game'])}  (n={v['n']})")
+    for part, f in m["files"].items():
+        print(f"\n{part} files (all detectors fused): partial called fake {_fmt(f.get('partial_called_fake'), '.0%')}, "
+              f"inconclusive {_fmt(f.get('partial_called_inconclusive'), '.0%')}; untouched called fake "
+              f"{_fmt(f.get('real_called_fake'), '.0%')}")
     for c in m["caveats"]:
         print(f"caveat: {c}")
     return 0
@@ -351,10 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="measure a detector bundle on a labelled data set")
-    p.add_argument("--detector", required=True, help="detector bundle folder")
+    p.add_argument("--detector", action="append", metavar="DIR",
+                   help="detector bundle folder (with --localization: a bundle folder or name, repeatable, replacing "
+                        "the shipped defaults of its modality)")
     p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--localization", action="store_true",
+                   help="measure where: frame-level AUC/EER, segment IoU, pixel AUC, pointing game, from a "
+                        "localization manifest (e.g. ../shared/data/localization/audio)")
+    p.add_argument("--fps", type=float, default=2.0, help="with --localization: video frames scored per second "
+                                                          "(default 2, as scan)")
+    p.add_argument("--draws", type=int, default=1000, help="with --localization: group-bootstrap draws for the "
+                                                            "95%% intervals (0: none)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("bench", help="throughput benchmark on generated media (a measurement, takes minutes)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

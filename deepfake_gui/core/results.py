@@ -28,6 +28,12 @@ class ScanResult:
     heatmap: dict[str, Any] | None = None
     components: dict[str, Any] = field(default_factory=dict)  # per track (frames, audio): the fused parts
     detector_info: dict[str, Any] = field(default_factory=dict)  # name -> what it was trained on, bundle hash
+    # Suspected fake stretches of the audio / video tracks (engine/segments.py: rule, fields, caveat)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    # Metadata and Content Credentials (provenance/): shown beside the verdict, never folded into the score
+    provenance: dict[str, Any] | None = None
+    # Evidence integrity: size and mtime before and after the scan, the tool version, UTC timestamps
+    integrity: dict[str, Any] = field(default_factory=dict)
     # Full arrays (per-step series, heatmaps) for the GUI and reports; never written to the JSON line.
     arrays: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

@@ -83,6 +83,48 @@ def frame_series(result: ScanResult, detector: str | None = None) -> TimeSeries:
                       float(arrays["threshold_score"]))
 
 
+def segment_series(result: ScanResult, track: str = "audio", detector: str | None = None) -> TimeSeries:
+    """The smoothed series the segment rule thresholded (engine/segments.py), with the rule's threshold.
+
+    Draw it with ``suspected_segments`` shaded: that is exactly how the segments were found.
+    """
+    name, arrays = _arrays(result, track, detector)
+    if "segment_scores" not in arrays:
+        raise KeyError(f"{result.path}: no segment series for the {track} track")
+    return TimeSeries(np.asarray(arrays["segment_times_s"]), np.asarray(arrays["segment_scores"]), "smoothed", name,
+                      float(arrays["segment_threshold_score"]))
+
+
+def suspected_segments(result: ScanResult, track: str | None = None, detector: str | None = None) -> list[dict]:
+    """The result's suspected segments, optionally of one track and one detector (dicts as in the JSON)."""
+    return [s for s in result.segments
+            if (track is None or s["track"] == track) and (detector is None or s["detector"] == detector)]
+
+
+def true_segments(path: str | Path, max_levels: int = 3) -> dict[str, list[tuple[float, float]]] | None:
+    """True segments of a file listed in a localization manifest (a ``manifest.csv`` in one of its
+    parent folders, as in ../shared/data/localization), keyed by track (audio, frames); None if unlisted.
+
+    Lets a timeline show the truth in a second band when it is known.
+    """
+    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.engine.evaluate_localization import load_manifest
+
+    target = Path(path).resolve()
+    folder = target.parent
+    for _ in range(max_levels):
+        manifest = folder / "manifest.csv"
+        if manifest.is_file():
+            try:
+                for item in load_manifest(manifest):
+                    if item.path.resolve() == target:
+                        return item.truth
+            except (LayerScopeError, OSError):
+                return None
+        folder = folder.parent
+    return None
+
+
 def audio_spectrogram(path: str | Path, sample_rate: int = SPECTROGRAM_RATE,
                       max_columns: int = SPECTROGRAM_MAX_COLUMNS):
     """Log-mel spectrogram of a file's sound (audio file or video track), with its time and frequency axes.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deepfake_gui.core.errors import LayerScopeError, MediaError
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
@@ -31,10 +32,12 @@ class ScanOptions:
     image_aggregation: str = "logsumexp"
     frame_aggregation: str = "logsumexp"
     max_tiles: int = 64
+    batch_size: int = 16  # image tiles / video frames per encoder call (audio: one pass per 30 s chunk)
     frames_per_second: float = 2.0
     faces: bool = False
     fusion_rule: str = "max"
     keep_arrays: bool = True  # full series and heatmaps on result.arrays (the GUI's and reports' view)
+    provenance: bool = True  # read metadata and C2PA Content Credentials (provenance/)
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -46,8 +49,8 @@ class ScanOptions:
             for name in ("audio_aggregation", "image_aggregation", "frame_aggregation"):
                 if getattr(self, name) not in aggregations:
                     raise ValueError(f"{name} must be one of {', '.join(aggregations)}, not {getattr(self, name)!r}")
-            if self.max_tiles < 1 or self.frames_per_second <= 0:
-                raise ValueError("max_tiles must be at least 1 and frames_per_second positive")
+            if self.max_tiles < 1 or self.batch_size < 1 or self.frames_per_second <= 0:
+                raise ValueError("max_tiles and batch_size must be at least 1 and frames_per_second positive")
             if self.fusion_rule not in ("max", "mean"):
                 raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
         except ValueError as exc:
@@ -80,6 +83,7 @@ def scan_job(
     for done, path in enumerate(files, start=1):
         cancel.raise_if_cancelled()
         result = ScanResult(path=str(path))
+        before, started = file_state(path), _utc_now()
         try:
             info = probe(path)
         except MediaError as exc:
@@ -103,6 +107,9 @@ def scan_job(
             else:
                 result = scanned
                 result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
+                if options.provenance:
+                    _add_provenance(result, path, info)
+        _check_integrity(result, path, before, started)
         if not options.keep_arrays:
             result.arrays = {}
         yield result
@@ -135,7 +142,60 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
                 result.caveats.append(f"detector {active.name} could not score the {track}: {exc}")
             else:
                 scores.append(score)
-    return finish_result(result, info, scores, detectors, options)
+    result = finish_result(result, info, scores, detectors, options)
+    _add_segments(result, info, scores, detectors)
+    return result
+
+
+def file_state(path: Path) -> dict[str, Any] | None:
+    """Size and modification time: what a change to the evidence file during the scan would alter."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _utc_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _check_integrity(result: ScanResult, path: Path, before: dict[str, Any] | None, started: str) -> None:
+    """Record the file's state and the tool version; a file that changed mid-scan is an error, not a verdict."""
+    from deepfake_gui import __version__
+
+    after = file_state(path)
+    unchanged = before is not None and before == after
+    result.integrity = {"tool_version": __version__, "started_utc": started, "finished_utc": _utc_now(),
+                        "size": before and before["size"], "mtime_ns": before and before["mtime_ns"],
+                        "unchanged_during_scan": unchanged}
+    if before is not None and not unchanged and result.status == "ok":
+        result.status = "error"
+        result.error = (f"{path}: the file changed during the scan (size {before['size']} -> "
+                        f"{after['size'] if after else 'gone'}); its verdict would describe neither version. "
+                        "Scan it again once it is no longer being written.")
+
+
+def _add_provenance(result: ScanResult, path: Path, info) -> None:
+    """Metadata and Content Credentials beside the verdict; a disagreement becomes a caveat, the score stays."""
+    from deepfake_gui.provenance import provenance_disagreement, read_provenance
+
+    result.provenance = read_provenance(path, info.modality)
+    caveat = provenance_disagreement(result.provenance, result.verdict)
+    if caveat:
+        result.caveats.append(caveat)
+
+
+def _add_segments(result: ScanResult, info, scores: list, detectors: list) -> None:
+    """Suspected fake segments of the timed tracks (engine/segments.py), flagged when the file is called real."""
+    from deepfake_gui.engine.segments import result_segments, segment_caveat
+
+    result.segments = result_segments(scores, detectors, info, result.verdict)
+    caveat = segment_caveat(result.segments)
+    if caveat:
+        result.caveats.append(caveat)
 
 
 def _relabel(job: Generator, done: int, total: int, name: str) -> Generator[Progress, None, object]:
@@ -172,10 +232,11 @@ def _track_job(path: Path, info, track: str, active, options: ScanOptions, cance
         expected = None
         if info.duration_s:
             expected = int(info.duration_s * options.frames_per_second) + 1
-        opts = VideoOptions(options.frames_per_second, options.faces, aggregation=options.frame_aggregation)
+        opts = VideoOptions(options.frames_per_second, options.faces, aggregation=options.frame_aggregation,
+                            batch_size=options.batch_size)
         return score_video_frames(path, active, opts, cancel, expected)
     from deepfake_gui.engine.score_image import ImageOptions, score_image_array
     from deepfake_gui.media import load_image
 
-    opts = ImageOptions(options.max_tiles, options.image_aggregation)
+    opts = ImageOptions(options.max_tiles, options.image_aggregation, batch_size=options.batch_size)
     return score_image_array(load_image(path), active, opts, cancel)

@@ -21,6 +21,8 @@ from deepfake_gui.engine.track import TrackScore, rounded
 
 CHUNK_S = 30.0  # the encoders' longest item (Whisper's context); as in training
 MIN_TAIL_S = 1.0  # a shorter last sliver is end-aligned instead, as in training
+STEP_BIN_S = 0.1  # the JSON line's per-step summary: 0.1 s bins resolve a 0.5 s stretch
+STEP_MAX_BINS = 3000  # longer files get wider bins, so the JSON line stays short
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,22 @@ def window_scores(times: np.ndarray, steps: np.ndarray, bounds: np.ndarray) -> n
     return (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
 
 
+def step_summary(times: np.ndarray, steps: np.ndarray, duration_s: float) -> dict:
+    """The per-step scores binned for the JSON line: mean step score per ``bin_s`` from 0 s.
+
+    The full per-step series stays on ``ScanResult.arrays`` (step_times_s, step_scores).
+    """
+    step_s = float(np.median(np.diff(times))) if len(times) > 1 else duration_s
+    bin_s = max(STEP_BIN_S, duration_s / STEP_MAX_BINS)
+    n = max(1, int(np.ceil(duration_s / bin_s - 1e-9)))
+    index = np.clip(np.floor(np.asarray(times) / bin_s).astype(int), 0, n - 1)
+    total = np.bincount(index, np.asarray(steps, dtype=np.float64), minlength=n)
+    count = np.bincount(index, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return {"step_s": round(step_s, 4), "bin_s": round(bin_s, 4), "start_s": 0.0, "score": rounded(means)}
+
+
 def score_audio_track(
     path: str | Path,
     active,
@@ -158,6 +176,7 @@ def score_audio_track(
         "kind": "window", "detector": active.name, "window_s": options.window_s, "hop_s": options.hop_s,
         "start_s": rounded(bounds[:, 0]), "end_s": rounded(bounds[:, 1]),
         "score": rounded(windows), "probability": rounded(detector.probability(windows)),
+        "steps": step_summary(times_all, steps_all, duration_s),
     }
     arrays = {
         "step_times_s": times_all.astype(np.float32), "step_scores": steps_all.astype(np.float32),

@@ -364,3 +364,37 @@ def test_threshold_display_settings_hide_the_line_and_the_band(qtbot, results, m
     monkeypatch.setattr(DISPLAY, "show_band", True)
     shown = _shown(qtbot, AudioView(results["audio"]))
     assert shown.score_track.threshold_line.isVisible() and shown.score_track.band_region.isVisible()
+
+
+def test_verdict_card_shows_provenance_as_its_own_line(qtbot) -> None:
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    provenance = {"summary": "PNG text chunk written by AUTOMATIC1111; no Content Credentials.",
+                  "generator_hints": [{"source": "png:parameters", "meaning": "written by AUTOMATIC1111"}],
+                  "c2pa": {"present": False, "valid": None}, "ai_metadata": True}
+    result = ScanResult(path="/tmp/x.png", modality="image", verdict="real", probability=0.1,
+                        provenance=provenance)
+    card = VerdictCard(result)
+    qtbot.addWidget(card)
+    assert card.provenance_label.text() == provenance["summary"]
+    assert "AUTOMATIC1111" in card.findChild(type(card.provenance_label), "provenanceHints").text()
+
+
+def test_background_jobs_may_not_hold_widgets(qtbot) -> None:
+    """A widget whose last reference dies on a pool thread deadlocks Qt: such jobs are refused up front."""
+    import functools
+
+    from PySide6.QtWidgets import QLabel
+
+    from deepfake_gui.gui.views.common import run_in_background, wait_for_background
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    for job in (lambda: label.text(), functools.partial(str, label), label.text):
+        with pytest.raises(TypeError, match="captures a QObject"):
+            run_in_background(job, label.setText, label.setText)
+    path = "plain data"
+    relay = run_in_background(lambda: path.upper(), label.setText, label.setText)
+    assert wait_for_background(5000)
+    qtbot.waitUntil(lambda: label.text() == "PLAIN DATA", timeout=5000)
+    assert relay is not None

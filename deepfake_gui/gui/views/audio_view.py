@@ -113,7 +113,8 @@ class AudioView(QWidget):
         self._build_layout(picker)
         self.timeline.time_picked.connect(self._seek)
         self.status_label.setText("loading the waveform and spectrogram…")
-        self._relay = run_in_background(lambda: _load(result.path, self.duration_s), self._on_loaded,
+        path, duration = result.path, self.duration_s  # the job must not hold the widget (see common.py)
+        self._relay = run_in_background(lambda: _load(path, duration), self._on_loaded,
                                         self._on_failed)
 
     def _build_plots(self) -> None:

@@ -136,13 +136,35 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_failed: Callable[[str], None]) -> _Relay:
     """Run ``fn`` on the views' pool; ``on_done``/``on_failed`` are called on the GUI thread.
 
-    Pass bound methods of a QObject so Qt drops the call if that object is gone.
+    Pass bound methods of a QObject as callbacks, so Qt drops the call if that object
+    is gone. ``fn`` itself must not hold a QObject (a widget captured in a lambda):
+    the pool thread drops ``fn`` last, and a widget whose last reference dies there is
+    destroyed off the GUI thread, which deadlocks Qt (seen in CI). So it is refused.
     """
+    if _holds_qobject(fn):
+        raise TypeError("run_in_background: the job captures a QObject; pass plain data (paths, numbers) instead")
     relay = _Relay()
     relay.done.connect(on_done)
     relay.failed.connect(on_failed)
     pool().start(_Call(fn, relay))
     return relay
+
+
+def _holds_qobject(fn: Callable[[], Any]) -> bool:
+    """Whether a callable keeps a QObject alive: bound to one, a partial over one, or a closure over one."""
+    held: list[Any] = [getattr(fn, "__self__", None), getattr(fn, "func", None)]
+    held += list(getattr(fn, "args", ()) or ()) + list((getattr(fn, "keywords", None) or {}).values())
+    held += [cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ()) if _filled(cell)]
+    return any(isinstance(obj, QObject) or (obj is not fn and callable(obj) and isinstance(
+        getattr(obj, "__self__", None), QObject)) for obj in held)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
 
 
 def wait_for_background(timeout_ms: int = 10_000) -> bool:

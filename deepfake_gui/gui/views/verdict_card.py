@@ -123,6 +123,8 @@ class VerdictCard(QFrame):
         if result.attribution:
             self._build_attribution()
         self._build_caveats()
+        if result.provenance:
+            self._build_provenance()
         self._build_media()
         self._layout.addStretch(1)
 
@@ -263,6 +265,21 @@ class VerdictCard(QFrame):
                 label.setStyleSheet("background: #fff3cd; color: #5d4200;")
             self._layout.addWidget(label)
             self.caveat_labels.append(label)
+
+    def _build_provenance(self) -> None:
+        """Metadata and Content Credentials: their own line of evidence, never part of the score."""
+        prov = self.result.provenance or {}
+        c2pa = prov.get("c2pa") or {}
+        self._layout.addWidget(_heading("Provenance (metadata, Content Credentials)"))
+        self.provenance_label = _label(str(prov.get("summary") or "no provenance information"), name="provenance")
+        self.provenance_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if c2pa.get("present") and c2pa.get("valid") is False:
+            self.provenance_label.setStyleSheet(f"color: {verdict_text_color('fake')};")  # broken signature
+        self._layout.addWidget(self.provenance_label)
+        hints = prov.get("generator_hints") or []
+        if hints:
+            lines = [f"• {h.get('source')}: {h.get('meaning') or h.get('value')}" for h in hints[:5]]
+            self._layout.addWidget(_label("\n".join(lines), name="provenanceHints"))
 
     def _build_media(self) -> None:
         self._layout.addWidget(_heading("File"))
