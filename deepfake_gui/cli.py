@@ -58,7 +58,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             frame_aggregation=args.aggregation or "logsumexp", max_tiles=args.max_tiles,
             frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule, keep_arrays=False,
         )
-        for event in scan_job(args.paths, options):
+        for event in _scan_events(args, options, scan_job):
             if isinstance(event, Progress):
                 bar.update(event.done, event.total, event.message)
             elif isinstance(event, ScanResult):
@@ -71,6 +71,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
             out.close()
     print(f"scanned {n_ok + n_err} files: {n_ok} ok, {n_err} with errors", file=sys.stderr)
     return 0
+
+
+def _scan_events(args: argparse.Namespace, options, scan_job):
+    """The local scan job, or the same job spread over Ray (--cluster)."""
+    if not getattr(args, "cluster", None):
+        return scan_job(args.paths, options)
+    from deepfake_gui.cluster.ray_scan import parse_cluster, ray_scan_job
+
+    return ray_scan_job(args.paths, options, cluster=parse_cluster(args.cluster))
 
 
 def _run_job(job, desc: str):
@@ -390,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tiles", type=int, default=64, help="native-resolution tiles per image (default 64)")
     p.add_argument("--fusion-rule", choices=["max", "mean"], default="max",
                    help="how a video's frame and audio scores make one (default max: either track fake)")
+    p.add_argument("--cluster", metavar="ray[=ADDRESS]",
+                   help="scan on Ray: a local instance (ray) or an existing cluster (ray=ADDRESS); needs [cluster]")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")

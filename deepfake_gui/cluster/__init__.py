@@ -1,0 +1,1 @@
+"""Scale-out back ends for scans (Ray)."""
