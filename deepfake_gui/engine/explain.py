@@ -101,11 +101,11 @@ def suspected_segments(result: ScanResult, track: str | None = None, detector: s
             if (track is None or s["track"] == track) and (detector is None or s["detector"] == detector)]
 
 
-def true_segments(path: str | Path, max_levels: int = 3) -> dict[str, list[tuple[float, float]]] | None:
-    """True segments of a file listed in a localization manifest (a ``manifest.csv`` in one of its
-    parent folders, as in ../shared/data/localization), keyed by track (audio, frames); None if unlisted.
+def manifest_item(path: str | Path, max_levels: int = 3):
+    """The localization manifest row of a file (``manifest.csv`` in one of its parent folders, as in
+    ../shared/data/localization), or None when no manifest lists it or the manifest cannot be read.
 
-    Lets a timeline show the truth in a second band when it is known.
+    Returns engine.evaluate_localization.Item (``truth`` per track, ``mask_path`` for images).
     """
     from deepfake_gui.core.errors import LayerScopeError
     from deepfake_gui.engine.evaluate_localization import load_manifest
@@ -118,11 +118,36 @@ def true_segments(path: str | Path, max_levels: int = 3) -> dict[str, list[tuple
             try:
                 for item in load_manifest(manifest):
                     if item.path.resolve() == target:
-                        return item.truth
+                        return item
             except (LayerScopeError, OSError):
                 return None
         folder = folder.parent
     return None
+
+
+def true_segments(path: str | Path, max_levels: int = 3) -> dict[str, list[tuple[float, float]]] | None:
+    """True segments of a file listed in a localization manifest (a ``manifest.csv`` in one of its
+    parent folders, as in ../shared/data/localization), keyed by track (audio, frames); None if unlisted.
+
+    Lets a timeline show the truth in a second band when it is known.
+    """
+    item = manifest_item(path, max_levels)
+    return None if item is None else item.truth
+
+
+def true_mask(path: str | Path, max_levels: int = 3) -> np.ndarray | None:
+    """The manipulated region of an image listed in a localization manifest (bool (H, W), True =
+    manipulated, from its ``mask_path`` PNG, white = manipulated); None if unlisted or without a mask.
+
+    Lets the image view put the truth beside the heatmap, so a reader can judge the heatmap.
+    """
+    from PIL import Image
+
+    item = manifest_item(path, max_levels)
+    if item is None or item.mask_path is None or not Path(item.mask_path).is_file():
+        return None
+    with Image.open(item.mask_path) as im:
+        return np.asarray(im.convert("L")) > 127
 
 
 def audio_spectrogram(path: str | Path, sample_rate: int = SPECTROGRAM_RATE,

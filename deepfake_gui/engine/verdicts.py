@@ -85,6 +85,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "encoder_weights_sha256": getattr(active.encoder, "weights_sha256", None),
             "layers": active.detector.meta.get("layer_names"), "trained_on": active.describe_domain(),
             "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
+            "localization": active.detector.meta.get("localization"),  # measured where-figures, if any
         }
         result.caveats += score.caveats + detector_caveats(active, score, info)
         if options.keep_arrays and score.arrays:

@@ -4,6 +4,8 @@ The waveform is a min/max envelope computed while streaming the file, and the
 spectrogram comes from ``explain.audio_spectrogram``; both run off the GUI
 thread, so an hour-long file does not freeze the window. Playback needs
 QtMultimedia and an audio output; without them the play button is hidden.
+The score plot shades the detector's suspected segments and, when a
+localization manifest lists the file, the true segments in a strip below.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from PySide6.QtCore import QUrl, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.explain import SPECTROGRAM_RATE, audio_series, audio_spectrogram
+from deepfake_gui.engine.explain import (
+    SPECTROGRAM_RATE,
+    audio_series,
+    audio_spectrogram,
+    suspected_segments,
+    true_segments,
+)
 from deepfake_gui.gui.views.common import (
     accent,
     decision_band,
@@ -27,7 +35,7 @@ from deepfake_gui.gui.views.common import (
     media_duration,
     run_in_background,
 )
-from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label
+from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label, legend_text
 
 ENVELOPE_BINS = 2000
 HZ_TICKS = (100, 250, 500, 1000, 2000, 4000, 8000, 16000)
@@ -64,8 +72,8 @@ def waveform_envelope(path: str, duration_s: float, rate: int = SPECTROGRAM_RATE
     return Envelope((np.arange(len(low)) + 0.5) * per_bin / rate, low, high)
 
 
-def _load(path: str, duration_s: float) -> tuple[Envelope, Any]:
-    return waveform_envelope(path, duration_s), audio_spectrogram(path)
+def _load(path: str, duration_s: float) -> tuple[Envelope, Any, dict | None]:
+    return waveform_envelope(path, duration_s), audio_spectrogram(path), true_segments(path)
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +111,7 @@ class AudioView(QWidget):
         self.steps = audio_series(result, "step", names[0])
         self.spectrogram = None
         self.envelope: Envelope | None = None
+        self.truth: dict[str, list[tuple[float, float]]] | None = None  # from a localization manifest
         self.player = None
         self.duration_s = media_duration(result, self.window)
         self.timeline = Timeline(self.duration_s)
@@ -147,7 +156,7 @@ class AudioView(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         controls.addWidget(picker, stretch=1)
-        hint = legend_label(("window", "step"))
+        hint = self.legend = legend_label(("window", "step"))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -160,11 +169,15 @@ class AudioView(QWidget):
         self.steps = audio_series(self.result, "step", detector)
         band = decision_band(self.result, detector, self.window.threshold_score)
         self.score_track.show(self.window, band, self.steps)
+        self.score_track.show_segments(suspected_segments(self.result, "audio", detector))
 
     # ------------------------------------------------------------------ loading
     @Slot(object)
-    def _on_loaded(self, payload: tuple[Envelope, Any]) -> None:
-        self.envelope, spec = payload
+    def _on_loaded(self, payload: tuple[Envelope, Any, dict | None]) -> None:
+        self.envelope, spec, self.truth = payload
+        self.score_track.show_truth((self.truth or {}).get("audio"))
+        if self.score_track.truth:
+            self.legend.setText(legend_text(("window", "step"), truth=True))
         self.wave_low.setData(self.envelope.times_s, self.envelope.low)
         self.wave_high.setData(self.envelope.times_s, self.envelope.high)
         peak = float(np.max(np.abs(np.concatenate([self.envelope.low, self.envelope.high])), initial=0.0))

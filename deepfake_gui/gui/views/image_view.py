@@ -3,6 +3,9 @@
 Colours are centred on the detector's threshold (white): red leans fake, blue
 leans real, unscored pixels stay clear. Decoding the picture and upsampling the
 heatmap run off the GUI thread; the GUI only hands arrays to pyqtgraph.
+When a localization manifest lists the picture with a mask of its manipulated
+region, "show manifest mask" lays the mask's outline over the heatmap, so a
+reader can see how far the heatmap's response matches the truth.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.explain import Heatmap, image_heatmap
+from deepfake_gui.engine.explain import Heatmap, image_heatmap, true_mask
 from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
 
 COLORMAP = "CET-D1"  # diverging blue-white-red, perceptually uniform
@@ -21,6 +24,24 @@ DEFAULT_OPACITY = 55
 CAPTION = ("The overlay shows where the detector responded, not proof of manipulation. Colour = decision score: "
            "red above the detector's threshold (leans fake), blue below (leans real), white at the threshold "
            "(the red tick on the colour bar); clear where nothing was scored.")
+MASK_RGB = (0, 230, 118)  # bright green: unlike any colour of the diverging heatmap, on either theme
+MASK_FILL_ALPHA = 45
+MASK_EDGE_PX = 2
+MASK_CAPTION = " Green outline: the manipulated region as the manifest gives it (the truth, for comparison)."
+
+
+def mask_overlay(mask: np.ndarray, edge_px: int = MASK_EDGE_PX) -> np.ndarray:
+    """RGBA (H, W, 4) uint8: the mask's inside faintly tinted, its edge opaque; clear outside the mask."""
+    mask = np.asarray(mask, bool)
+    inner = mask.copy()
+    for _ in range(edge_px):  # erode by one pixel per pass (4-neighbourhood); image borders count as outside
+        padded = np.pad(inner, 1, constant_values=False)
+        inner = inner & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[mask, :3] = MASK_RGB
+    rgba[mask, 3] = MASK_FILL_ALPHA
+    rgba[mask & ~inner, 3] = 255
+    return rgba
 
 
 def symmetric_levels(values: np.ndarray, centre: float) -> tuple[float, float]:
@@ -31,10 +52,10 @@ def symmetric_levels(values: np.ndarray, centre: float) -> tuple[float, float]:
     return centre - reach, centre + reach
 
 
-def _load(result: ScanResult) -> tuple[np.ndarray, Heatmap]:
+def _load(result: ScanResult) -> tuple[np.ndarray, Heatmap, np.ndarray | None]:
     from deepfake_gui.media import load_image
 
-    return load_image(result.path), image_heatmap(result)
+    return load_image(result.path), image_heatmap(result), true_mask(result.path)
 
 
 class ImageView(QWidget):
@@ -46,6 +67,7 @@ class ImageView(QWidget):
         super().__init__(parent)
         self.result = result
         self.heatmap: Heatmap | None = None
+        self.mask: np.ndarray | None = None  # the manifest's mask (bool, True = manipulated), when it has one
         self.detector = image_heatmap(result, full_size=False).detector  # raises KeyError early if no arrays
         self.graphics = pg.GraphicsLayoutWidget()
         self.view_box = self.graphics.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
@@ -55,6 +77,10 @@ class ImageView(QWidget):
         self.overlay_item.setZValue(10)
         self.view_box.addItem(self.image_item)
         self.view_box.addItem(self.overlay_item)
+        self.mask_item = pg.ImageItem(axisOrder="row-major")
+        self.mask_item.setZValue(20)
+        self.mask_item.setVisible(False)
+        self.view_box.addItem(self.mask_item)
         self.color_bar = pg.ColorBarItem(colorMap=COLORMAP, label="decision score (logit)", interactive=False,
                                         width=16)
         self.color_bar.setImageItem(self.overlay_item)
@@ -80,6 +106,12 @@ class ImageView(QWidget):
         row.addWidget(QLabel("Heatmap opacity"))
         row.addWidget(self.opacity_slider, stretch=1)
         row.addWidget(reset)
+        self.mask_check = QCheckBox("show manifest mask")
+        self.mask_check.setObjectName("maskCheck")
+        self.mask_check.setToolTip("Outline the region the localization manifest says was manipulated")
+        self.mask_check.setVisible(False)  # only when a manifest lists this picture with a mask
+        self.mask_check.toggled.connect(self._show_mask)
+        row.addWidget(self.mask_check)
         self.status_label = QLabel()
         self.status_label.setObjectName("readout")
         self.caption = QLabel(CAPTION)
@@ -94,8 +126,8 @@ class ImageView(QWidget):
         layout.addWidget(self.caption)
 
     @Slot(object)
-    def _on_loaded(self, payload: tuple[np.ndarray, Heatmap]) -> None:
-        image, heat = payload
+    def _on_loaded(self, payload: tuple[np.ndarray, Heatmap, np.ndarray | None]) -> None:
+        image, heat, mask = payload
         self.heatmap = heat
         self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         values = heat.values.astype(np.float32, copy=False)
@@ -109,7 +141,23 @@ class ImageView(QWidget):
         scored = float(np.isfinite(values).mean())
         self.status_label.setText(f"{heat.detector}: threshold {heat.threshold_score:.2f}; "
                                   f"{100 * scored:.0f}% of the pixels scored. Hover for a value.{warning}")
+        if mask is not None:
+            self._set_mask(mask, image.shape[:2])
         self.loaded.emit()
+
+    def _set_mask(self, mask: np.ndarray, shape: tuple[int, int]) -> None:
+        self.mask = mask
+        self.mask_item.setImage(mask_overlay(mask), autoLevels=False, levels=(0, 255))
+        if mask.shape != shape:  # a manifest mask of another size: stretch it over the picture, and say so
+            self.mask_item.setRect(0, 0, shape[1], shape[0])
+            self.status_label.setText(self.status_label.text() + f" Mask {mask.shape[1]}×{mask.shape[0]} "
+                                      "stretched to the picture's size.")
+        self.mask_check.setVisible(True)
+        self.mask_check.setText(f"show manifest mask ({100 * float(mask.mean()):.1f}% of the picture)")
+        self.caption.setText(CAPTION + MASK_CAPTION)
+
+    def _show_mask(self, shown: bool) -> None:
+        self.mask_item.setVisible(shown and self.mask is not None)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

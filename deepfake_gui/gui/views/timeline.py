@@ -2,6 +2,9 @@
 
 The video and audio views stack their plots here so a click or a drag anywhere
 picks one instant for all of them (the frame to show, the playback position).
+Suspected segments (engine/segments.py) are shaded over the whole height of a
+score plot; true segments, when a localization manifest lists the file, are a
+thin strip along its bottom, so the two can be compared at a glance.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from deepfake_gui.engine.explain import TimeSeries
 from deepfake_gui.gui.views.common import BAND_BRUSH, DISPLAY, SCORE_LABEL, accent
 
 STEP_ALPHA = 110  # the per-step curve: the plot's foreground colour, faint behind the window scores
+SEGMENT_ALPHA = 50  # suspected segments: the threshold's colour, faint (the scores stay readable through it)
+TRUTH_ALPHA = 190  # true segments: an opaque strip
+TRUTH_SPAN = (0.0, 0.08)  # the strip's share of the plot's height, from the bottom
+TRUTH_LABEL = "true segment (from manifest)"
 
 
 def step_color() -> tuple[int, int, int, int]:
@@ -24,8 +31,31 @@ def step_color() -> tuple[int, int, int, int]:
     return color.red(), color.green(), color.blue(), STEP_ALPHA
 
 
-def legend_label(kinds: tuple[str, ...]) -> QLabel:
-    """What the marks mean, as a wrapping Qt label (plot titles cannot wrap in a narrow panel)."""
+def _rgba(role: str, alpha: int) -> tuple[int, int, int, int]:
+    color = pg.mkColor(accent(role))
+    return color.red(), color.green(), color.blue(), alpha
+
+
+def segment_color(alpha: int = SEGMENT_ALPHA) -> tuple[int, int, int, int]:
+    """Suspected segments wear the threshold's colour: it is where the scores crossed a threshold."""
+    return _rgba("threshold", alpha)
+
+
+def truth_color(alpha: int = TRUTH_ALPHA) -> tuple[int, int, int, int]:
+    """True segments wear the waveform's colour, unlike any score mark, on either theme."""
+    return _rgba("wave", alpha)
+
+
+def _css(rgba: tuple[int, int, int, int]) -> str:
+    """The colour a translucent mark shows on the plot background, as #rrggbb (what a legend swatch needs)."""
+    back = pg.mkColor(pg.getConfigOption("background"))
+    a = rgba[3] / 255
+    mix = [round(a * c + (1 - a) * b) for c, b in zip(rgba[:3], (back.red(), back.green(), back.blue()), strict=True)]
+    return "#{:02x}{:02x}{:02x}".format(*mix)
+
+
+def legend_text(kinds: tuple[str, ...], *, truth: bool = False) -> str:
+    """The legend's rich text; ``truth`` adds the true-segment strip (only when a manifest gave it)."""
     marks = {
         "frame": f"<span style='color:{accent('frame')}'>●</span> score of each sampled frame",
         "window": f"<span style='color:{accent('window')}'>●</span> score of each window (at its centre)",
@@ -34,13 +64,35 @@ def legend_label(kinds: tuple[str, ...]) -> QLabel:
     parts = [marks[k] for k in kinds if k in marks] + [
         f"<span style='color:{accent('threshold')}'>╌</span> detector threshold",
         "<span style='color:#e6a700'>■</span> inconclusive band",
-        f"<span style='color:{accent('cursor')}'>┃</span> cursor: click or drag",
+        f"<span style='background:{_css(segment_color(90))}'>&nbsp;&nbsp;&nbsp;</span> suspected segment "
+        "(the segment rule: smoothed scores over its threshold; dashed edges: in a file called real)",
     ]
-    label = QLabel(f"Scores are decision scores (logits; higher leans fake). {' · '.join(parts)}")
+    if truth:
+        parts.append(f"<span style='color:{_css(truth_color(255))}'>▁▁</span> {TRUTH_LABEL}")
+    parts.append(f"<span style='color:{accent('cursor')}'>┃</span> cursor: click or drag")
+    return (f"Scores are decision scores (logits; higher leans fake). {' · '.join(parts)}. "
+            "Shading shows where the detector responded, not proof of manipulation.")
+
+
+def legend_label(kinds: tuple[str, ...], *, truth: bool = False) -> QLabel:
+    """What the marks mean, as a wrapping Qt label (plot titles cannot wrap in a narrow panel)."""
+    label = QLabel(legend_text(kinds, truth=truth))
     label.setObjectName("timelineLegend")
     label.setWordWrap(True)
     label.setStyleSheet("font-size: 8pt;")
     return label
+
+
+def segment_tooltip(seg: dict) -> str:
+    """One suspected segment in words (the verdict card lists the same)."""
+    peak = seg.get("peak_probability")
+    text = (f"suspected segment {float(seg['start_s']):.2f}–{float(seg['end_s']):.2f} s "
+            f"({seg.get('track')}, {seg.get('detector')})")
+    if peak is not None:
+        text += f", peak P(fake) {float(peak):.3f}"
+    if seg.get("within_real_file"):
+        text += "; in a file called real: worth a look, not a finding"
+    return text
 
 
 @dataclass
@@ -54,6 +106,39 @@ class ScoreTrack:
     band_region: pg.LinearRegionItem
     detector: str = ""
     band: tuple[float, float] | None = field(default=None)
+    segments: list[dict] = field(default_factory=list)  # the suspected segments drawn (dicts as in the JSON)
+    segment_regions: list[pg.LinearRegionItem] = field(default_factory=list)
+    truth: list[tuple[float, float]] = field(default_factory=list)  # true segments drawn (from a manifest)
+    truth_regions: list[pg.LinearRegionItem] = field(default_factory=list)
+
+    def show_segments(self, segments: list[dict]) -> None:
+        """Shade each suspected segment over the plot's height; dashed edges when the file was called real."""
+        for region in self.segment_regions:
+            self.plot.removeItem(region)
+        self.segments, self.segment_regions = list(segments), []
+        for seg in self.segments:
+            real = bool(seg.get("within_real_file"))
+            pen = pg.mkPen(segment_color(230), width=1.5,
+                           style=Qt.PenStyle.DashLine if real else Qt.PenStyle.SolidLine)
+            region = pg.LinearRegionItem((float(seg["start_s"]), float(seg["end_s"])), orientation="vertical",
+                                         movable=False, brush=pg.mkBrush(*segment_color()), pen=pen)
+            region.setZValue(-15)  # behind the inconclusive band and the curves
+            region.setToolTip(segment_tooltip(seg))
+            self.plot.addItem(region, ignoreBounds=True)
+            self.segment_regions.append(region)
+
+    def show_truth(self, spans: list[tuple[float, float]] | None) -> None:
+        """The true segments as a thin strip along the plot's bottom (span is a share of the height)."""
+        for region in self.truth_regions:
+            self.plot.removeItem(region)
+        self.truth, self.truth_regions = [(float(a), float(b)) for a, b in spans or ()], []
+        for start, end in self.truth:
+            region = pg.LinearRegionItem((start, end), orientation="vertical", movable=False, span=TRUTH_SPAN,
+                                         brush=pg.mkBrush(*truth_color()), pen=pg.mkPen(truth_color(255), width=1))
+            region.setZValue(-5)
+            region.setToolTip(f"{TRUTH_LABEL}: {start:.2f}–{end:.2f} s")
+            self.plot.addItem(region, ignoreBounds=True)
+            self.truth_regions.append(region)
 
     def show(self, series: TimeSeries, band: tuple[float, float] | None, steps: TimeSeries | None = None) -> None:
         """Draw one detector's scores: windows at their centres, frames at their times."""

@@ -2,7 +2,10 @@
 
 Every number comes straight from the ScanResult; the card adds layout and colour,
 never a score of its own. Each detector row carries its model card (training
-domain, cross-validated AUC, hashes) because a score means little outside that domain.
+domain, cross-validated AUC, hashes, measured localization figures) because a
+score means little outside that domain. The "Where" section lists the suspected
+segments and says plainly that a timeline or heatmap shows where a detector
+responded, not proof.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from deepfake_gui.gui.views.common import verdict_color
 
 DISAGREE = "detectors disagree"
 ATTRIBUTION_TOP = 3
+WHERE_NOTE = ("A timeline or heatmap shows where the detector responded, not proof of manipulation; "
+              "how well that matched known manipulated parts is in the model cards (measured localization).")
+REAL_FLAG = "within a file called real: worth a look, not a finding"
+TIMED = ("audio", "video")
 
 
 def fmt_prob(p: float | None) -> str:
@@ -45,6 +52,46 @@ def _fmt(value: Any, spec: str = "") -> str:
     return "—" if value is None else format(value, spec)
 
 
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{100 * float(value):.0f}%"
+
+
+def _ci(values: Any) -> str:
+    return f" (95% CI {values[0]:.3f}–{values[1]:.3f})" if values and len(values) == 2 else ""
+
+
+def localization_lines(loc: dict[str, Any] | None) -> list[str]:
+    """The measured localization figures of a bundle (its ``localization`` key), one line per set and track."""
+    if not loc or not loc.get("figures"):
+        return []
+    lines = ["<b>measured localization</b> (how well its response matched known manipulated parts; "
+             f"{escape(str(loc.get('note') or ''))}):"]
+    for key, f in loc["figures"].items():
+        part, _, track = key.partition("/")
+        if "pixel_auc" in f:
+            lines.append(f"&nbsp;• {escape(part)} set, heatmap against the mask: "
+                         f"pixel AUC {_fmt(f.get('pixel_auc'), '.3f')}{_ci(f.get('pixel_auc_ci95'))}, "
+                         f"pointing game {_pct(f.get('pointing_game'))}, "
+                         f"IoU {_fmt(f.get('iou_best_threshold'), '.3f')} at the best threshold, "
+                         f"{_fmt(f.get('iou_detector_threshold'), '.3f')} at the detector's")
+            continue
+        step = f.get("frame_s")
+        per = f" per {1000 * step:.0f} ms" if step else ""
+        lines.append(f"&nbsp;• {escape(part)} set, {escape(track)} track: frame AUC {_fmt(f.get('frame_auc'), '.3f')}"
+                     f"{_ci(f.get('frame_auc_ci95'))}{per}, EER {_fmt(f.get('frame_eer'), '.3f')}, "
+                     f"segment IoU {_fmt(f.get('segment_iou'), '.3f')}, true segments found "
+                     f"{_pct(f.get('true_segments_found'))}, untouched files with a segment "
+                     f"{_pct(f.get('controls_with_segments'))}")
+    return lines
+
+
+def segment_text(seg: dict[str, Any]) -> str:
+    """One suspected segment as the card lists it."""
+    text = (f"{float(seg['start_s']):.2f}–{float(seg['end_s']):.2f} s · {seg.get('track')} · {seg.get('detector')}"
+            f" · peak P(fake) {fmt_prob(seg.get('peak_probability'))}")
+    return text + (f"  ⚑ {REAL_FLAG}" if seg.get("within_real_file") else "")
+
+
 def model_card_text(name: str, info: dict[str, Any] | None) -> str:
     """Rich text for one detector: what it was trained on, how well it did there, which files it is."""
     if not info:
@@ -59,6 +106,7 @@ def model_card_text(name: str, info: dict[str, Any] | None) -> str:
         f"<b>bundle:</b> {escape(str(info.get('bundle') or '—'))}",
         f"<b>bundle SHA-256:</b> <tt>{escape(str(info.get('bundle_sha256') or '—'))}</tt>",
         f"<b>encoder weights SHA-256:</b> <tt>{escape(str(info.get('encoder_weights_sha256') or '—'))}</tt>",
+        *(localization_lines(info.get("localization")) or ["<b>measured localization:</b> not measured"]),
     ]
     return "<br>".join(rows)
 
@@ -114,6 +162,8 @@ class VerdictCard(QFrame):
         self.attribution_bars: list[QProgressBar] = []
         self.caveat_labels: list[QLabel] = []
         self.disagreement_label: QLabel | None = None
+        self.segment_labels: list[QLabel] = []
+        self.where_note: QLabel | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(3)
@@ -122,6 +172,8 @@ class VerdictCard(QFrame):
             self._build_detectors()
         if result.attribution:
             self._build_attribution()
+        if result.status == "ok" and (result.detectors or result.segments):
+            self._build_where()
         self._build_caveats()
         if result.provenance:
             self._build_provenance()
@@ -252,6 +304,26 @@ class VerdictCard(QFrame):
                       "an unknown generator still maps to one of them.")
         note.setStyleSheet("color: palette(mid); font-size: 8pt;")
         self._layout.addWidget(note)
+
+    def _build_where(self) -> None:
+        """Suspected segments (audio, video) and the honest reading of any timeline or heatmap."""
+        segments = sorted(self.result.segments, key=lambda s: (float(s["start_s"]), str(s.get("track"))))
+        timed = self.result.modality in TIMED or bool(segments)
+        self._layout.addWidget(_heading(f"Where: suspected segments ({len(segments)})" if timed else "Where"))
+        if timed and not segments:
+            self._layout.addWidget(_label("none found by the segment rule", name="segment"))
+        for seg in segments:
+            label = _label(segment_text(seg), name="segment")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if seg.get("within_real_file"):
+                label.setStyleSheet("font-style: italic;")
+                label.setToolTip("The file-level verdict is real; this short stretch still crossed the segment "
+                                 "rule's threshold. Listed so it can be checked, not as a finding.")
+            self._layout.addWidget(label)
+            self.segment_labels.append(label)
+        self.where_note = _label(WHERE_NOTE, name="whereNote")
+        self.where_note.setStyleSheet("color: palette(mid); font-size: 8pt;")
+        self._layout.addWidget(self.where_note)
 
     def _build_caveats(self) -> None:
         caveats = self.result.caveats

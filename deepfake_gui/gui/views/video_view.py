@@ -2,7 +2,9 @@
 
 Clicking or dragging on the timeline asks for one frame. Requests are debounced
 and decoded one at a time on the views' pool (the newest wins), so scrubbing
-never queues a backlog of decodes or blocks the GUI thread.
+never queues a backlog of decodes or blocks the GUI thread. Each track shades its
+detector's suspected segments; the true segments, when a localization manifest
+lists the file, are looked up off the GUI thread and drawn as a strip below them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.explain import TimeSeries, audio_series, frame_series, video_frame
+from deepfake_gui.engine.explain import (
+    TimeSeries,
+    audio_series,
+    frame_series,
+    suspected_segments,
+    true_segments,
+    video_frame,
+)
 from deepfake_gui.gui.views.common import (
     decision_band,
     detector_picker,
@@ -21,7 +30,7 @@ from deepfake_gui.gui.views.common import (
     media_duration,
     run_in_background,
 )
-from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label
+from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label, legend_text
 
 DEBOUNCE_MS = 40
 
@@ -65,11 +74,14 @@ class VideoView(QWidget):
     """Frame viewer above a frames score timeline and the audio track's scores (linked time axes)."""
 
     frame_shown = Signal(float)
+    truth_loaded = Signal(object)  # the manifest's true segments per track, or None when none lists the file
 
     def __init__(self, result: ScanResult, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = result
         self.frame_time: float | None = None
+        self.truth: dict[str, list[tuple[float, float]]] | None = None
+        self.truth_checked = False
         frame_names, audio_names = detectors_for(result, "frames"), detectors_for(result, "audio")
         if not frame_names and not audio_names:
             raise KeyError(f"{result.path}: no frames or audio arrays")
@@ -99,6 +111,8 @@ class VideoView(QWidget):
             start = float(self.frames.times_s[int(np.nanargmax(self.frames.scores))])  # the least real-looking
         self.timeline.set_cursor(start)
         self.loader.request(start, now=True)
+        path = result.path  # the job must not hold the widget (see common.py)
+        self._truth_relay = run_in_background(lambda: true_segments(path), self._on_truth, self._on_truth_failed)
 
     def _build_frame_viewer(self) -> None:
         self.frame_widget = pg.GraphicsLayoutWidget()
@@ -121,8 +135,10 @@ class VideoView(QWidget):
         for picker in pickers:
             bottom_layout.addWidget(picker)
         bottom_layout.addWidget(self.timeline, stretch=1)
-        kinds = (("frame",) if self.frames_track else ()) + (("window", "step") if self.audio_track else ())
-        bottom_layout.addWidget(legend_label(kinds))
+        self.legend_kinds = (("frame",) if self.frames_track else ()) + (
+            ("window", "step") if self.audio_track else ())
+        self.legend = legend_label(self.legend_kinds)
+        bottom_layout.addWidget(self.legend)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
@@ -139,6 +155,7 @@ class VideoView(QWidget):
             return
         self.frames = frame_series(self.result, detector)
         self.frames_track.show(self.frames, decision_band(self.result, detector, self.frames.threshold_score))
+        self.frames_track.show_segments(suspected_segments(self.result, "frames", detector))
 
     def _show_audio(self, detector: str) -> None:
         if self.audio_track is None:
@@ -147,6 +164,22 @@ class VideoView(QWidget):
         steps = audio_series(self.result, "step", detector)
         band = decision_band(self.result, detector, self.audio_window.threshold_score)
         self.audio_track.show(self.audio_window, band, steps)
+        self.audio_track.show_segments(suspected_segments(self.result, "audio", detector))
+
+    @Slot(object)
+    def _on_truth(self, truth: dict[str, list[tuple[float, float]]] | None) -> None:
+        self.truth, self.truth_checked = truth, True
+        for track, name in ((self.frames_track, "frames"), (self.audio_track, "audio")):
+            if track is not None:
+                track.show_truth((truth or {}).get(name))
+        if any(track is not None and track.truth for track in (self.frames_track, self.audio_track)):
+            self.legend.setText(legend_text(self.legend_kinds, truth=True))
+        self.truth_loaded.emit(truth)
+
+    @Slot(str)
+    def _on_truth_failed(self, message: str) -> None:  # a broken manifest: the scores are still worth showing
+        self.truth_checked = True
+        self.legend.setToolTip(f"could not read the true segments: {message}")
 
     # ------------------------------------------------------------------ frames
     @Slot(object)
