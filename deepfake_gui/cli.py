@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from deepfake_gui import __version__
 
-SUBCOMMANDS = ("scan", "train", "evaluate", "models", "cache", "bench", "gui")
+SUBCOMMANDS = ("scan", "train", "evaluate", "models", "cache", "bench", "gui", "cases", "report", "adapt")
 _USER_HF_OFFLINE = os.environ.get("HF_HUB_OFFLINE")  # what the user set, before our default
 
 
@@ -56,9 +56,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             device=args.device, detectors=args.detector or [], window_s=args.window, hop_s=args.hop,
             audio_aggregation=args.aggregation or "logsumexp", image_aggregation=args.aggregation or "logsumexp",
             frame_aggregation=args.aggregation or "logsumexp", max_tiles=args.max_tiles,
-            frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule, keep_arrays=False,
+            frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule,
+            keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
         )
-        for event in _scan_events(args, options, scan_job):
+        for event in _case_events(args, _scan_events(args, options, scan_job)):
             if isinstance(event, Progress):
                 bar.update(event.done, event.total, event.message)
             elif isinstance(event, ScanResult):
@@ -80,6 +81,15 @@ def _scan_events(args: argparse.Namespace, options, scan_job):
     from deepfake_gui.cluster.ray_scan import parse_cluster, ray_scan_job
 
     return ray_scan_job(args.paths, options, cluster=parse_cluster(args.cluster))
+
+
+def _case_events(args: argparse.Namespace, events):
+    """--case NAME: each result is stored in the case (one transaction) before it is printed."""
+    if not getattr(args, "case", None):
+        return events
+    from deepfake_gui.cases import record_into_case, validate_case_name
+
+    return record_into_case(events, validate_case_name(args.case))  # a bad name fails before the first file
 
 
 def _run_job(job, desc: str):
@@ -186,6 +196,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     if report.failed:
         print(f"{len(report.failed)} file(s) could not be used, e.g. {report.failed[0]}", file=sys.stderr)
     print(f"saved {report.bundle_path}")
+    return 0
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    """Adapt a detector with known-genuine files of one person / device / channel (engine/adapt.py)."""
+    from pathlib import Path
+
+    from deepfake_gui.engine.adapt import AdaptOptions, adapt_job, report_dict
+
+    opts = AdaptOptions(detector=Path(args.detector), real=[Path(p) for p in args.real], out=Path(args.out),
+                        weight=args.weight, reference_name=args.reference_name, name=args.name,
+                        training=Path(args.training) if args.training else None, drop_flagged=args.drop_flagged,
+                        exclude=[Path(p) for p in args.exclude or []], suspects=[Path(p) for p in args.suspect or []],
+                        device=args.device)
+    summary = report_dict(_run_job(adapt_job(opts), "adapt"))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    check, figures = summary["check"], summary["figures"]
+    for item in check["flagged"]:
+        print(f"flagged reference (base detector says fake, p={item['probability']:.2f}): {item['path']}")
+    for path in check["overlapping_suspects"]:
+        print(f"suspect is also a reference: {path}")
+    refs = summary["reference_set"]
+    print(f"adapted {summary['base']['name']} with {refs['n_files']} references ({refs['name']}), weight "
+          f"{summary['weight']:g}; saved {summary['detector']}")
+    print(f"references called fake: {figures['reference_false_alarm_before']:.1%} before, "
+          f"{figures['reference_false_alarm_after']:.1%} after (held out); training AUC after "
+          f"{figures['training_cv_auc_after']:.3f}")
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -355,6 +396,19 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from deepfake_gui.report import report_command
+
+    bar = _ProgressBar("report")
+    try:
+        out = report_command(args.out, case=args.case, results=args.results, files=args.files or [],
+                             rescan_files=args.rescan, device=args.device, progress=bar.update)
+    finally:
+        bar.close()
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from deepfake_gui.gui.app import run_app
 
@@ -401,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a video's frame and audio scores make one (default max: either track fake)")
     p.add_argument("--cluster", metavar="ray[=ADDRESS]",
                    help="scan on Ray: a local instance (ray) or an existing cluster (ray=ADDRESS); needs [cluster]")
+    p.add_argument("--case", metavar="NAME", help="also store every result in this case (created if new; see "
+                   "`layerscope cases`); a rescanned file gets a new version")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")
@@ -439,6 +495,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=1000, help="with --localization: group-bootstrap draws for the "
                                                             "95%% intervals (0: none)")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("adapt", help="adapt a detector with known-genuine files of a person, device or channel")
+    p.add_argument("--detector", required=True, metavar="DIR", help="the base detector bundle folder")
+    p.add_argument("--real", required=True, nargs="+", metavar="PATH",
+                   help="genuine files or folders of the person / device / channel (at least 10 files; audio: 60 s)")
+    p.add_argument("--weight", type=float, default=5.0, help="sample weight of each reference (default 5)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the adapted bundle")
+    p.add_argument("--reference-name", help='the reference set in words, e.g. "Speaker: Jane Doe, phone line"')
+    p.add_argument("--name", help="the adapted detector's name (default: base name + reference set)")
+    p.add_argument("--training", metavar="PATH", help="the base's training data, if not at its training.root")
+    p.add_argument("--drop-flagged", action="store_true", help="leave out references the base detector calls fake")
+    p.add_argument("--exclude", nargs="+", metavar="FILE", help="references to leave out")
+    p.add_argument("--suspect", nargs="+", metavar="PATH", help="files under investigation: flagged when they are "
+                                                                "also references (sha256)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_adapt)
     p = sub.add_parser("bench", help="throughput benchmark on generated media (a measurement, takes minutes)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -463,6 +535,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cache_command", nargs="?", choices=["info", "clear"], default="info")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_cache)
+
+    from deepfake_gui.cases.cli import add_cases_parser
+
+    add_cases_parser(sub)
+
+    p = sub.add_parser("report", help="write an HTML or PDF report of a case or of `scan --out` results")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--case", metavar="NAME", help="a case from the case database")
+    src.add_argument("--results", metavar="FILE.jsonl", help="JSON lines written by `layerscope scan --out`")
+    p.add_argument("--files", nargs="+", metavar="FILE", help="only these files (path, file name or sha256 prefix)")
+    p.add_argument("--out", required=True, metavar="report.html|report.pdf", help="the report to write")
+    p.add_argument("--rescan", action="store_true",
+                   help="with --results: scan the files again (read-only) for the heatmaps and timelines a "
+                        "JSON line does not store")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device for --rescan")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("paths", nargs="*", metavar="PATH")

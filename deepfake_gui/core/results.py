@@ -41,3 +41,11 @@ class ScanResult:
         from copy import deepcopy
 
         return {f.name: deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "arrays"}
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any], arrays: dict[str, Any] | None = None) -> ScanResult:
+        """A result stored as ``to_json_dict()`` (case database); keys from newer versions are dropped."""
+        known = {f.name for f in fields(cls)} - {"arrays"}
+        result = cls(**{k: v for k, v in data.items() if k in known})
+        result.arrays = arrays if arrays is not None else {}
+        return result

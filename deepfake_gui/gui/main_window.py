@@ -42,6 +42,7 @@ from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
 from deepfake_gui.gui.batch_model import COLUMN_INDEX, RESULT_ROLE, ResultFilterProxy, ResultTableModel
+from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
 from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
 from deepfake_gui.gui.theme import ThemeMenu, apply_theme
@@ -203,6 +204,14 @@ class MainWindow(QMainWindow):
         self.open_folder_action = _action(self, "Open f&older…", self._open_folder, "Ctrl+Shift+O")
         file_menu.addAction(self.open_file_action)
         file_menu.addAction(self.open_folder_action)
+        file_menu.addSeparator()
+        self.cases = CaseController(self)
+        self.case_actions = self.cases.add_actions(file_menu)
+        self.cases.case_opened.connect(self._on_case_opened)
+        self.cases.case_closed.connect(self._on_case_closed)
+        self.cases.case_renamed.connect(self._set_case_title)
+        self.cases.record_failed.connect(self._on_case_record_failed)
+        file_menu.addSeparator()
         self.recent_menu = file_menu.addMenu("&Recent files")
         self._rebuild_recent_menu()
         file_menu.addSeparator()
@@ -322,6 +331,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.sync()
+        self.cases.close_case()
         self.engine.stop()
 
     # ----------------------------------------------------------- Qt overrides
@@ -368,6 +378,7 @@ class MainWindow(QMainWindow):
         if job_id not in self._jobs or not isinstance(result, ScanResult):
             return
         self.model.upsert(result)
+        self.cases.record(result)  # into the open case, if any (one small transaction)
         counts = self._job_counts.setdefault(job_id, [0, 0])
         counts[0] += 1
         if result.status != "ok":
@@ -458,6 +469,31 @@ class MainWindow(QMainWindow):
         if self._evidence_widget is None:
             self.evidence_placeholder.setText(_summary(result))
         self.result_selected.emit(result)
+
+    @Slot(str, list)
+    def _on_case_opened(self, name: str, results: list) -> None:
+        """A case's stored results fill the table; their evidence views need no rescan (arrays are stored)."""
+        self._select(None)
+        self.model.clear()
+        self.model.extend(results)
+        self._set_case_title(name)
+        self._update_shown_label()
+        self.statusBar().showMessage(f"Case {name}: {len(results)} file(s); new scans are added to it", 10_000)
+
+    @Slot()
+    def _on_case_closed(self) -> None:
+        self._select(None)
+        self.model.clear()
+        self.setWindowTitle(f"LayerScope {__version__}")
+        self._update_shown_label()
+
+    @Slot(str)
+    def _set_case_title(self, name: str) -> None:
+        self.setWindowTitle(f"{name} — LayerScope {__version__}")
+
+    @Slot(str, str)
+    def _on_case_record_failed(self, path: str, message: str) -> None:
+        self.error_panel.add(Path(path).name, f"not saved in the case: {message}", f"{path}\n\n{message}")
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.app_settings, self)

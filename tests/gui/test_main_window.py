@@ -444,3 +444,16 @@ def test_about_and_shortcuts_open_without_blocking(qtbot, window) -> None:
     assert shortcuts.isVisible()
     about.close()
     shortcuts.close()
+
+
+def test_scans_go_into_the_open_case_and_reopen_without_rescanning(qtbot, window, tmp_path) -> None:
+    paths = [str(tmp_path / name) for name in ("a.png", "c.wav")]
+    window.cases.create_named("Window case")
+    assert "Window case" in window.windowTitle()
+    window.add_paths(paths)
+    wait_idle(qtbot, window)
+    window.cases.close_case()
+    assert window.model.rowCount() == 0 and "Window case" not in window.windowTitle()
+    window.cases.open_named("Window case")
+    assert sorted(r.path for r in window.model.results()) == sorted(paths)
+    assert {r.verdict for r in window.model.results()} == {"fake", "inconclusive"}
