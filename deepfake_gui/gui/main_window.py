@@ -214,6 +214,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.recent_menu = file_menu.addMenu("&Recent files")
         self._rebuild_recent_menu()
+        self.export_report_action = _action(self, "&Export report…", self.export_report, "Ctrl+Shift+E")
+        file_menu.addAction(self.export_report_action)
         file_menu.addSeparator()
         file_menu.addAction(_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit))
         scan_menu = self.menuBar().addMenu("&Scan")
@@ -494,6 +496,25 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_case_record_failed(self, path: str, message: str) -> None:
         self.error_panel.add(Path(path).name, f"not saved in the case: {message}", f"{path}\n\n{message}")
+
+    @Slot()
+    def export_report(self) -> None:
+        """HTML or PDF of the table's files (the open case's name, review states and notes when there is one)."""
+        from deepfake_gui.gui.report_export import export_report
+
+        results = self.model.results()
+        if not results:
+            self.statusBar().showMessage("Nothing to report: scan files or open a case first", 10_000)
+            return
+        meta = None
+        if self.cases.current_name:
+            from deepfake_gui.report import case_report_inputs
+
+            try:
+                _stored, meta = case_report_inputs(self.cases.current_name)
+            except Exception as exc:  # the report still works without the case's notes
+                self.error_panel.add("Report", f"case details unavailable: {exc}")
+        export_report(self, results, meta)
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.app_settings, self)

@@ -457,3 +457,24 @@ def test_scans_go_into_the_open_case_and_reopen_without_rescanning(qtbot, window
     window.cases.open_named("Window case")
     assert sorted(r.path for r in window.model.results()) == sorted(paths)
     assert {r.verdict for r in window.model.results()} == {"fake", "inconclusive"}
+
+
+def test_file_export_report_writes_the_open_cases_report(qtbot, window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from deepfake_gui.gui.report_export import ReportExport
+
+    window.export_report()  # an empty table: says so, writes nothing
+    assert "Nothing to report" in window.statusBar().currentMessage()
+    paths = [str(tmp_path / name) for name in ("a.png", "b.png")]
+    window.cases.create_named("Report case")
+    window.add_paths(paths)
+    wait_idle(qtbot, window)
+    target = tmp_path / "out.html"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a: (str(target), "")))
+    window.export_report_action.trigger()
+    (job,) = window.findChildren(ReportExport)
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    page = target.read_text(encoding="utf-8")
+    assert "Report case" in page and all(Path(p).name in page for p in paths)

@@ -1,0 +1,228 @@
+"""Turn scan results and case metadata into the plain data the report template renders.
+
+Every value here comes straight from a ScanResult; this module only chooses what a
+reader needs and formats numbers. The template escapes all of it (file names and
+metadata are attacker-controlled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from deepfake_gui.core.results import ScanResult
+
+MAX_META_VALUE = 400  # characters of one metadata value (a ComfyUI workflow can be megabytes)
+MAX_META_ROWS = 60
+
+
+@dataclass
+class CaseMeta:
+    """What a case adds to its results: a name, when it was made, notes, and a review status per file.
+
+    ``statuses`` and ``file_notes`` are keyed by the file's path as stored in its result.
+    """
+
+    name: str = ""
+    created: str | None = None
+    notes: str = ""
+    statuses: dict[str, str] = field(default_factory=dict)
+    file_notes: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # where the results came from (a case, a JSON-lines file), said in the report
+
+
+def fmt_prob(p: float | None) -> str:
+    """Calibrated probabilities saturate; '< 0.001' rather than a misleading '0.000' (as the verdict card)."""
+    if p is None:
+        return "—"
+    if p < 0.001:
+        return "< 0.001"
+    if p > 0.999:
+        return "> 0.999"
+    return f"{p:.3f}"
+
+
+def _num(value: Any, spec: str = ".3f") -> str:
+    if value is None:
+        return "—"
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _band(d: dict[str, Any]) -> str:
+    band = d.get("inconclusive_band") or []
+    return f"{fmt_prob(band[0])} – {fmt_prob(band[1])}" if len(band) == 2 else "—"
+
+
+def _clip(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= MAX_META_VALUE else text[:MAX_META_VALUE] + f"… ({len(text):,} characters)"
+
+
+def _flatten(prefix: str, value: Any, rows: list[tuple[str, str]]) -> None:
+    if len(rows) >= MAX_META_ROWS:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, rows)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, v in enumerate(value):
+            _flatten(f"{prefix}[{i}]", v, rows)
+    elif value not in (None, [], {}, ""):
+        rows.append((prefix, _clip(value)))
+
+
+def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
+    """One detector's card: training domain, measured metrics, which files it is."""
+    info = info or {}
+    metrics = {"cross-validated AUC (training domain)": _num(info.get("cv_auc"))}
+    for key, value in (info.get("metrics") or {}).items():
+        if isinstance(value, int | float):
+            metrics[str(key)] = _num(value)
+    return {
+        "name": name,
+        "trained_on": info.get("trained_on") or "not stated",
+        "metrics": metrics,
+        "encoder": info.get("encoder") or "—",
+        "layers": ", ".join(str(x) for x in info.get("layers") or []) or "—",
+        "bundle": info.get("bundle") or "—",
+        "bundle_sha256": info.get("bundle_sha256") or "—",
+        "encoder_weights_sha256": info.get("encoder_weights_sha256") or "—",
+        "present": bool(info),
+    }
+
+
+def media_summary(media: dict[str, Any] | None) -> str:
+    """The file's format in one line (as the verdict card; kept Qt-free here)."""
+    if not media:
+        return "no media information"
+    parts = [str(media.get("container") or "?").split(",")[0]]
+    codecs = " + ".join(str(c) for c in (media.get("codec"), media.get("audio_codec")) if c)
+    parts += [codecs] if codecs else []
+    if media.get("width") and media.get("height"):
+        parts.append(f"{media['width']}×{media['height']} px")
+    for key, fmt in (("fps", "{:g} fps"), ("duration_s", "{:.2f} s"), ("sample_rate", "{} Hz"),
+                     ("channels", "{} ch")):
+        if media.get(key):
+            parts.append(fmt.format(media[key]))
+    if media.get("byte_size") is not None:
+        parts.append(f"{media['byte_size']:,} bytes")
+    return " · ".join(parts)
+
+
+def integrity_line(result: ScanResult) -> str:
+    """One sentence on whether the evidence stayed as it was during the scan."""
+    i = result.integrity or {}
+    if not i:
+        return "no integrity record in this result"
+    unchanged = i.get("unchanged_during_scan")
+    state = ("unchanged during the scan" if unchanged else "CHANGED during the scan" if unchanged is False
+             else "not checked after the scan")
+    size = f"{i['size']:,} bytes" if isinstance(i.get("size"), int) else "size unknown"
+    mtime = i.get("mtime_ns")
+    when = datetime.fromtimestamp(mtime / 1e9, UTC).isoformat(timespec="seconds") if isinstance(mtime, int) else "?"
+    return (f"File {state}: {size}, modified {when}; scanned {i.get('started_utc') or '?'} – "
+            f"{i.get('finished_utc') or '?'} (UTC) with LayerScope {i.get('tool_version') or '?'}.")
+
+
+def provenance_view(prov: dict[str, Any] | None) -> dict[str, Any]:
+    prov = prov or {}
+    c2pa = prov.get("c2pa") or {}
+    c2pa_rows = [(k, _clip(c2pa[k])) for k in ("status", "validation_state", "claim_generator", "signer", "issuer",
+                                              "signed_at", "title", "ai_generated", "ai_in_ingredients",
+                                              "camera_capture", "digital_source_types", "manifest_count")
+                 if c2pa.get(k) not in (None, [], "")]
+    c2pa_rows += [("error", _clip(e)) for e in c2pa.get("errors") or []]
+    meta_rows: list[tuple[str, str]] = []
+    _flatten("", prov.get("metadata") or {}, meta_rows)
+    hints = [{"source": _clip(h.get("source")), "meaning": _clip(h.get("meaning") or h.get("value"))}
+             for h in prov.get("generator_hints") or []]
+    return {
+        "present": bool(prov),
+        "summary": prov.get("summary") or "no provenance information in this result",
+        "c2pa_present": bool(c2pa.get("present")),
+        "c2pa_invalid": bool(c2pa.get("present")) and c2pa.get("valid") is False,
+        "c2pa_rows": c2pa_rows,
+        "metadata_rows": meta_rows,
+        "hints": hints,
+    }
+
+
+def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str, Any]) -> dict[str, Any]:
+    """Everything the template shows about one file."""
+    detectors = []
+    for name, d in result.detectors.items():
+        card = model_card(name, result.detector_info.get(name))
+        detectors.append({
+            "name": name, "track": d.get("track") or "—", "verdict": d.get("verdict") or "—",
+            "probability": fmt_prob(d.get("probability")), "score": _num(d.get("score"), ".2f"),
+            "threshold": fmt_prob(d.get("threshold")), "band": _band(d),
+            "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—", "card": card,
+        })
+    components = [{"track": t, "detector": c.get("detector") or "—", "verdict": c.get("verdict") or "—",
+                   "probability": fmt_prob(c.get("probability"))}
+                  for t, c in (result.components or {}).items() if t != "fusion"]
+    fusion = (result.components or {}).get("fusion")
+    lead_band = next((_band(d) for d in result.detectors.values() if d.get("inconclusive_band")), "—")
+    hashes = [("file SHA-256", result.sha256 or "—")]
+    for name, info in result.detector_info.items():
+        hashes.append((f"{name}: bundle SHA-256", (info or {}).get("bundle_sha256") or "—"))
+        hashes.append((f"{name}: encoder weights SHA-256", (info or {}).get("encoder_weights_sha256") or "—"))
+    segments = [{"track": s.get("track"), "detector": s.get("detector"), "start": _num(s.get("start_s"), ".2f"),
+                 "end": _num(s.get("end_s"), ".2f"), "duration": _num(s.get("duration_s"), ".2f"),
+                 "peak": fmt_prob(s.get("peak_probability")), "within_real": bool(s.get("within_real_file"))}
+                for s in result.segments]
+    return {
+        "anchor": f"file-{index}",
+        "index": index,
+        "name": Path(result.path).name,
+        "path": result.path,
+        "status": result.status,
+        "error": result.error,
+        "modality": result.modality or "—",
+        "verdict": result.verdict or ("error" if result.status != "ok" else "no verdict"),
+        "verdict_class": result.verdict or ("error" if result.status != "ok" else "none"),
+        "probability": fmt_prob(result.probability),
+        "score": _num(result.score, ".2f"),
+        "band": lead_band,
+        "components": components,
+        "fusion": (fusion or {}).get("explanation") and f"{fusion.get('rule')}: {fusion.get('explanation')}",
+        "detectors": detectors,
+        "attribution": [{"class": a.get("class"), "probability": fmt_prob(a.get("probability")),
+                         "detector": a.get("detector")} for a in result.attribution[:5]],
+        "caveats": list(result.caveats),
+        "segments": segments,
+        "provenance": provenance_view(result.provenance),
+        "media": media_summary(result.media),
+        "hashes": hashes,
+        "integrity": integrity_line(result),
+        "review_status": case.statuses.get(result.path) or "",
+        "review_note": case.file_notes.get(result.path) or "",
+        "figures": figures,
+    }
+
+
+def summary_rows(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: f[k] for k in ("anchor", "index", "name", "modality", "verdict", "verdict_class", "probability",
+                               "band", "review_status")}
+            | {"caveats": len(f["caveats"]), "segments": len(f["segments"]),
+               "provenance": f["provenance"]["summary"]} for f in files]
+
+
+def detector_versions(results: list[ScanResult]) -> list[dict[str, Any]]:
+    """Every detector that scored any file, with its card (the per-case list of versions)."""
+    cards: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for name in r.detectors:
+            if name not in cards or not cards[name]["present"]:
+                cards[name] = model_card(name, r.detector_info.get(name))
+    return [cards[n] for n in sorted(cards)]
+
+
+def tool_versions(results: list[ScanResult]) -> list[str]:
+    return sorted({str((r.integrity or {}).get("tool_version")) for r in results
+                   if (r.integrity or {}).get("tool_version")})
