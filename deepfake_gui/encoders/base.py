@@ -116,19 +116,55 @@ class Encoder(ABC):
     def _forward(self, batch: Any, tokens: bool) -> LayerFeatures:
         """Run the model on a preprocessed batch already on self.device."""
 
-    def forward(self, batch: Any, *, tokens: bool = False) -> LayerFeatures:
+    # Families that can stop early set this and accept ``last_layer`` in _forward
+    # (compute layers 0..last_layer only); the others run whole and are trimmed.
+    supports_early_exit: bool = False
+
+    def forward(self, batch: Any, *, tokens: bool = False, layers: Sequence[int] | None = None) -> LayerFeatures:
+        """Every layer's features, or with ``layers`` only layers 0..max(layers).
+
+        ``layers`` is an early exit for scans: a detector reads a few layers, so
+        the layers after its deepest one need not run. The layers that are
+        returned are the same numbers a full forward gives (same ops, same
+        order); list positions stay the layer indices. With tokens, a layer
+        inside the prefix that is not in ``layers`` gets ``None`` tokens.
+        """
         import torch
 
         from deepfake_gui.encoders.device import autocast_context, to_device
 
+        last = self._last_layer(layers)
         batch = to_device(batch, self.device)
         with torch.inference_mode(), autocast_context(self.device):
-            feats = self._forward(batch, tokens)
+            if last is not None and self.supports_early_exit:
+                feats = self._forward(batch, tokens, last_layer=last)  # type: ignore[call-arg]
+            else:
+                feats = self._forward(batch, tokens)
+        if last is not None:
+            _trim(feats, last, set(layers or ()))
         feats.pooled = [p.detach().float().cpu() for p in feats.pooled]
         if feats.tokens is not None:
-            feats.tokens = [t.detach().float() for t in feats.tokens]
+            feats.tokens = [None if t is None else t.detach().float() for t in feats.tokens]
         return feats
 
-    def encode(self, items: Sequence[np.ndarray], *, tokens: bool = False) -> LayerFeatures:
+    def encode(self, items: Sequence[np.ndarray], *, tokens: bool = False,
+               layers: Sequence[int] | None = None) -> LayerFeatures:
         """preprocess + forward; audio items of different lengths are run one length at a time."""
-        return self.forward(self.preprocess(items), tokens=tokens)
+        return self.forward(self.preprocess(items), tokens=tokens, layers=layers)
+
+    def _last_layer(self, layers: Sequence[int] | None) -> int | None:
+        """The deepest layer asked for, or None when that is the last layer anyway (nothing to skip)."""
+        if layers is None or len(layers) == 0:
+            return None
+        last = max(int(i) for i in layers)
+        if min(int(i) for i in layers) < 0 or last >= self.spec.num_layers:
+            raise ValueError(f"{self.name}: layers {list(layers)} out of range 0..{self.spec.num_layers - 1}")
+        return None if last == self.spec.num_layers - 1 else last
+
+
+def _trim(feats: LayerFeatures, last: int, wanted: set[int]) -> None:
+    """Keep layers 0..last; drop the tokens of layers nobody asked for (they can be large)."""
+    feats.layer_names = list(feats.layer_names[: last + 1])
+    feats.pooled = list(feats.pooled[: last + 1])
+    if feats.tokens is not None:
+        feats.tokens = [t if i in wanted else None for i, t in enumerate(feats.tokens[: last + 1])]

@@ -370,9 +370,10 @@ def save_detector(staged: str | Path, name: str, *, overwrite: bool = False,
     bundle.meta = {**bundle.meta, "name": name}
     incoming = root / ".incoming" / f"{dest.name}-{uuid.uuid4().hex[:8]}"
     save_bundle(bundle, incoming)
-    plot = Path(staged) / "layer_sweep.png"
-    if plot.is_file():
-        shutil.copy2(plot, incoming / plot.name)
+    for extra in ("layer_sweep.png", "MODEL_CARD.md"):  # the model card of an adapted detector (engine/adapt.py)
+        plot = Path(staged) / extra
+        if plot.is_file():
+            shutil.copy2(plot, incoming / plot.name)
     old = None
     if dest.exists():
         old = incoming.parent / f"{dest.name}-replaced-{uuid.uuid4().hex[:8]}"
@@ -383,3 +384,46 @@ def save_detector(staged: str | Path, name: str, *, overwrite: bool = False,
     with contextlib.suppress(OSError):
         incoming.parent.rmdir()  # only when empty: another save may be under way
     return dest
+
+
+# ------------------------------------------------------------------ genuine references (engine/adapt.py)
+@dataclass(frozen=True)
+class BaseDetectorChoice:
+    """A detector the lab can adapt with genuine references: shipped or the user's."""
+
+    folder: Path
+    name: str
+    modality: str
+    adapted_to: str | None = None
+
+    @property
+    def label(self) -> str:
+        extra = f", already adapted to {self.adapted_to}" if self.adapted_to else ""
+        return f"{self.name}  ({self.modality}{extra})"
+
+
+def base_detector_choices() -> list[BaseDetectorChoice]:
+    """Linear-probe bundles in models/ and the user's detectors folder (a JSON read each, no weights)."""
+    import json
+
+    from deepfake_gui.engine.detectors import known_detector_folders
+
+    out = []
+    for folder in known_detector_folders():
+        try:
+            meta = json.loads((folder / "detector.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if meta.get("kind") != "linear-probe" or not meta.get("training"):
+            continue
+        refs = (meta.get("adaptation") or {}).get("reference_set") or {}
+        out.append(BaseDetectorChoice(folder, str(meta.get("name", folder.name)), str(meta.get("modality", "")),
+                                      refs.get("name")))
+    return out
+
+
+def adapt_staging_dir(staging: Path | None = None) -> Path:
+    """A fresh staged folder for an adapted bundle (pruned like the lab's runs)."""
+    root = staging or staging_root()
+    _prune_runs(root, KEEP_RUNS - 1)
+    return root / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}" / "adapted"

@@ -38,6 +38,8 @@ class ScanOptions:
     fusion_rule: str = "max"
     keep_arrays: bool = True  # full series and heatmaps on result.arrays (the GUI's and reports' view)
     provenance: bool = True  # read metadata and C2PA Content Credentials (provenance/)
+    cross_file_batches: bool = True  # small pictures' tiles share encoder batches (engine/image_batch.py)
+    prefetch: int = 2  # files probed and hashed ahead in a worker thread (engine/prefetch.py); 0 = inline
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -80,45 +82,99 @@ def scan_job(
 
         detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
     yield Progress(0, total, "starting")
-    for done, path in enumerate(files, start=1):
-        cancel.raise_if_cancelled()
-        result = ScanResult(path=str(path))
+    from deepfake_gui.engine import image_batch
+
+    batching = options.cross_file_batches and bool(image_batch.image_detectors(detectors))
+    group: list[tuple[int, image_batch.PendingImage]] = []  # consecutive pictures waiting for one batch
+
+    def flush() -> Generator[Progress | ScanResult, None, None]:
+        if not group:
+            return
+        first = group[0][0]
+        yield from image_batch.score_group([g for _, g in group], detectors, options, cancel, first - 1, total)
+        for done_k, entry in group:
+            cancel.raise_if_cancelled()
+            result = yield from _finish_file(entry.path, entry.info, entry.before, entry.started, detectors, options,
+                                             cancel, done_k, total, entry.scores)
+            yield result
+            yield Progress(done_k, total, entry.path.name)
+        group.clear()
+
+    def read_ahead(path: Path) -> tuple[dict[str, Any] | None, str, Any]:
         before, started = file_state(path), _utc_now()
         try:
-            info = probe(path)
-        except MediaError as exc:
-            result.status, result.error = "error", str(exc)
-        except LayerScopeError as exc:
-            result.status, result.error = "error", f"{path}: {exc}"
+            return before, started, probe(path)
         except Exception as exc:  # a scan never dies on one bad file
-            result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
-        else:
-            result.sha256 = info.sha256
-            result.modality = info.modality
-            result.media = info.to_dict()
-            try:
-                scanned = yield from scan_file(path, info, detectors, options, cancel, done - 1, total)
-            except Cancelled:
-                raise
-            except (MediaError, LayerScopeError) as exc:
-                result.status, result.error = "error", str(exc)
-            except Exception as exc:
-                result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
-            else:
-                result = scanned
-                result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
-                if options.provenance:
-                    _add_provenance(result, path, info)
-        _check_integrity(result, path, before, started)
-        if not options.keep_arrays:
-            result.arrays = {}
+            return before, started, exc
+
+    from deepfake_gui.engine.prefetch import prefetch
+
+    for done, (path, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
+        cancel.raise_if_cancelled()
+        if isinstance(info, BaseException):
+            exc = info
+            yield from flush()
+            result = ScanResult(path=str(path))
+            result.status, result.error = "error", _probe_error(path, exc)
+            _check_integrity(result, path, before, started)
+            yield result
+            yield Progress(done, total, path.name)
+            continue
+        if batching and info.modality == "image":
+            group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
+            if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
+                yield from flush()
+            continue
+        yield from flush()
+        result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
         yield result
         yield Progress(done, total, path.name)
+    yield from flush()
+
+
+def _probe_error(path: Path, exc: Exception) -> str:
+    if isinstance(exc, MediaError):
+        return str(exc)
+    if isinstance(exc, LayerScopeError):
+        return f"{path}: {exc}"
+    return f"{path}: unexpected {type(exc).__name__}: {exc}"
+
+
+def _finish_file(path: Path, info, before, started: str, detectors: list, options: ScanOptions,
+                 cancel: CancelToken, done: int, total: int,
+                 precomputed: dict | None = None) -> Generator[Progress, None, ScanResult]:
+    """A probed file through scan_file, then provenance and the integrity check; errors become the result."""
+    result = ScanResult(path=str(path))
+    result.sha256 = info.sha256
+    result.modality = info.modality
+    result.media = info.to_dict()
+    try:
+        extra = {} if precomputed is None else {"precomputed": precomputed}  # stand-ins may not take it
+        scanned = yield from scan_file(path, info, detectors, options, cancel, done - 1, total, **extra)
+    except Cancelled:
+        raise
+    except (MediaError, LayerScopeError) as exc:
+        result.status, result.error = "error", str(exc)
+    except Exception as exc:
+        result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
+    else:
+        result = scanned
+        result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
+        if options.provenance:
+            _add_provenance(result, path, info)
+    _check_integrity(result, path, before, started)
+    if not options.keep_arrays:
+        result.arrays = {}
+    return result
 
 
 def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: CancelToken,
-              done: int = 0, total: int = 1) -> Generator[Progress, None, ScanResult]:
-    """One probed file through the detectors that fit it; returns its ScanResult."""
+              done: int = 0, total: int = 1, precomputed: dict | None = None) -> Generator[Progress, None, ScanResult]:
+    """One probed file through the detectors that fit it; returns its ScanResult.
+
+    ``precomputed`` maps a detector name to the picture's TrackScore (or the
+    exception its scoring raised) when a cross-file batch already ran it.
+    """
     from deepfake_gui.engine.verdicts import finish_result
 
     result = ScanResult(path=str(path))
@@ -134,8 +190,11 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
                 result.caveats.append(active.unavailable)
                 continue
             try:
-                score = yield from _relabel(_track_job(path, info, track, active, options, cancel),
-                                            done, total, path.name)
+                if precomputed is not None and track == "image" and active.name in precomputed:
+                    job = _ready(precomputed[active.name])
+                else:
+                    job = _track_job(path, info, track, active, options, cancel)
+                score = yield from _relabel(job, done, total, path.name)
             except Cancelled:
                 raise
             except (ValueError, MediaError, LayerScopeError) as exc:
@@ -196,6 +255,14 @@ def _add_segments(result: ScanResult, info, scores: list, detectors: list) -> No
     caveat = segment_caveat(result.segments)
     if caveat:
         result.caveats.append(caveat)
+
+
+def _ready(value) -> Generator[Progress, None, object]:
+    """A track job that has already run: returns its score, or raises the error it ended with."""
+    if isinstance(value, BaseException):
+        raise value
+    return value
+    yield  # a generator, like the track jobs
 
 
 def _relabel(job: Generator, done: int, total: int, name: str) -> Generator[Progress, None, object]:

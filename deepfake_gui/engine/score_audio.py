@@ -123,6 +123,7 @@ def score_audio_track(
     """Yield Progress per chunk; return the TrackScore. ``active`` is an engine.detectors.ActiveDetector."""
     from deepfake_gui.analysis.aggregate import aggregate
     from deepfake_gui.analysis.caveats import edge_silence
+    from deepfake_gui.engine.score_image import needed_layers
     from deepfake_gui.media.audio import iter_audio_chunks
 
     detector, encoder = active.detector, active.encoder
@@ -139,7 +140,7 @@ def score_audio_track(
         if index == 0:
             lead_s = edge_silence(chunk, rate)[0]
         trail_s = edge_silence(chunk, rate)[1]
-        feats = encoder.encode([chunk], tokens=True)
+        feats = encoder.encode([chunk], tokens=True, layers=needed_layers(detector))
         row = detector.select([p.numpy() for p in feats.pooled])[0].astype(np.float64)
         weight = len(chunk)  # chunks weighted by length, overlap included: as training pools them
         feature_sum = row * weight if feature_sum is None else feature_sum + row * weight

@@ -78,7 +78,7 @@ def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: i
     rows, maps = [], []
     for begin in range(0, len(items), batch_size):
         cancel.raise_if_cancelled()
-        feats = encoder.encode(items[begin : begin + batch_size], tokens=tokens)
+        feats = encoder.encode(items[begin : begin + batch_size], tokens=tokens, layers=needed_layers(detector))
         rows.append(detector.select([p.numpy() for p in feats.pooled]))
         if tokens:
             if feats.token_grid is None:
@@ -87,6 +87,12 @@ def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: i
             scores = detector.token_decision(detector.select_tokens(feats.tokens)).float().cpu().numpy()
             maps.append(scores.reshape(-1, gh, gw))
     return np.concatenate(rows), (np.concatenate(maps) if tokens else None)
+
+
+def needed_layers(detector) -> list[int] | None:
+    """The encoder layers a detector reads: the encoder may stop after the deepest (an early exit)."""
+    layers = getattr(detector, "layers", None)
+    return [int(i) for i in layers] if layers else None
 
 
 def paint_heatmap(shape: tuple[int, int], plan: TilePlan, maps: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -136,13 +142,7 @@ def heatmap_summary(heat: np.ndarray, scale: float, threshold_score: float, plan
 def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: CancelToken,
                       track: str = "image") -> Generator[Progress, None, TrackScore]:
     """Score one decoded RGB image; yields Progress per batch of tiles."""
-    from deepfake_gui.analysis.aggregate import aggregate
-
-    detector, encoder = active.detector, active.encoder
-    size = int(encoder.spec.preprocessing["size"])
-    height, width = image.shape[:2]
-    plan = plan_tiles(height, width, size, options.max_tiles)
-    items = crops(image, plan)
+    plan, items = image_tiles(image, active, options)
     rows, maps = [], []
     for begin in range(0, len(items), options.batch_size):
         batch_rows, batch_maps = encode_crops(active, items[begin : begin + options.batch_size], tokens=True,
@@ -150,8 +150,25 @@ def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: 
         rows.append(batch_rows)
         maps.append(batch_maps)
         yield Progress(min(begin + options.batch_size, len(items)), len(items), f"{active.name}: tiles")
-    features_all = np.concatenate(rows)
-    tile_maps = np.concatenate(maps)  # type: ignore[arg-type]
+    return finish_image_score(active, options, image.shape[:2], plan, np.concatenate(rows),
+                              np.concatenate(maps), track)  # type: ignore[arg-type]
+
+
+def image_tiles(image: np.ndarray, active, options: ImageOptions) -> tuple[TilePlan, list[np.ndarray]]:
+    """The tile plan of one image for this detector's encoder, and its crops (views, no copies)."""
+    size = int(active.encoder.spec.preprocessing["size"])
+    plan = plan_tiles(image.shape[0], image.shape[1], size, options.max_tiles)
+    return plan, crops(image, plan)
+
+
+def finish_image_score(active, options: ImageOptions, shape: tuple[int, int], plan: TilePlan,
+                       features_all: np.ndarray, tile_maps: np.ndarray, track: str = "image") -> TrackScore:
+    """One image's TrackScore from its tiles' feature rows and token maps (however they were batched)."""
+    from deepfake_gui.analysis.aggregate import aggregate
+
+    detector, encoder = active.detector, active.encoder
+    size = int(encoder.spec.preprocessing["size"])
+    height, width = int(shape[0]), int(shape[1])
     tile_scores = detector.decision(features_all)
     decision = aggregate(tile_scores, options.aggregation) if len(tile_scores) > 1 else float(tile_scores[0])
     probability = float(detector.probability(np.array([decision]))[0])

@@ -61,7 +61,9 @@ def _attribution(active, score: TrackScore, top: int = 3) -> list[dict]:
 
 
 def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
+    from deepfake_gui.engine.adapt import describe_reference_set
     from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats
+    from deepfake_gui.probes.reference import overlapping_references, reference_line
 
     by_name = {d.name: d for d in detectors}
     tracks: dict[str, list[tuple[object, TrackScore]]] = {}
@@ -86,7 +88,15 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "layers": active.detector.meta.get("layer_names"), "trained_on": active.describe_domain(),
             "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
             "localization": active.detector.meta.get("localization"),  # measured where-figures, if any
+            "adapted_to": describe_reference_set(active.detector.meta),  # reference set (layerscope adapt)
         }
+        line = reference_line(active, score.features)  # distance to genuine references: its own line
+        if line is not None:
+            result.detectors[active.name]["reference"] = line
+            if line["flagged"]:
+                result.caveats.append(f"{active.name}: unlike the genuine references ({line['reference_set']}): "
+                                      f"distance {line['distance']:.3g} > {line['threshold']:.3g}")
+        result.caveats += [hit["message"] for hit in overlapping_references(active, [result.path])]
         result.caveats += score.caveats + detector_caveats(active, score, info)
         if options.keep_arrays and score.arrays:
             result.arrays[f"{score.track}/{active.name}"] = score.arrays

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from deepfake_gui.core.errors import MediaError
 
@@ -41,6 +41,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
     from deepfake_gui.media.av_util import check_file
 
     check_file(path)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a library may have turned it on process-wide (WeasyPrint does)
     try:
         im = Image.open(path, formats=IMAGE_FORMATS)
     except UnidentifiedImageError as exc:

@@ -188,13 +188,15 @@ PROBE_KEYS = ("coef", "intercept", "scaler_mean", "scaler_std")
 ATTR_PREFIX = "attr_"
 DOMAIN_PREFIX = "domain_"
 ONE_CLASS_PREFIX = "oneclass_"
+REFERENCE_PREFIX = "reference_"  # the genuine-reference model of an adapted detector (probes/reference.py)
 FUSION_HEAD_LAYERS = {"fc1": "linear", "bn1": "norm", "fc2": "linear", "bn2": "norm", "out": "linear"}
 _NORM_PARAMS = ("weight", "bias", "running_mean", "running_var")
 _INT_KEYS = ("k", "metric_cosine")  # the only integer tensors (k-NN one-class settings)
 
 
 def _is_int_key(key: str) -> bool:
-    return any(key == prefix + k for prefix in ("", DOMAIN_PREFIX, ONE_CLASS_PREFIX) for k in _INT_KEYS)
+    return any(key == prefix + k for prefix in ("", DOMAIN_PREFIX, ONE_CLASS_PREFIX, REFERENCE_PREFIX)
+               for k in _INT_KEYS)
 
 
 class _Check:
@@ -300,6 +302,43 @@ def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -
             _agree(c, DOMAIN_PREFIX + "threshold", "domain.threshold", stated)
     if any(k.startswith(ONE_CLASS_PREFIX) for k in arrays):
         _check_one_class(c, ONE_CLASS_PREFIX, "the one-class model", width)
+    if any(k.startswith(REFERENCE_PREFIX) for k in arrays):
+        _check_one_class(c, REFERENCE_PREFIX, "the reference-set model", width)
+        if REFERENCE_PREFIX + "heldout" in arrays:
+            c.vector(REFERENCE_PREFIX + "heldout")
+            c.positive(REFERENCE_PREFIX + "heldout", strict=False)
+        stated = (meta.get("reference") or {}).get("threshold")
+        if stated is not None:
+            _agree(c, REFERENCE_PREFIX + "threshold", "reference.threshold", stated)
+    if meta.get("adaptation") is not None:
+        _check_adaptation(c)
+
+
+def _check_adaptation(c: _Check) -> None:
+    """An adapted detector says what it was adapted from and with which references (layerscope adapt)."""
+    adaptation = c.meta["adaptation"]
+    if not isinstance(adaptation, dict):
+        c.fail_json("adaptation", "must be an object")
+    base = adaptation.get("base")
+    if not isinstance(base, dict) or not isinstance(base.get("name"), str) \
+            or not isinstance(base.get("bundle_sha256"), str):
+        c.fail_json("adaptation.base", "must give the base detector's name and bundle_sha256")
+    weight = adaptation.get("weight")
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not weight > 0:
+        c.fail_json("adaptation.weight", f"must be a positive number, got {weight!r}")
+    refs = adaptation.get("reference_set")
+    if not isinstance(refs, dict):
+        c.fail_json("adaptation.reference_set", "must be an object")
+    n = refs.get("n_files")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        c.fail_json("adaptation.reference_set.n_files", f"must be a positive integer, got {n!r}")
+    digest = refs.get("content_hash")
+    if not isinstance(digest, str) or len(digest) != 64:
+        c.fail_json("adaptation.reference_set.content_hash", "must be a sha256 hex digest")
+    files = refs.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("sha256"), str)
+                                              for f in files):
+        c.fail_json("adaptation.reference_set.files", "must list {\"name\", \"sha256\"} objects")
 
 
 def _agree(c: _Check, key: str, json_key: str, stated: Any) -> None:

@@ -152,6 +152,19 @@ class Detector:
             return None
         return out_of_domain(self.bundle.arrays, X)
 
+    @property
+    def reference_set(self) -> dict | None:
+        """The genuine references this detector was adapted with (``layerscope adapt``), or None."""
+        return (self.meta.get("adaptation") or {}).get("reference_set")
+
+    def reference_distance(self, X: np.ndarray) -> np.ndarray | None:
+        """Distance of each row from the genuine references (probes/reference.py); None if not adapted."""
+        from deepfake_gui.probes.reference import has_reference_model, reference_distance
+
+        if not has_reference_model(self.bundle.arrays):
+            return None
+        return reference_distance(self.bundle.arrays, X)
+
     def token_decision(self, tokens):
         """Probe decision on every token state: (N, T, D) -> (N, T) on the tokens' device."""
         return torch_decision(self.probe_arrays, tokens)

@@ -9,12 +9,19 @@ from deepfake_gui.core.errors import LayerScopeError
 
 def weasyprint_problem() -> str | None:
     """Why WeasyPrint cannot run here (not installed, Pango missing), or None when it can."""
+    from PIL import ImageFile
+
+    keep = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         import weasyprint  # noqa: F401
     except ImportError:
         return "WeasyPrint is not installed (pip install weasyprint)"
     except OSError as exc:  # its system libraries (Pango) are missing
         return f"WeasyPrint cannot load its system libraries ({exc}); install Pango (libpango-1.0-0 libpangoft2-1.0-0)"
+    finally:
+        # WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES = True for the whole process on import: a truncated
+        # evidence file would then decode silently instead of being reported. Our report images are complete.
+        ImageFile.LOAD_TRUNCATED_IMAGES = keep
     return None
 
 

@@ -104,3 +104,19 @@ def test_truncated_audio_still_decodes_what_is_there(media_files: dict[str, Path
     # probe() refuses it; the decoders stream whatever whole packets survived (~0.5 of 1 s)
     audio = load_audio(media_files["truncated_wav"])
     assert 7_900 <= len(audio) < 8_000
+
+
+def test_truncated_images_stay_errors_after_weasyprint_is_imported(media_files: dict[str, Path]) -> None:
+    """WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process; evidence must not decode anyway."""
+    from PIL import ImageFile
+
+    from deepfake_gui.report.pdf import weasyprint_problem
+
+    weasyprint_problem()  # imports WeasyPrint when it is installed
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as if another library set it
+    try:
+        with pytest.raises(MediaError, match="truncated"):
+            load_image(media_files["truncated_jpeg"])
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False

@@ -40,15 +40,33 @@ class EfficientNetEncoder(CNNEncoder):
 
     model_layer_names = staticmethod(efficientnet_layer_names)
 
-    def _forward(self, batch: torch.Tensor, tokens: bool) -> LayerFeatures:
+    supports_early_exit = True
+
+    def _forward(self, batch: torch.Tensor, tokens: bool, last_layer: int | None = None) -> LayerFeatures:
+        """Stem, stages, head; with ``last_layer`` the maps after it are never computed."""
         m: Any = self.model
+        stop = len(self.spec.layer_names) - 1 if last_layer is None else last_layer
+        grid = None
+        if tokens and stop < len(self.spec.layer_names) - 1:
+            grid = self._full_grid(batch)  # tokens live on the head's grid, as in a full forward
         x = m.bn1(m.conv_stem(batch))
         maps = [x]
         for stage in m.blocks:
+            if len(maps) > stop:
+                break
             x = stage(x)
             maps.append(x)
-        maps.append(m.bn2(m.conv_head(x)))
-        return self._layer_features(maps, tokens)
+        if len(maps) <= stop:
+            maps.append(m.bn2(m.conv_head(x)))
+        return self._layer_features(maps, tokens, grid=grid)
+
+    def _full_grid(self, batch: torch.Tensor) -> tuple[int, int]:
+        """The head's (h, w) for this input size, from one full forward of one item, then remembered."""
+        key = tuple(int(v) for v in batch.shape[-2:])
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if key not in cache:
+            cache[key] = tuple(self._forward(batch[:1], True).token_grid)  # type: ignore[arg-type]
+        return cache[key]
 
     def imagenet_logits(self, head_pooled: torch.Tensor) -> torch.Tensor:
         """ImageNet-1k logits from the pooled "head" layer (a weights sanity check, not a detector)."""

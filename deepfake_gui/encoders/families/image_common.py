@@ -160,11 +160,15 @@ class CNNEncoder(Encoder):
         return self.pre(items)
 
     def _layer_features(self, maps: list[torch.Tensor], tokens: bool,
-                        pooled: list[torch.Tensor] | None = None) -> LayerFeatures:
-        """One vector per map (GAP unless given) and, on request, every map's tokens on the last map's grid."""
-        feats = LayerFeatures(layer_names=self.layer_names, pooled=pooled or [gap(f) for f in maps])
+                        pooled: list[torch.Tensor] | None = None,
+                        grid: tuple[int, int] | None = None) -> LayerFeatures:
+        """One vector per map (GAP unless given) and, on request, every map's tokens on the last map's grid.
+
+        ``grid`` overrides the token grid when an early exit stopped before the last map.
+        """
+        feats = LayerFeatures(layer_names=self.layer_names[: len(maps)], pooled=pooled or [gap(f) for f in maps])
         if tokens:
-            grid = (int(maps[-1].shape[-2]), int(maps[-1].shape[-1]))
+            grid = grid or (int(maps[-1].shape[-2]), int(maps[-1].shape[-1]))
             feats.tokens = [map_tokens(f, grid) for f in maps]
             feats.token_grid = grid
         return feats

@@ -96,11 +96,11 @@ class LayerwiseGE2E(nn.Module):
     def hidden_size(self) -> int:
         return int(self.layers[0].hidden_size)
 
-    def forward(self, mels: torch.Tensor) -> list[torch.Tensor]:
-        """(B, T, n_mels) -> per-layer hidden sequences, each (B, T, hidden)."""
+    def forward(self, mels: torch.Tensor, depth: int | None = None) -> list[torch.Tensor]:
+        """(B, T, n_mels) -> per-layer hidden sequences, each (B, T, hidden); only the first ``depth`` layers."""
         states: list[torch.Tensor] = []
         x = mels
-        for layer in self.layers:
+        for layer in self.layers[:depth]:
             x, _ = layer(x)
             states.append(x)
         return states
@@ -180,27 +180,35 @@ class GE2EEncoder(Encoder):
             index.append(torch.tensor(members, dtype=torch.long))
         return {"mels": mels, "index": index, "n_items": len(wavs)}
 
-    def _forward(self, batch: dict[str, Any], tokens: bool) -> LayerFeatures:
+    supports_early_exit = True
+
+    def _forward(self, batch: dict[str, Any], tokens: bool, last_layer: int | None = None) -> LayerFeatures:
         mels: list[torch.Tensor] = batch["mels"]
         if tokens and len(mels) > 1:
             raise ValueError("tokens need items of one length; encode different lengths in separate calls")
         n_items = int(batch["n_items"])
         n_layers = len(self.model.layers)
-        pooled: list[torch.Tensor | None] = [None] * (n_layers + 1)
+        # early exit: LSTM layers 0..last_layer, and the embedding only when it is asked for
+        depth = n_layers if last_layer is None else min(last_layer + 1, n_layers)
+        with_embedding = depth == n_layers and (last_layer is None or last_layer >= n_layers)
+        pooled: list[torch.Tensor | None] = [None] * (depth + int(with_embedding))
         token_out: list[torch.Tensor] | None = None
         for bucket_mels, idx in zip(mels, batch["index"], strict=True):
-            states = self.model(bucket_mels.float())
-            per_layer = [h.mean(dim=1) for h in states] + [self.model.embed(states[-1][:, -1])]
+            states = self.model(bucket_mels.float(), depth)
+            per_layer = [h.mean(dim=1) for h in states]
+            if with_embedding:
+                per_layer.append(self.model.embed(states[-1][:, -1]))
             for k, value in enumerate(per_layer):
                 if pooled[k] is None:
                     pooled[k] = value.new_zeros((n_items, value.shape[1]))
                 pooled[k][idx] = value  # type: ignore[index]
             if tokens:
-                token_out = [*states, self.model.embed(states[-1])]
+                token_out = [*states, self.model.embed(states[-1])] if with_embedding else list(states)
         times = None
         if token_out is not None:
             times = np.arange(token_out[0].shape[1], dtype=np.float64) * (GE2E_HOP / self.sample_rate)
-        return LayerFeatures(self.layer_names, [p for p in pooled if p is not None], token_out, None, times)
+        names = self.layer_names[: len(pooled)]
+        return LayerFeatures(names, [p for p in pooled if p is not None], token_out, None, times)
 
 
 def build_ge2e(spec: EncoderSpec, device: str, weights_path: Path | None) -> Encoder:
@@ -274,12 +282,17 @@ class CT2WhisperEncoder(Encoder):
         return {"input_features": torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)),
                 "n_valid": torch.tensor(n_valid, dtype=torch.long)}
 
-    def _forward(self, batch: dict[str, torch.Tensor], tokens: bool) -> LayerFeatures:
+    @property
+    def supports_early_exit(self) -> bool:  # type: ignore[override]
+        """Only the clip context runs its own layer loop; the 30 s path runs whole and is trimmed."""
+        return self.context == "clip"
+
+    def _forward(self, batch: dict[str, torch.Tensor], tokens: bool, last_layer: int | None = None) -> LayerFeatures:
         n_valid = batch["n_valid"]
         if tokens and bool((n_valid != n_valid[0]).any()):
             raise ValueError("tokens need items of one length; encode different lengths in separate calls")
         if self.context == "clip":
-            return self._forward_clip(batch, tokens)
+            return self._forward_clip(batch, tokens, last_layer)
         out = self.model(batch["input_features"], output_hidden_states=True)
         states = list(out.hidden_states)
         if len(states) != len(self.spec.layer_names):
@@ -296,7 +309,7 @@ class CT2WhisperEncoder(Encoder):
         return LayerFeatures(self.layer_names, pooled, token_out, None, times)
 
 
-    def _clip_states(self, mel: torch.Tensor, n: int) -> list[torch.Tensor]:
+    def _clip_states(self, mel: torch.Tensor, n: int, last_layer: int | None = None) -> list[torch.Tensor]:
         """Hidden states of the first ``n`` frames, computed on those frames alone (no 30 s padding).
 
         Same weights and layers as the padded run, but attention only sees the clip:
@@ -308,14 +321,17 @@ class CT2WhisperEncoder(Encoder):
         x = torch.nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)
         h = x + enc.embed_positions.weight[: x.shape[1]]
         states = [h]
-        for layer in enc.layers:
+        depth = len(enc.layers) if last_layer is None else min(last_layer, len(enc.layers))
+        for layer in enc.layers[:depth]:  # early exit: the blocks after last_layer are skipped
             h = layer(h, None)
             h = h[0] if isinstance(h, tuple) else h
             states.append(h)
-        states[-1] = enc.layer_norm(states[-1])
+        if depth == len(enc.layers):
+            states[-1] = enc.layer_norm(states[-1])  # only the last block's output is normalised
         return states
 
-    def _forward_clip(self, batch: dict[str, torch.Tensor], tokens: bool) -> LayerFeatures:
+    def _forward_clip(self, batch: dict[str, torch.Tensor], tokens: bool,
+                      last_layer: int | None = None) -> LayerFeatures:
         n_valid = batch["n_valid"].tolist()
         if tokens and len(set(n_valid)) > 1:
             raise ValueError("tokens need items of one length; encode different lengths in separate calls")
@@ -323,16 +339,17 @@ class CT2WhisperEncoder(Encoder):
         token_out = None
         for n in sorted(set(n_valid)):
             rows = [i for i, v in enumerate(n_valid) if v == n]
-            states = self._clip_states(batch["input_features"][rows], n)
+            states = self._clip_states(batch["input_features"][rows], n, last_layer)
             for j, i in enumerate(rows):
                 pooled_rows[i] = [h[j].float().mean(dim=0) for h in states]
             if tokens:
                 token_out = states
-        pooled = [torch.stack([row[k] for row in pooled_rows]) for k in range(len(self.spec.layer_names))]
+        n_layers = len(pooled_rows[0])  # type: ignore[arg-type]
+        pooled = [torch.stack([row[k] for row in pooled_rows]) for k in range(n_layers)]  # type: ignore[union-attr]
         times = None
         if tokens:
             times = (np.arange(n_valid[0], dtype=np.float64) + 0.5) * (WHISPER_SAMPLES_PER_FRAME / self.sample_rate)
-        return LayerFeatures(self.layer_names, pooled, token_out, None, times)
+        return LayerFeatures(self.layer_names[:n_layers], pooled, token_out, None, times)
 
 
 def build_whisper_tiny_en(spec: EncoderSpec, device: str, weights_path: Path | None) -> Encoder:

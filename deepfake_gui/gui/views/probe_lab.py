@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -48,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import Progress
+from deepfake_gui.engine.adapt import AdaptOptions, AdaptReport, ReferenceCheck, adapt_job, check_references_job
 from deepfake_gui.engine.probe_lab import (
     GROUPS_HELP,
     EncoderChoice,
@@ -55,6 +57,8 @@ from deepfake_gui.engine.probe_lab import (
     LabResult,
     LayerMap,
     LayerScore,
+    adapt_staging_dir,
+    base_detector_choices,
     encoder_choices,
     guess_modality,
     lab_job,
@@ -215,6 +219,8 @@ class ProbeLab(QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status_label)
+        self.references = ReferencePanel(self)
+        layout.addWidget(self.references)
         layout.addStretch(1)
         return host
 
@@ -482,6 +488,9 @@ class ProbeLab(QWidget):
     @Slot(object)
     def _on_result(self, result: object) -> None:
         kind = self._ours()
+        if kind in ("refcheck", "adapt"):
+            self.references.on_result(result)
+            return
         if kind == "sweep" and isinstance(result, LayerScore):
             self.scores.append(result)
             self._draw_curve(self.scores)
@@ -496,6 +505,8 @@ class ProbeLab(QWidget):
     @Slot(str)
     def _on_job_finished(self, job_id: str) -> None:
         kind = self._jobs.pop(job_id, None)
+        if kind in ("refcheck", "adapt"):
+            self.references.on_end(kind, None)
         if kind == "sweep":
             self._end_sweep()
             if self.result is not None:
@@ -508,6 +519,8 @@ class ProbeLab(QWidget):
     @Slot(str)
     def _on_job_cancelled(self, job_id: str) -> None:
         kind = self._jobs.pop(job_id, None)
+        if kind in ("refcheck", "adapt"):
+            self.references.on_end(kind, "cancelled")
         if kind == "sweep":
             self._end_sweep()
             self.show_status("Sweep cancelled.")
@@ -519,6 +532,10 @@ class ProbeLab(QWidget):
     def _on_job_failed(self, job_id: str, message: str, details: str) -> None:
         kind = self._jobs.pop(job_id, None)
         if kind is None:
+            return
+        if kind in ("refcheck", "adapt"):
+            self.references.on_end(kind, f"failed: {_user_message(message)}")
+            self.status_label.setToolTip(details)
             return
         if kind == "sweep":
             self._end_sweep()
@@ -747,3 +764,225 @@ def _summary_html(result: LabResult) -> str:
         lines.append(f"Attribution (which generator), CV accuracy {attribution['accuracy']:.3f}")
     lines.append("All figures are out-of-fold under grouped cross-validation.")
     return "<br>".join(lines)
+
+
+class ReferencePanel(QGroupBox):
+    """"Add genuine references": adapt a detector to one person / device / channel (engine/adapt.py).
+
+    Check first (the base detector scores every reference, and any suspect files, drawn as two
+    histograms; references it calls fake are listed, checked = left out), then adapt: the job
+    refits on the engine thread into a staging folder, and the bundle is saved under the name
+    given and activated through the lab's ``detector_activated``.
+    """
+
+    BINS = np.linspace(0.0, 1.0, 21)
+
+    def __init__(self, lab: ProbeLab) -> None:
+        super().__init__("Add genuine references (person, device or channel)")
+        self.setObjectName("referencePanel")
+        self.lab = lab
+        self.check: ReferenceCheck | None = None
+        self.report: AdaptReport | None = None
+        self._job: str | None = None
+        layout = QVBoxLayout(self)
+        intro = QLabel("Known-genuine recordings or photos of the same person, device or channel: the detector is "
+                       "refitted with them as real (weight 5) and learns that domain. No fakes of it are needed; "
+                       "the threshold is set so that few held-out references are called fake.")
+        intro.setWordWrap(True)
+        intro.setStyleSheet("font-size: 8pt;")
+        layout.addWidget(intro)
+        form = QFormLayout()
+        self.base_combo = QComboBox()
+        self.base_combo.setObjectName("baseDetector")
+        self.reference_name = QLineEdit()
+        self.reference_name.setObjectName("referenceName")
+        self.reference_name.setPlaceholderText("e.g. Speaker: Jane Doe, phone line")
+        form.addRow("Base detector", self.base_combo)
+        form.addRow("Name", self.reference_name)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Folders of genuine files (at least 10 files; audio: 60 s)"))
+        self.folder_list = QListWidget()
+        self.folder_list.setObjectName("referenceFolders")
+        self.folder_list.setMaximumHeight(80)
+        layout.addWidget(self.folder_list)
+        self.add_folder_button, self.add_suspect_button = _button_row(layout, "Add genuine folder…",
+                                                                      "Add suspect folder…")
+        self.add_folder_button.clicked.connect(self._pick_folder)
+        self.add_suspect_button.clicked.connect(self._pick_suspects)
+        self.suspect_list = QListWidget()
+        self.suspect_list.setObjectName("suspectFolders")
+        self.suspect_list.setMaximumHeight(50)
+        layout.addWidget(self.suspect_list)
+        self.check_button, self.adapt_button = _button_row(layout, "Check references", "Adapt and save")
+        self.check_button.setObjectName("checkReferences")
+        self.adapt_button.setObjectName("adaptAndSave")
+        self.check_button.clicked.connect(self.run_check)
+        self.adapt_button.clicked.connect(self.run_adapt)
+        self.hist_plot = pg.PlotWidget()
+        self.hist_plot.setObjectName("referenceHistogram")
+        self.hist_plot.setTitle("<span style='font-size:8pt'>Base detector's P(fake): references (green) vs "
+                                "suspects (red)</span>")
+        self.hist_plot.setMinimumHeight(140)
+        self.hist_plot.setMouseEnabled(x=False, y=False)
+        empty = np.zeros(len(self.BINS) - 1)
+        self.ref_hist = pg.PlotCurveItem(self.BINS, empty, stepMode="center", fillLevel=0, brush=(102, 187, 106, 120),
+                                         pen=pg.mkPen(REAL_COLOR))
+        self.suspect_hist = pg.PlotCurveItem(self.BINS, empty, stepMode="center", fillLevel=0, brush=(239, 83, 80, 90),
+                                             pen=pg.mkPen(FAKE_PALETTE[0]))
+        self.threshold_line = pg.InfiniteLine(0.5, angle=90, movable=False,
+                                              pen=pg.mkPen(CHOSEN_COLOR, style=Qt.PenStyle.DashLine))
+        for item in (self.ref_hist, self.suspect_hist, self.threshold_line):
+            self.hist_plot.addItem(item)
+        layout.addWidget(self.hist_plot)
+        layout.addWidget(QLabel("References the base detector calls fake (checked = left out):"))
+        self.flagged_list = QListWidget()
+        self.flagged_list.setObjectName("flaggedReferences")
+        self.flagged_list.setMaximumHeight(70)
+        layout.addWidget(self.flagged_list)
+        self.info_label = QLabel()
+        self.info_label.setObjectName("referenceInfo")
+        self.info_label.setWordWrap(True)
+        layout.addWidget(self.info_label)
+        self.reload_bases()
+        self._set_busy(False)
+
+    # -- picks (also for tests)
+    def reload_bases(self) -> None:
+        current = self.base_combo.currentData()
+        self.base_combo.clear()
+        for choice in base_detector_choices():
+            self.base_combo.addItem(choice.label, str(choice.folder))
+        index = self.base_combo.findData(current) if current else -1
+        if index >= 0:
+            self.base_combo.setCurrentIndex(index)
+
+    def set_base(self, folder: str | Path) -> None:
+        index = self.base_combo.findData(str(folder))
+        if index < 0:
+            self.base_combo.addItem(Path(folder).name, str(folder))
+            index = self.base_combo.count() - 1
+        self.base_combo.setCurrentIndex(index)
+
+    def add_folder(self, path: str | Path) -> None:
+        if str(path) not in _items(self.folder_list):
+            self.folder_list.addItem(str(path))
+
+    def add_suspects(self, path: str | Path) -> None:
+        if str(path) not in _items(self.suspect_list):
+            self.suspect_list.addItem(str(path))
+
+    def dropped(self) -> list[str]:
+        return [self.flagged_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.flagged_list.count())
+                if self.flagged_list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def options(self) -> AdaptOptions:
+        base = self.base_combo.currentData()
+        if not base:
+            raise LayerScopeError("choose a base detector first")
+        if not self.folder_list.count():
+            raise LayerScopeError("add at least one folder of genuine files")
+        return AdaptOptions(detector=Path(base), real=[Path(p) for p in _items(self.folder_list)],
+                            out=adapt_staging_dir(self.lab.staging),
+                            reference_name=self.reference_name.text().strip() or None,
+                            exclude=[Path(p) for p in self.dropped()],
+                            suspects=[Path(p) for p in _items(self.suspect_list)], device=self.lab.device,
+                            folds=self.lab.folds, seed=self.lab.seed)
+
+    # -- actions
+    @Slot()
+    def run_check(self) -> str | None:
+        return self._submit(check_references_job, "refcheck", "Scoring the references with the base detector…")
+
+    @Slot()
+    def run_adapt(self) -> str | None:
+        return self._submit(adapt_job, "adapt", "Adapting: refitting the detector with the references…")
+
+    def _submit(self, job, kind: str, message: str) -> str | None:
+        if self._job is not None:
+            return None
+        try:
+            opts = self.options()
+        except LayerScopeError as exc:
+            self.lab.show_status(str(exc), error=True)
+            return None
+        job_id = self.lab.engine.submit(functools.partial(job, opts), f"probe-lab-{kind}")
+        self.lab._jobs[job_id] = kind
+        self._job = job_id
+        self._set_busy(True)
+        self.lab.show_status(message)
+        return job_id
+
+    # -- engine events (routed here by the lab, already filtered to our jobs)
+    def on_result(self, result: object) -> None:
+        if isinstance(result, ReferenceCheck):
+            self.show_check(result)
+        elif isinstance(result, AdaptReport):
+            self.report = result
+            self._save(result)
+
+    def on_end(self, kind: str, problem: str | None) -> None:
+        self._job = None
+        self._set_busy(False)
+        if problem:
+            what = "Check" if kind == "refcheck" else "Adapting"
+            self.lab.show_status(f"{what} {problem}", error=problem.startswith("failed"))
+
+    def show_check(self, check: ReferenceCheck) -> None:
+        """Histograms of the base detector's probabilities, the threshold, and the flagged references."""
+        self.check = check
+        refs = np.array([r.probability for r in check.usable], dtype=float)
+        sus = np.array([s.probability for s in check.suspects if s.error is None], dtype=float)
+        self.ref_hist.setData(self.BINS, np.histogram(refs, self.BINS)[0].astype(float))
+        self.suspect_hist.setData(self.BINS, np.histogram(sus, self.BINS)[0].astype(float))
+        self.threshold_line.setValue(check.band[1])
+        self.flagged_list.clear()
+        for r in check.flagged:
+            item = QListWidgetItem(f"{Path(r.path).name}  (P(fake) {r.probability:.2f})")
+            item.setData(Qt.ItemDataRole.UserRole, r.path)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.flagged_list.addItem(item)
+        lines = [f"{len(check.usable)} references scored by {check.detector}; {len(check.flagged)} called fake"]
+        if check.failed:
+            lines.append(f"{len(check.failed)} unreadable, e.g. {check.failed[0].error}")
+        if check.overlaps:
+            lines.append(f"⚠ {len(check.overlaps)} suspect file(s) are also references (same sha256), e.g. "
+                         f"{Path(check.overlaps[0]).name}: their scores prove nothing")
+        self.info_label.setText("<br>".join(lines))
+        self.lab.show_status("References checked: untick a flagged one to keep it, then Adapt and save.")
+
+    def _save(self, report: AdaptReport) -> None:
+        name = report.meta["name"]
+        try:
+            dest = save_detector(report.bundle_path, name, overwrite=self.lab.overwrite_check.isChecked(),
+                                 detectors_dir=self.lab.detectors_dir)
+        except (LayerScopeError, OSError) as exc:
+            self.lab.show_status(f"Adapted, but not saved: {exc}", error=True)
+            return
+        f = report.figures
+        self.info_label.setText(
+            f"<b>{name}</b> saved to {dest}<br>References called fake: {f['reference_false_alarm_before']:.0%} by "
+            f"the base detector, {f['reference_false_alarm_after']:.0%} after adapting (held out); training AUC "
+            f"{f['training_cv_auc_after']:.3f}" + "".join(f"<br>⚠ {w}" for w in report.warnings))
+        self.lab.saved_path = dest
+        self.reload_bases()
+        self.lab.show_status(f"Saved adapted detector {name!r} to {dest} and made it active.")
+        self.lab.detector_activated.emit(str(dest))
+
+    def _set_busy(self, busy: bool) -> None:
+        self.check_button.setEnabled(not busy)
+        self.adapt_button.setEnabled(not busy)
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of known-genuine files")
+        if folder:
+            self.add_folder(folder)
+
+    def _pick_suspects(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of suspect files (for comparison)")
+        if folder:
+            self.add_suspects(folder)
+
+
+def _items(widget: QListWidget) -> list[str]:
+    return [widget.item(i).text() for i in range(widget.count())]

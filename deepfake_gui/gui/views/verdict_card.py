@@ -48,6 +48,18 @@ def fmt_prob(p: float | None) -> str:
     return f"{p:.3f}"
 
 
+def _detector_title(name: str, info: dict | None, reference: dict | None) -> str:
+    """The detector's name, what it was adapted to, and its distance to those genuine references (own line)."""
+    lines = [name]
+    if (info or {}).get("adapted_to"):
+        lines.append(f"adapted to: {info['adapted_to']}")
+    if reference:
+        verdict = "unlike" if reference.get("flagged") else "like"
+        lines.append(f"reference distance {reference['distance']:.3g} (threshold {reference['threshold']:.3g}): "
+                     f"{verdict} the genuine references; beside the score, never instead of it")
+    return "\n".join(lines)
+
+
 def _fmt(value: Any, spec: str = "") -> str:
     return "—" if value is None else format(value, spec)
 
@@ -235,7 +247,8 @@ class VerdictCard(QFrame):
             info = self.result.detector_info.get(name)
             card = model_card_text(name, info)
             cells = {
-                "name": _label(name, wrap=False), "track": _label(str(d.get("track") or "—"), wrap=False),
+                "name": _label(_detector_title(name, info, d.get("reference")), wrap=False),
+                "track": _label(str(d.get("track") or "—"), wrap=False),
                 "verdict": _label(str(d.get("verdict") or "—"), wrap=False),
                 "probability": _label(fmt_prob(d.get("probability")), wrap=False),
                 "threshold": _label(_fmt(d.get("threshold"), ".2f"), wrap=False),
