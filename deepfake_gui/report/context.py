@@ -146,6 +146,7 @@ def provenance_view(prov: dict[str, Any] | None) -> dict[str, Any]:
         "summary": prov.get("summary") or "no provenance information in this result",
         "c2pa_present": bool(c2pa.get("present")),
         "c2pa_invalid": bool(c2pa.get("present")) and c2pa.get("valid") is False,
+        "ai_metadata": bool(prov.get("ai_metadata")),
         "c2pa_rows": c2pa_rows,
         "metadata_rows": meta_rows,
         "hints": hints,
@@ -210,7 +211,16 @@ def summary_rows(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: f[k] for k in ("anchor", "index", "name", "modality", "verdict", "verdict_class", "probability",
                                "band", "review_status")}
             | {"caveats": len(f["caveats"]), "segments": len(f["segments"]),
-               "provenance": f["provenance"]["summary"]} for f in files]
+               "provenance": provenance_flag(f["provenance"])} for f in files]
+
+
+def provenance_flag(view: dict[str, Any]) -> str:
+    """A word for the summary table (the sentence is in the file's section): it must fit a narrow column."""
+    if view.get("c2pa_invalid"):
+        return "C2PA broken"
+    if view.get("ai_metadata"):
+        return "AI metadata"
+    return "C2PA" if view.get("c2pa_present") else "—"
 
 
 def detector_versions(results: list[ScanResult]) -> list[dict[str, Any]]:
