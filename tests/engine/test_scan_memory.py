@@ -37,7 +37,7 @@ pytestmark = [
 
 # Runs in the child: warm the encoders, reset the peak, scan through the CLI, report.
 CHILD = r"""
-import json, os, resource, sys
+import json, os, sys
 from deepfake_gui.engine.detectors import resolve_detectors
 from deepfake_gui.cli import main
 
@@ -46,7 +46,10 @@ def rss_kib():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 def peak_kib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child of a big pytest process would
+    # start with its parent's peak (seen in CI once the suite grew past 2 GB); VmHWM belongs to this process.
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
 warm = resolve_detectors(device="cpu")  # the CLI's scan reuses these warm encoders
 load_peak, loaded = peak_kib(), rss_kib()
