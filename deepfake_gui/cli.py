@@ -241,6 +241,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.detector or len(args.detector) != 1:
         raise LayerScopeError("evaluate needs exactly one --detector bundle folder (several are allowed only with "
                               "--localization)")
+    if getattr(args, "launder", False):
+        return _evaluate_launder(args)
     report = _run_job(evaluate_job(Path(args.detector[0]), Path(args.data), args.device), "evaluate")
     m = report.metrics
     if args.json:
@@ -282,6 +284,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _fmt(value, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _evaluate_launder(args: argparse.Namespace) -> int:
+    """`evaluate --launder`: AUC / EER clean and under each laundering condition (engine/robustness.py)."""
+    from pathlib import Path
+
+    from deepfake_gui.engine.robustness import format_table, robustness_job
+
+    names = [n for n in (args.conditions or "").split(",") if n.strip()] or None
+    job = robustness_job(Path(args.detector[0]), Path(args.data), names, seed=args.seed, device=args.device,
+                         plot=Path(args.plot) if args.plot else None)
+    report = _run_job(job, "evaluate --launder")
+    if args.json:
+        print(json.dumps(report.results, indent=2))
+    else:
+        print(format_table(report))
+    return 0
 
 
 def _evaluate_localization(args: argparse.Namespace) -> int:
@@ -494,6 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "(default 2, as scan)")
     p.add_argument("--draws", type=int, default=1000, help="with --localization: group-bootstrap draws for the "
                                                             "95%% intervals (0: none)")
+    p.add_argument("--launder", action="store_true",
+                   help="also score the data under each standard laundering condition (re-compression, rescale, "
+                        "codecs, noise); laundered copies go to the app cache")
+    p.add_argument("--conditions", metavar="A,B,...", help="with --launder: conditions to run (default: the "
+                                                           "standard set of the detector's modality)")
+    p.add_argument("--seed", type=int, default=0, help="with --launder: seed of the random conditions (default 0)")
+    p.add_argument("--plot", metavar="PATH", help="with --launder: write the robustness plot (PNG) here")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("adapt", help="adapt a detector with known-genuine files of a person, device or channel")
     p.add_argument("--detector", required=True, metavar="DIR", help="the base detector bundle folder")

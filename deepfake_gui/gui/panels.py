@@ -11,7 +11,18 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+PANEL_HEIGHT = 110  # pixels: about four problems before it scrolls
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[str]:
@@ -58,7 +69,11 @@ class ErrorPanel(QDockWidget):
         item.setData(Qt.ItemDataRole.UserRole, details or message)
         item.setToolTip(message)
         self.list.addItem(item)
-        self.show()
+        if not self.isVisible():
+            self.show()
+            window = self.parent()
+            if isinstance(window, QMainWindow):  # a few lines tall: the table keeps the room
+                window.resizeDocks([self], [PANEL_HEIGHT], Qt.Orientation.Vertical)
 
     def count(self) -> int:
         return self.list.count()

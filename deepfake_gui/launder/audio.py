@@ -1,4 +1,5 @@
-"""Audio re-encodings a recording meets on its way to a user: low bit-rate Opus and MP3.
+"""Audio re-encodings a recording meets on its way to a user: low bit-rate Opus, MP3 and AAC,
+resampling, a telephone band, added noise, silence at the ends.
 
 Samples go through the real codec (PyAV's bundled libopus / libmp3lame) in memory
 and are decoded back to the input's rate as mono float32 of exactly the input's
@@ -21,6 +22,10 @@ OPUS_BITRATE = 16_000
 MP3_BITRATE = 16_000
 # codec -> (PyAV encoder, container format); both take 8 kHz mono input directly
 CODECS = {"opus": ("libopus", "ogg"), "mp3": ("libmp3lame", "mp3")}
+# Codecs only the round trip offers (``encode`` keeps its two-codec contract): FFmpeg's native AAC-LC in ADTS.
+ROUNDTRIP_CODECS = {**CODECS, "aac": ("aac", "adts")}
+# samples of encoder priming the decoder does not remove (raw ADTS carries no edit list)
+PRIMING = {"aac": 1024}
 MAX_ALIGN_LAG = 32  # samples of residual codec delay searched for (4 ms at 8 kHz)
 
 
@@ -36,14 +41,18 @@ def _frame(samples: np.ndarray, rate: int):
 
 def encode(samples: np.ndarray, rate: int, codec: str, bitrate: int) -> bytes:
     """Mono float32 samples -> the bytes of an Opus (Ogg) or MP3 file at ``bitrate`` bit/s."""
-    import av
 
     if codec not in CODECS:
         raise ValueError(f"codec must be one of {sorted(CODECS)}, got {codec!r}")
+    return _encode(samples, rate, *CODECS[codec], bitrate)
+
+
+def _encode(samples: np.ndarray, rate: int, encoder: str, container_format: str, bitrate: int) -> bytes:
+    import av
+
     x = np.ascontiguousarray(np.asarray(samples, dtype=np.float32))
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"expected non-empty mono samples, got shape {x.shape}")
-    encoder, container_format = CODECS[codec]
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container_format) as out:
         stream = out.add_stream(encoder, rate=rate, layout="mono")
@@ -93,7 +102,9 @@ def codec_roundtrip(samples: np.ndarray, rate: int, codec: str, bitrate: int) ->
     end is cut or zero-padded to the input's length.
     """
     x = np.asarray(samples, dtype=np.float32)
-    y = decode(encode(x, rate, codec, bitrate), rate)
+    if codec not in ROUNDTRIP_CODECS:
+        raise ValueError(f"codec must be one of {sorted(ROUNDTRIP_CODECS)}, got {codec!r}")
+    y = decode(_encode(x, rate, *ROUNDTRIP_CODECS[codec], bitrate), rate)[PRIMING.get(codec, 0):]
     lag = best_lag(x, y)
     y = y[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, dtype=np.float32), y])
     n = len(x)
@@ -127,7 +138,83 @@ def write_flac(path: str | Path, samples: np.ndarray, rate: int) -> Path:
 
 
 def codec_file(src: str | Path, dst: str | Path, codec: str, bitrate: int, rate: int = DEFAULT_RATE) -> Path:
-    """Decode ``src`` to mono at ``rate``, round-trip it through ``codec``, write 16-bit FLAC to ``dst``."""
+    """Decode ``src`` to mono at ``rate``, round-trip it through ``codec``, write 16-bit FLAC to ``dst``.
+
+    ``codec``: "opus" (rate 8/12/16/24/48 kHz), "mp3" or "aac" (FFmpeg's native encoder).
+    """
     from deepfake_gui.media import load_audio
 
     return write_flac(dst, codec_roundtrip(load_audio(src, rate), rate, codec, bitrate), rate)
+
+
+def _mono(samples: np.ndarray) -> np.ndarray:
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"expected non-empty mono samples, got shape {x.shape}")
+    return x
+
+
+def aac(samples: np.ndarray, rate: int = DEFAULT_RATE, bitrate: int = 24_000) -> np.ndarray:
+    """AAC-LC round trip (FFmpeg's encoder; low bit rates are what messengers and video sites use)."""
+    return codec_roundtrip(samples, rate, "aac", bitrate)
+
+
+def resample_roundtrip(samples: np.ndarray, rate: int, via: int) -> np.ndarray:
+    """Down to ``via`` Hz and back up to ``rate`` (polyphase, scipy): loses everything above ``via``/2."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x = _mono(samples)
+    if via == rate:
+        return x.copy()
+    g = gcd(int(rate), int(via))
+    low = resample_poly(x.astype(np.float64), via // g, rate // g)
+    back = resample_poly(low, rate // g, via // g)
+    n = len(x)
+    back = back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))
+    return back.astype(np.float32)
+
+
+def bandpass(samples: np.ndarray, rate: int, low_hz: float = 300.0, high_hz: float = 3400.0) -> np.ndarray:
+    """The telephone band: 4th-order Butterworth band-pass, zero phase (forward-backward), so nothing shifts."""
+    from scipy.signal import butter, sosfiltfilt
+
+    x = _mono(samples)
+    high_hz = min(high_hz, 0.45 * rate)
+    sos = butter(4, [low_hz, high_hz], btype="bandpass", fs=rate, output="sos")
+    return sosfiltfilt(sos, x.astype(np.float64)).astype(np.float32)
+
+
+def telephone(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.ndarray:
+    """A narrow-band call: resampled through ``phone_rate`` and band-passed to 300-3400 Hz, at ``rate``."""
+    return bandpass(resample_roundtrip(samples, rate, phone_rate), rate)
+
+
+def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White Gaussian noise at ``snr_db`` dB below the signal's mean power (seeded by ``rng``)."""
+    x = _mono(samples).astype(np.float64)
+    power = float(np.mean(x ** 2)) or 1e-10
+    noise = rng.standard_normal(len(x)) * np.sqrt(power / 10 ** (snr_db / 10))
+    return (x + noise).astype(np.float32)
+
+
+def pad_silence(samples: np.ndarray, rate: int, lead_s: float = 0.0, trail_s: float = 0.0) -> np.ndarray:
+    """Digital silence added before and after: what a recorder's start delay or an editor adds."""
+    x = _mono(samples)
+    return np.concatenate([np.zeros(round(lead_s * rate), np.float32), x,
+                           np.zeros(round(trail_s * rate), np.float32)])
+
+
+def trim_silence(samples: np.ndarray, rate: int, threshold_db: float = -40.0, frame_s: float = 0.02) -> np.ndarray:
+    """Leading and trailing frames quieter than ``threshold_db`` below the peak removed (all kept if all quiet)."""
+    x = _mono(samples)
+    hop = max(1, round(frame_s * rate))
+    n_frames = int(np.ceil(len(x) / hop))
+    padded = np.pad(x, (0, n_frames * hop - len(x)))
+    rms = np.sqrt(np.mean(padded.reshape(n_frames, hop).astype(np.float64) ** 2, axis=1))
+    peak = float(np.abs(x).max())
+    loud = np.flatnonzero(rms > peak * 10 ** (threshold_db / 20)) if peak > 0 else np.array([], dtype=int)
+    if loud.size == 0:
+        return x.copy()
+    return x[loud[0] * hop:min(len(x), (loud[-1] + 1) * hop)].copy()

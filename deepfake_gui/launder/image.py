@@ -1,4 +1,4 @@
-"""Image re-encodings a picture meets on its way to a user: JPEG re-compression and rescaling.
+"""Image re-encodings a picture meets on its way to a user: JPEG, WebP, rescaling, blur, crop.
 
 Each function maps decoded RGB uint8 (H, W, 3) to the same kind of array and is
 deterministic (Pillow's libjpeg and resamplers have no randomness), so a measured
@@ -37,9 +37,9 @@ def encode_jpeg(img: np.ndarray, quality: int = JPEG_QUALITY, subsampling: str =
     return buf.getvalue()
 
 
-def jpeg_recompress(img: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
-    """The image after one more JPEG round trip at ``quality``."""
-    with Image.open(io.BytesIO(encode_jpeg(img, quality))) as im:
+def jpeg_recompress(img: np.ndarray, quality: int = JPEG_QUALITY, subsampling: str = JPEG_SUBSAMPLING) -> np.ndarray:
+    """The image after one more JPEG round trip at ``quality`` (``subsampling``: "4:4:4", "4:2:2" or "4:2:0")."""
+    with Image.open(io.BytesIO(encode_jpeg(img, quality, subsampling))) as im:
         return np.array(im.convert("RGB"), dtype=np.uint8)
 
 
@@ -78,3 +78,57 @@ def rescale_file(src: str | Path, dst: str | Path, factor: float = RESCALE_FACTO
     dst.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rescale(load_image(src), factor, back), "RGB").save(dst, format="PNG")
     return dst
+
+
+def encode_webp(img: np.ndarray, quality: int = 75) -> bytes:
+    """Lossy WebP bytes at ``quality`` (method 4, Pillow's default: deterministic)."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"WebP quality must be 1..100, got {quality}")
+    buf = io.BytesIO()
+    Image.fromarray(_checked(img), "RGB").save(buf, format="WEBP", quality=int(quality), method=4)
+    return buf.getvalue()
+
+
+def webp_recompress(img: np.ndarray, quality: int = 75) -> np.ndarray:
+    """The image after a lossy WebP round trip at ``quality`` (what several apps now serve)."""
+    with Image.open(io.BytesIO(encode_webp(img, quality))) as im:
+        return np.array(im.convert("RGB"), dtype=np.uint8)
+
+
+def gaussian_blur(img: np.ndarray, radius: float = 1.0) -> np.ndarray:
+    """Mild Gaussian blur (Pillow, ``radius`` in pixels): a soft lens, a denoiser, a resize filter."""
+    from PIL import ImageFilter
+
+    if not 0.0 <= radius <= 10.0:
+        raise ValueError(f"blur radius must be in [0, 10], got {radius}")
+    return np.array(Image.fromarray(_checked(img), "RGB").filter(ImageFilter.GaussianBlur(radius)), dtype=np.uint8)
+
+
+def crop(img: np.ndarray, keep: float = 0.9, rng: np.random.Generator | None = None) -> np.ndarray:
+    """A ``keep``-sized window (fraction of each side) at a seeded random position; centred without ``rng``.
+
+    Cropping shifts the JPEG 8x8 grid and the generator's upsampling lattice, which
+    position-sensitive traces rely on.
+    """
+    arr = _checked(img)
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(f"crop keep fraction must be in (0, 1], got {keep}")
+    h, w = arr.shape[:2]
+    ch, cw = max(1, round(h * keep)), max(1, round(w * keep))
+    if rng is None:
+        top, left = (h - ch) // 2, (w - cw) // 2
+    else:
+        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return np.ascontiguousarray(arr[top:top + ch, left:left + cw])
+
+
+def social(img: np.ndarray, rng: np.random.Generator, factors: tuple[float, float] = (0.5, 0.9),
+           qualities: tuple[int, int] = (65, 90)) -> bytes:
+    """A social-network upload: downscale by a seeded factor in ``factors`` (kept small), JPEG at a seeded quality.
+
+    Returns the JPEG bytes (the copy users download). The draws come from ``rng`` only,
+    so the same generator state gives the same bytes.
+    """
+    factor = float(rng.uniform(*factors))
+    quality = int(rng.integers(qualities[0], qualities[1] + 1))
+    return encode_jpeg(rescale(img, factor, back=False), quality)
