@@ -47,7 +47,7 @@ TARGETS = {
 @dataclass
 class BenchOptions:
     device: str = "auto"
-    images: int = 32
+    images: int = 128  # enough that fixed start-up costs (read-ahead threads, first batch) are amortised
     audio_files: int = 6
     audio_seconds: float = 10.0
     video_seconds: float = 60.0
