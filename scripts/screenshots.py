@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepfake_gui.engine.bench_media import write_wav
+
 MAX_BYTES = 300_000
 
 
@@ -65,19 +67,6 @@ def speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
     pauses = (np.sin(2 * np.pi * 0.45 * t + 1.0) > -0.8).astype(float)
     sig = 0.25 * voice * syllables * pauses + 0.004 * rng.standard_normal(len(t))
     return sig.astype(np.float32)
-
-
-def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
-    import av
-
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
-    return path
 
 
 def write_video(path: Path, width: int = 320, height: int = 240, fps: int = 10, seconds: float = 4.0) -> Path:

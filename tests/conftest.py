@@ -46,3 +46,11 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import media_factory
 
     return media_factory.write_long_video(tmp_path_factory.mktemp("long") / "long_60s.mp4")
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    """The shipped detectors on the CPU (tests that use it are marked media_factory.needs_offline)."""
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    return resolve_detectors(device="cpu")

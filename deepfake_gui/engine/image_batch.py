@@ -73,7 +73,7 @@ def score_group(group: list[PendingImage], detectors: list, options, cancel: Can
 
 def _score_group_with(group: list[PendingImage], active, opts, cancel: CancelToken, done: int, total: int,
                       label: str) -> Generator[Progress, None, None]:
-    from deepfake_gui.engine.score_image import encode_crops, finish_image_score, image_tiles
+    from deepfake_gui.engine.score_image import encode_tiles, finish_image_score, image_tiles
 
     plans: dict[int, Any] = {}
     items: list[np.ndarray] = []
@@ -93,15 +93,9 @@ def _score_group_with(group: list[PendingImage], active, opts, cancel: CancelTok
     if not items:
         return
     try:
-        rows, maps = [], []
-        for begin in range(0, len(items), opts.batch_size):
-            batch_rows, batch_maps = encode_crops(active, items[begin : begin + opts.batch_size], tokens=True,
-                                                  batch_size=opts.batch_size, cancel=cancel)
-            rows.append(batch_rows)
-            maps.append(batch_maps)
-            yield Progress(done, total, f"{label}: {active.name}: tiles",
-                           min(begin + opts.batch_size, len(items)), len(items))
-        all_rows, all_maps = np.concatenate(rows), np.concatenate(maps)  # type: ignore[arg-type]
+        all_rows, all_maps = yield from encode_tiles(
+            active, items, opts.batch_size, cancel,
+            lambda n: Progress(done, total, f"{label}: {active.name}: tiles", n, len(items)))
     except (ValueError, MediaError, LayerScopeError):
         # one bad item must not fail its neighbours: score them one by one, as scan did before
         yield from _one_by_one(group, spans, active, opts, cancel, done, total)

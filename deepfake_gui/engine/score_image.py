@@ -15,7 +15,7 @@ each patch token. Either way it shows where the probe responded, not proof.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,15 +143,23 @@ def score_image_array(image: np.ndarray, active, options: ImageOptions, cancel: 
                       track: str = "image") -> Generator[Progress, None, TrackScore]:
     """Score one decoded RGB image; yields Progress per batch of tiles."""
     plan, items = image_tiles(image, active, options)
+    rows, maps = yield from encode_tiles(
+        active, items, options.batch_size, cancel,
+        lambda n: Progress(n, len(items), f"{active.name}: tiles"))
+    return finish_image_score(active, options, image.shape[:2], plan, rows, maps, track)
+
+
+def encode_tiles(active, items: list[np.ndarray], batch_size: int, cancel: CancelToken,
+                 progress: Callable[[int], Progress]) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
+    """Feature rows and token-score maps of tiles, a batch at a time; ``progress(tiles done)`` after each batch."""
     rows, maps = [], []
-    for begin in range(0, len(items), options.batch_size):
-        batch_rows, batch_maps = encode_crops(active, items[begin : begin + options.batch_size], tokens=True,
-                                              batch_size=options.batch_size, cancel=cancel)
+    for begin in range(0, len(items), batch_size):
+        batch_rows, batch_maps = encode_crops(active, items[begin : begin + batch_size], tokens=True,
+                                              batch_size=batch_size, cancel=cancel)
         rows.append(batch_rows)
         maps.append(batch_maps)
-        yield Progress(min(begin + options.batch_size, len(items)), len(items), f"{active.name}: tiles")
-    return finish_image_score(active, options, image.shape[:2], plan, np.concatenate(rows),
-                              np.concatenate(maps), track)  # type: ignore[arg-type]
+        yield progress(min(begin + batch_size, len(items)))
+    return np.concatenate(rows), np.concatenate(maps)  # type: ignore[arg-type]
 
 
 def image_tiles(image: np.ndarray, active, options: ImageOptions) -> tuple[TilePlan, list[np.ndarray]]:

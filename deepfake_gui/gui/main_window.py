@@ -250,15 +250,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
 
     def _connect_engine(self) -> None:
-        """Bound slots of GUI-thread objects, queued: a lambda here would run on the worker thread."""
-        worker, queued = self.engine.worker, Qt.ConnectionType.QueuedConnection
-        worker.job_started.connect(self._on_job_started, queued)
-        worker.progress.connect(self._on_progress, queued)
-        worker.result.connect(self._on_result, queued)
-        worker.finished.connect(self._on_job_finished, queued)
-        worker.cancelled.connect(self._on_job_cancelled, queued)
-        worker.failed.connect(self._on_job_failed, queued)
-        worker.detectors_ready.connect(self.detector_status.show_detectors, queued)
+        self.engine.connect_listener(self)
+        self.engine.worker.detectors_ready.connect(self.detector_status.show_detectors,
+                                                   Qt.ConnectionType.QueuedConnection)
 
     # --------------------------------------------------------------- public API
     @Slot(list)

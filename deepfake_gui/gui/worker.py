@@ -248,6 +248,21 @@ class EngineThread(QObject):
         self.worker.failed.connect(self._on_job_failed, queued)
         self.thread.start()
 
+    def connect_listener(self, listener: QObject) -> None:
+        """Route every job event to ``listener``'s ``_on_job_started``, ``_on_progress``, ``_on_result``,
+        ``_on_job_finished``, ``_on_job_cancelled`` and ``_on_job_failed`` slots.
+
+        Queued, to bound slots of a GUI-thread object: a lambda here would run on the worker thread.
+        Every listener sees every job; each keeps the ids of its own jobs and ignores the rest.
+        """
+        queued, worker = Qt.ConnectionType.QueuedConnection, self.worker
+        worker.job_started.connect(listener._on_job_started, queued)  # type: ignore[attr-defined]
+        worker.progress.connect(listener._on_progress, queued)  # type: ignore[attr-defined]
+        worker.result.connect(listener._on_result, queued)  # type: ignore[attr-defined]
+        worker.finished.connect(listener._on_job_finished, queued)  # type: ignore[attr-defined]
+        worker.cancelled.connect(listener._on_job_cancelled, queued)  # type: ignore[attr-defined]
+        worker.failed.connect(listener._on_job_failed, queued)  # type: ignore[attr-defined]
+
     def submit_scan(self, paths: Sequence[str], options: ScanOptions | None = None) -> str:
         """Queue a scan; returns its job id at once."""
         job_id = _new_job_id("scan")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -54,7 +55,25 @@ class Calibration:
         return [self.platt.inverse(p) for p in self.band]
 
 
-class Detector:
+class BundleDetector:
+    """What every detector kind reads from its bundle: loading by folder, its name and its encoder."""
+
+    bundle: DetectorBundle
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Self:
+        return cls(load_bundle(folder))  # type: ignore[call-arg]
+
+    @property
+    def name(self) -> str:
+        return self.bundle.name
+
+    @property
+    def encoder_name(self) -> str:
+        return self.bundle.encoder_name
+
+
+class Detector(BundleDetector):
     def __init__(self, bundle: DetectorBundle) -> None:
         if bundle.kind != "linear-probe":
             raise BundleError(f"{bundle.path}: kind {bundle.kind!r} cannot be used as a linear detector")
@@ -70,18 +89,6 @@ class Detector:
         if self.attribution_classes:
             arrays = {k: bundle.arrays[ATTR_PREFIX + k] for k in PROBE_KEYS}
             self.attr_probe = LinearProbe.from_arrays(arrays, self.attribution_classes)
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Detector:
-        return cls(load_bundle(folder))
-
-    @property
-    def name(self) -> str:
-        return self.bundle.name
-
-    @property
-    def encoder_name(self) -> str:
-        return self.bundle.encoder_name
 
     @property
     def layers(self) -> list[int]:

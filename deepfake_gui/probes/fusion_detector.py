@@ -18,8 +18,8 @@ import numpy as np
 
 from deepfake_gui.core.errors import BundleError, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import CancelToken, Progress
-from deepfake_gui.probes.bundle import DetectorBundle, load_bundle
-from deepfake_gui.probes.detector import Calibration
+from deepfake_gui.probes.bundle import DetectorBundle
+from deepfake_gui.probes.detector import BundleDetector, Calibration
 
 BATCH = 16
 
@@ -33,7 +33,7 @@ class FusionFileScore:
     error: str | None = None
 
 
-class FusionDetector:
+class FusionDetector(BundleDetector):
     kind = "fusion"
 
     def __init__(self, bundle: DetectorBundle) -> None:
@@ -53,19 +53,7 @@ class FusionDetector:
         self.encoder_specs: list[dict] = list(self.meta["encoders"])
         self._encoders: tuple[Any, Any] | None = None
 
-    @classmethod
-    def load(cls, folder: str | Path) -> FusionDetector:
-        return cls(load_bundle(folder))
-
     # -- identity ------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.bundle.name
-
-    @property
-    def encoder_name(self) -> str:
-        return self.bundle.encoder_name
-
     @property
     def encoder_names(self) -> list[str]:
         return [e["name"] for e in self.encoder_specs]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deepfake_gui.core.present import fmt_prob, media_summary
 from deepfake_gui.core.results import ScanResult
 
 MAX_META_VALUE = 400  # characters of one metadata value (a ComfyUI workflow can be megabytes)
@@ -31,17 +32,6 @@ class CaseMeta:
     statuses: dict[str, str] = field(default_factory=dict)
     file_notes: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where the results came from (a case, a JSON-lines file), said in the report
-
-
-def fmt_prob(p: float | None) -> str:
-    """Calibrated probabilities saturate; '< 0.001' rather than a misleading '0.000' (as the verdict card)."""
-    if p is None:
-        return "—"
-    if p < 0.001:
-        return "< 0.001"
-    if p > 0.999:
-        return "> 0.999"
-    return f"{p:.3f}"
 
 
 def _num(value: Any, spec: str = ".3f") -> str:
@@ -94,24 +84,6 @@ def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
         "encoder_weights_sha256": info.get("encoder_weights_sha256") or "—",
         "present": bool(info),
     }
-
-
-def media_summary(media: dict[str, Any] | None) -> str:
-    """The file's format in one line (as the verdict card; kept Qt-free here)."""
-    if not media:
-        return "no media information"
-    parts = [str(media.get("container") or "?").split(",")[0]]
-    codecs = " + ".join(str(c) for c in (media.get("codec"), media.get("audio_codec")) if c)
-    parts += [codecs] if codecs else []
-    if media.get("width") and media.get("height"):
-        parts.append(f"{media['width']}×{media['height']} px")
-    for key, fmt in (("fps", "{:g} fps"), ("duration_s", "{:.2f} s"), ("sample_rate", "{} Hz"),
-                     ("channels", "{} ch")):
-        if media.get(key):
-            parts.append(fmt.format(media[key]))
-    if media.get("byte_size") is not None:
-        parts.append(f"{media['byte_size']:,} bytes")
-    return " · ".join(parts)
 
 
 def integrity_line(result: ScanResult) -> str:
@@ -198,7 +170,7 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         "caveats": list(result.caveats),
         "segments": segments,
         "provenance": provenance_view(result.provenance),
-        "media": media_summary(result.media),
+        "media": media_summary(result.media, exact_bytes=True),
         "hashes": hashes,
         "integrity": integrity_line(result),
         "review_status": case.statuses.get(result.path) or "",

