@@ -57,6 +57,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             audio_aggregation=args.aggregation or "logsumexp", image_aggregation=args.aggregation or "logsumexp",
             frame_aggregation=args.aggregation or "logsumexp", max_tiles=args.max_tiles,
             frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule,
+            batch_size=getattr(args, "batch_size", None),
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
         )
         for event in _case_events(args, _scan_events(args, options, scan_job)):
@@ -126,14 +127,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SystemExit(f"layerscope: {option} takes comma-separated integers, got {text!r}") from None
+
+
+def _robustness_lines(table: dict) -> list[str]:
+    seen = set(table.get("in_augmentation") or [])
+    lines = [f"robustness ({table['method']}; augmentation: {table['augment']}):"]
+    for name, row in table["conditions"].items():
+        auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
+        eer = "n/a" if row["eer"] is None else f"{row['eer']:.3f}"
+        mark = "  (in the augmentation pool)" if name in seen else ""
+        lines.append(f"  {name:16s} AUC {auc:>6}  EER {eer:>6}  n={row['n']}{mark}")
+    return lines
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deepfake_gui.engine.train import TrainOptions, train_job
 
-    opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out), sweep=args.layer is None,
-                        layer=args.layer, top_k=args.top_k, classifier=args.classifier, folds=args.folds,
-                        device=args.device, name=args.name, domain_note=args.domain_note)
+    layers = _int_list(args.layers, "--layers") if args.layers else None
+    robustness: bool | list[str] = False
+    if args.robustness is not None:
+        robustness = [c for c in args.robustness.split(",") if c.strip()] or True
+    opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out),
+                        sweep=args.layer is None and layers is None, layer=args.layer, layers=layers,
+                        top_k=args.top_k, classifier=args.classifier, folds=args.folds, device=args.device,
+                        name=args.name, domain_note=args.domain_note, augment=args.augment,
+                        augment_copies=args.augment_copies, robustness=robustness, seed=args.seed)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 
@@ -167,6 +192,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "clustering": m.get("clustering"),
             "timings_s": report.timings,
             "failed_files": report.failed,
+            "augmentation": report.meta.get("augmentation"),
+            "robustness": report.robustness,
         }, indent=2))
         return 0
     print(f"{'layer':>5}  {'name':12s} {'dim':>5}  {'AUC':>15}  {'EER':>15}  {'accuracy':>15}")
@@ -191,6 +218,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"attribution (real + each generator), cross-validated accuracy "
               f"{report.meta['attribution_cv']['accuracy']:.3f}")
     print("learning curve: " + ", ".join(f"{c['fraction']:.0%}: {c['auc']:.3f}" for c in m["learning_curve"]))
+    aug = report.meta.get("augmentation")
+    if aug:
+        print(f"augmentation {aug['policy']}: {aug['n_copies']} laundered copies ("
+              + ", ".join(f"{k} {v}" for k, v in aug["per_condition"].items()) + ")")
+    if report.robustness:
+        print("\n".join(_robustness_lines(report.robustness)))
     t = report.timings
     print(f"timings: features {t['features_s']:.1f} s, sweep {t['sweep_s']:.1f} s, final fit {t['final_fit_s']:.1f} s")
     if report.failed:
@@ -448,6 +481,19 @@ def _print_table(rows: list[dict], columns: list[str]) -> None:
 
 
 # -------------------------------------------------------------------- parser
+def _batch_size_arg(text: str) -> int | None:
+    """--batch-size: a positive whole number, or "auto" (None: scan chooses, see engine.scan.scan_batch_size)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, or auto, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="layerscope",
@@ -470,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=2.0, help="video frames scored per second (default 2)")
     p.add_argument("--faces", action="store_true", help="score face crops of video frames instead of whole frames")
     p.add_argument("--max-tiles", type=int, default=64, help="native-resolution tiles per image (default 64)")
+    p.add_argument("--batch-size", type=_batch_size_arg, default=None, metavar="N|auto",
+                   help="image tiles / video frames per encoder call (default auto: 16 on the CPU, "
+                   "from free memory on a GPU)")
     p.add_argument("--fusion-rule", choices=["max", "mean"], default="max",
                    help="how a video's frame and audio scores make one (default max: either track fake)")
     p.add_argument("--cluster", metavar="ray[=ADDRESS]",
@@ -487,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--sweep", action="store_true", help="probe every layer and keep the best (default)")
     mode.add_argument("--layer", type=int, help="probe only this layer index")
+    mode.add_argument("--layers", metavar="I,J,...", help="probe exactly these layer indices together (no sweep)")
     p.add_argument("--top-k", type=int, default=1, help="concatenate the k best layers (default 1)")
     p.add_argument("--classifier", choices=["logreg", "svm"], default="logreg")
     p.add_argument("--folds", type=int, default=5)
@@ -495,6 +545,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain-note", metavar="TEXT",
                    help="the training data in words (e.g. '8 kHz telephone read speech; TTS fakes'); every scan "
                         "result with this detector repeats it")
+    p.add_argument("--augment", choices=["none", "social", "codec"], default="none",
+                   help="train also on laundered copies of the training items: social (images: social-network "
+                        "chain, JPEG, rescale, WebP; audio: low bit-rate codecs and phone band) or codec "
+                        "(re-compression only); copies stay in their original's group and are cached")
+    p.add_argument("--augment-copies", type=int, default=1, metavar="N", help="laundered copies per item (default 1)")
+    p.add_argument("--robustness", nargs="?", const="", default=None, metavar="A,B,...",
+                   help="also measure grouped-CV AUC/EER under laundering conditions (default: the modality's "
+                        "standard set) into the model card and robustness.png")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and the laundering draws (default 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_train)

@@ -44,12 +44,16 @@ VIDEO_BPP_LIMIT = 0.05  # bits per pixel per frame
 class Caveat:
     code: str  # stable, machine-readable, e.g. "leading-silence"
     message: str  # one sentence or two for the user
+    condition: str | None = None  # nearest standard laundering condition (launder/conditions.py), if any
 
     def __str__(self) -> str:
         return self.message
 
     def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+        out = {"code": self.code, "message": self.message}
+        if self.condition is not None:  # only then: older readers see the same two keys as before
+            out["condition"] = self.condition
+        return out
 
 
 # --- audio content -----------------------------------------------------------------
@@ -182,42 +186,165 @@ def stream_bit_rates(path: str | Path) -> tuple[int | None, int | None]:
     return (int(video) if video else None), (int(audio) if audio else None)
 
 
-def recompression_caveats(info: Any, path: str | Path) -> list[Caveat]:
-    """Heavy lossy compression or downscaling: detectors often mistake its artefacts.
+# --- nearest standard laundering condition ----------------------------------------
+#
+# A re-compressed file is matched to the standard condition (launder/conditions.py) whose
+# measured AUC best describes it, so a scan can quote the detector's own robustness figure.
+# JPEG: by IJG quality, nearest of 90 / 75 / 60 (cut points halfway: 83 and 68); 95 and
+# above is not matched (near-lossless). Small images (shortest side < MIN_IMAGE_SIDE):
+# rescale0.75 while the side is at least 3/4 of the limit (96 px), rescale0.5 below that
+# (a file's own size cannot reveal the factor; the smaller it is, the harsher the likely
+# downscale). Lossy audio: the condition of the codec's family with the highest bit rate
+# not above the file's; the rate a container reports includes Ogg page overhead and VBR
+# overshoot (libopus at 16 kbit/s reads 16-19), so flooring finds the setting it was most
+# likely encoded at. A file at 1.5x the family's mildest setting or more is not matched.
+# An 8 kHz native rate is never matched: the shipped audio detectors were trained on it.
+# Video bit rate has no standard condition. A "mild" match (JPEG quality 90 or more, audio
+# at AUDIO_BITRATE_LIMIT or more) should only be quoted when its figure drops materially.
 
-    ``info`` is a MediaInfo or its dict. Bit rates come from ``info["extra"]``
-    ("video_bit_rate", "audio_bit_rate") when present, else from the container.
-    """
+JPEG_CONDITIONS = ((83, "jpeg90"), (68, "jpeg75"), (0, "jpeg60"))  # (lowest quality matched, condition)
+JPEG_MATCH_LIMIT = 95  # quality at or above this: not matched
+JPEG_MILD_QUALITY = 90
+JPEG_SEVERE_QUALITY = 60  # below the harshest condition's setting: the figure may be optimistic
+MODERATELY_SMALL_SIDE = MIN_IMAGE_SIDE * 3 // 4  # 96 px: rescale0.75 at or above, rescale0.5 below
+# codec family -> (bit rate, condition), mildest first
+AUDIO_CONDITIONS: dict[str, tuple[tuple[int, str], ...]] = {
+    "opus": ((32_000, "opus32k"), (24_000, "opus24k"), (16_000, "opus16k")),
+    "mp3": ((32_000, "mp3_32k"),),
+    "aac": ((24_000, "aac24k"),),
+}
+_AUDIO_FAMILY = {"opus": "opus", "libopus": "opus", "mp3": "mp3", "mp3float": "mp3", "libmp3lame": "mp3",
+                 "aac": "aac", "aac_latm": "aac", "he-aac": "aac", "libfdk_aac": "aac"}
+AUDIO_MATCH_FACTOR = 1.5  # files at this multiple of the family's mildest setting or more: not matched
+
+
+@dataclass(frozen=True)
+class ConditionMatch:
+    condition: str  # a name in launder.conditions.CONDITIONS
+    finding: str  # what was measured, e.g. "looks re-compressed (JPEG quality about 62)"
+    mild: bool = False  # milder than every condition of its family: quote only a material drop
+    beyond: bool = False  # harsher than the condition's own setting: its figure may be optimistic
+
+    def to_dict(self) -> dict:
+        return {"condition": self.condition, "finding": self.finding, "mild": self.mild, "beyond": self.beyond}
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What the compression checks read from the file, once."""
+
+    modality: str | None
+    jpeg_quality: int | None
+    width: int | None
+    height: int | None
+    audio_codec: str | None
+    audio_rate: int | None
+    video_rate: int | None
+
+
+def _measure(info: Any, path: str | Path) -> _Measured:
     d = _info_dict(info)
     modality = d.get("modality")
-    out: list[Caveat] = []
+    width, height = d.get("width"), d.get("height")
     if modality == "image":
-        if str(d.get("codec", "")).lower() in ("jpeg", "mpo"):
-            quality = jpeg_quality_estimate(path)
-            if quality is not None and quality < JPEG_QUALITY_LIMIT:
-                out.append(Caveat("low-jpeg-quality",
-                                  f"JPEG quality about {quality} (below {JPEG_QUALITY_LIMIT}): strong compression "
-                                  "artefacts can hide generation traces or be mistaken for them"))
-        width, height = d.get("width"), d.get("height")
-        if width and height and min(width, height) < MIN_IMAGE_SIDE:
-            out.append(Caveat("small-image",
-                              f"the image is only {width}x{height} pixels (shortest side under {MIN_IMAGE_SIDE}): "
-                              "it was probably downscaled, which removes the fine detail detectors rely on"))
-        return out
-
+        quality = jpeg_quality_estimate(path) if str(d.get("codec", "")).lower() in ("jpeg", "mpo") else None
+        return _Measured(modality, quality, width, height, None, None, None)
     extra = d.get("extra") or {}
     video_rate, audio_rate = extra.get("video_bit_rate"), extra.get("audio_bit_rate")
     if video_rate is None and audio_rate is None:
         video_rate, audio_rate = stream_bit_rates(path)
     audio_codec = d.get("codec") if modality == "audio" else d.get("audio_codec")
+    return _Measured(modality, None, width, height, audio_codec, audio_rate, video_rate)
+
+
+def _jpeg_match(quality: int | None) -> ConditionMatch | None:
+    if quality is None or quality >= JPEG_MATCH_LIMIT:
+        return None
+    name = next(c for lowest, c in JPEG_CONDITIONS if quality >= lowest)
+    return ConditionMatch(name, f"looks re-compressed (JPEG quality about {quality})",
+                          mild=quality >= JPEG_MILD_QUALITY, beyond=quality < JPEG_SEVERE_QUALITY)
+
+
+def _small_image_match(width: int | None, height: int | None) -> ConditionMatch | None:
+    if not (width and height) or min(width, height) >= MIN_IMAGE_SIDE:
+        return None
+    name = "rescale0.75" if min(width, height) >= MODERATELY_SMALL_SIDE else "rescale0.5"
+    return ConditionMatch(name, f"looks downscaled (only {width}x{height} pixels)")
+
+
+def _audio_match(codec: str | None, rate: int | None) -> ConditionMatch | None:
+    family = _AUDIO_FAMILY.get(str(codec or "").lower())
+    if family is None or not rate:
+        return None
+    steps = AUDIO_CONDITIONS[family]
+    if rate >= steps[0][0] * AUDIO_MATCH_FACTOR:
+        return None
+    name = next((c for setting, c in steps if setting <= rate), steps[-1][1])
+    return ConditionMatch(name, f"looks re-compressed ({codec} audio at {rate / 1000:.0f} kbit/s)",
+                          mild=rate >= AUDIO_BITRATE_LIMIT, beyond=rate < steps[-1][0])
+
+
+def _matches(m: _Measured) -> list[ConditionMatch]:
+    if m.modality == "image":
+        found = [_jpeg_match(m.jpeg_quality), _small_image_match(m.width, m.height)]
+    else:
+        found = [_audio_match(m.audio_codec, m.audio_rate)]
+    return [x for x in found if x is not None]
+
+
+def condition_matches(info: Any, path: str | Path) -> list[ConditionMatch]:
+    """The standard laundering conditions this file resembles (rules above), at most one per family.
+
+    ``info`` is a MediaInfo or its dict, as for :func:`recompression_caveats`.
+    """
+    return _matches(_measure(info, path))
+
+
+def matching_conditions(info: Any, path: str | Path) -> list[str]:
+    """The names of :func:`condition_matches` (e.g. ``["jpeg60", "rescale0.5"]``)."""
+    return [m.condition for m in condition_matches(info, path)]
+
+
+def _condition_of(matches: list[ConditionMatch], prefix: str) -> str | None:
+    return next((m.condition for m in matches if m.condition.startswith(prefix)), None)
+
+
+def recompression_caveats(info: Any, path: str | Path) -> list[Caveat]:
+    """Heavy lossy compression or downscaling: detectors often mistake its artefacts.
+
+    ``info`` is a MediaInfo or its dict. Bit rates come from ``info["extra"]``
+    ("video_bit_rate", "audio_bit_rate") when present, else from the container. Each
+    caveat names its nearest standard laundering condition in ``condition`` when one exists.
+    """
+    m = _measure(info, path)
+    matches = _matches(m)
+    out: list[Caveat] = []
+    if m.modality == "image":
+        quality = m.jpeg_quality
+        if quality is not None and quality < JPEG_QUALITY_LIMIT:
+            out.append(Caveat("low-jpeg-quality",
+                              f"JPEG quality about {quality} (below {JPEG_QUALITY_LIMIT}): strong compression "
+                              "artefacts can hide generation traces or be mistaken for them",
+                              _condition_of(matches, "jpeg")))
+        width, height = m.width, m.height
+        if width and height and min(width, height) < MIN_IMAGE_SIDE:
+            out.append(Caveat("small-image",
+                              f"the image is only {width}x{height} pixels (shortest side under {MIN_IMAGE_SIDE}): "
+                              "it was probably downscaled, which removes the fine detail detectors rely on",
+                              _condition_of(matches, "rescale")))
+        return out
+
+    audio_codec, audio_rate, video_rate = m.audio_codec, m.audio_rate, m.video_rate
     if audio_codec and str(audio_codec).lower() in LOSSY_AUDIO_CODECS and audio_rate and \
             audio_rate < AUDIO_BITRATE_LIMIT:
         out.append(Caveat("low-audio-bitrate",
                           f"{audio_codec} audio at {audio_rate / 1000:.0f} kbit/s (below "
                           f"{AUDIO_BITRATE_LIMIT // 1000}): heavy lossy coding removes and invents spectral "
-                          "detail, which audio detectors can mistake for synthesis or miss it under"))
-    if modality == "video" and video_rate:
-        width, height, fps = d.get("width"), d.get("height"), d.get("fps")
+                          "detail, which audio detectors can mistake for synthesis or miss it under",
+                          matches[0].condition if matches else None))  # the audio match is the only one
+    if m.modality == "video" and video_rate:
+        d = _info_dict(info)
+        width, height, fps = m.width, m.height, d.get("fps")
         if width and height and fps:
             bpp = video_rate / (width * height * fps)
             if bpp < VIDEO_BPP_LIMIT:
@@ -226,6 +353,59 @@ def recompression_caveats(info: Any, path: str | Path) -> list[Caveat]:
                                   f"{width}x{height} at {fps:g} fps ({bpp:.3f} bits per pixel, below "
                                   f"{VIDEO_BPP_LIMIT:g}): heavy compression smears the detail frame detectors use"))
     return out
+
+
+# --- a detector's measured robustness under the matched condition -------------------
+
+MATERIAL_AUC_DROP = 0.05  # a mild match is quoted only when its AUC is this far below the clean AUC
+
+
+def _auc(row: Any) -> float | None:
+    value = row.get("auc") if isinstance(row, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        return None
+    return float(value)
+
+
+def _condition_words(name: str) -> str:
+    """The condition's description without a trailing remark in brackets ("(PNG)")."""
+    import re
+
+    from deepfake_gui.launder.conditions import get_condition
+
+    try:
+        description = get_condition(name).description
+    except ValueError:
+        return name
+    return re.sub(r"\s*\([^()]*\)\s*$", "", description) or name
+
+
+def measured_condition_caveat(detector: str, match: ConditionMatch, robustness: Any) -> Caveat | None:
+    """The detector's measured AUC under the file's matched condition, or None.
+
+    ``robustness`` is a bundle's ``meta["robustness"]`` ({"method", "augment",
+    "conditions": {name: {"auc", "eer", "n"}}}); None, a missing row or a None AUC gives
+    None (nothing is ever estimated). A mild match is quoted only when its AUC lies more
+    than MATERIAL_AUC_DROP below the clean AUC.
+    """
+    if not isinstance(robustness, dict) or not isinstance(robustness.get("conditions"), dict):
+        return None
+    rows = robustness["conditions"]
+    auc, clean = _auc(rows.get(match.condition)), _auc(rows.get("clean"))
+    if auc is None:
+        return None
+    if match.mild and (clean is None or clean - auc <= MATERIAL_AUC_DROP):
+        return None
+    method = str(robustness.get("method") or "").split(":")[0].strip() or "measured"
+    augment = robustness.get("augment")
+    trained = f", trained with {augment!r} augmentation" if augment and augment != "none" else ""
+    clean_text = f"clean {clean:.3f}; " if clean is not None else ""
+    beyond = ("; this file is more degraded than that condition, so the figure may be optimistic"
+              if match.beyond else "")
+    return Caveat("measured-under-condition",
+                  f"this file {match.finding}: under {_condition_words(match.condition)} ({match.condition}), "
+                  f"{detector}'s measured AUC is {auc:.3f} ({clean_text}{method} on its training domain"
+                  f"{trained}){beyond}", match.condition)
 
 
 # --- training domain ---------------------------------------------------------------

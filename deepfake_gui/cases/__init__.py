@@ -1,30 +1,25 @@
-"""The case database: every scan stored per investigation, reopened without rescanning (no Qt here)."""
+"""The case database: every scan stored per investigation, reopened without rescanning (no Qt here).
 
-from deepfake_gui.cases.jobs import load_case_job, record_into_case
-from deepfake_gui.cases.schema import REVIEW_STATUSES, SCHEMA_VERSION, default_db_path
-from deepfake_gui.cases.store import (
-    CaseEntry,
-    CaseInfo,
-    CaseStore,
-    case_exists,
-    delete_case,
-    list_cases,
-    rename_case,
-    validate_case_name,
-)
+Names are imported on first use (PEP 562), so `layerscope --help`, which builds the
+`cases` parser from cases/cli.py, does not pay for numpy and SQLite.
+"""
 
-__all__ = [
-    "REVIEW_STATUSES",
-    "SCHEMA_VERSION",
-    "CaseEntry",
-    "CaseInfo",
-    "CaseStore",
-    "case_exists",
-    "default_db_path",
-    "delete_case",
-    "list_cases",
-    "load_case_job",
-    "record_into_case",
-    "rename_case",
-    "validate_case_name",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "load_case_job": "jobs", "record_into_case": "jobs",
+    "REVIEW_STATUSES": "schema", "SCHEMA_VERSION": "schema", "default_db_path": "schema",
+    "CaseEntry": "store", "CaseInfo": "store", "CaseStore": "store", "case_exists": "store",
+    "delete_case": "store", "list_cases": "store", "rename_case": "store", "validate_case_name": "store",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'deepfake_gui.cases' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"deepfake_gui.cases.{module}"), name)

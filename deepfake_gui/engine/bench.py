@@ -230,11 +230,12 @@ def _model_only(by_modality: dict[str, list], images: list[Path], audio: list[Pa
                 cancel: CancelToken) -> dict[str, Any]:
     """Encoder forward passes on decoded inputs, the way scan calls them (tokens on, scan's batch size)."""
     from deepfake_gui.engine import bench_media
-    from deepfake_gui.engine.score_image import ImageOptions, needed_layers
+    from deepfake_gui.engine.scan import scan_batch_size
+    from deepfake_gui.engine.score_image import needed_layers
     from deepfake_gui.media import load_audio, load_image
 
     out: dict[str, Any] = {}
-    batch = ImageOptions().batch_size
+    batch = scan_batch_size(None, by_modality.get("image", []))  # scan's auto choice: 16 on CPU, by memory on CUDA
     pictures = [load_image(p) for p in images]
     sounds = [load_audio(p, bench_media.AUDIO_RATE) for p in audio]
     for active in by_modality.get("image", []):

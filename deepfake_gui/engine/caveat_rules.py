@@ -42,6 +42,35 @@ def detector_caveats(active, score: TrackScore, info) -> list[str]:
             kwargs["width"], kwargs["height"] = info.width, info.height
         short = {k: v for k, v in profile.items() if k != "description"} | {"description": f"{active.modality} files"}
         out += [f"{active.name}: {c}" for c in map(str, domain_caveats(short, **kwargs))]
+    out += condition_caveats(active, score, info)
+    return out
+
+
+def condition_caveats(active, score: TrackScore, info) -> list[str]:
+    """The detector's measured AUC under the laundering condition the file resembles, one per condition.
+
+    Only figures the bundle carries (``meta["robustness"]``, written by train) are quoted;
+    a bundle without the table or without the condition's row adds nothing, and the file
+    caveat about the compression itself still fires. The file is only opened when the
+    table exists, so older bundles cost nothing.
+    """
+    from deepfake_gui.analysis.caveats import condition_matches, measured_condition_caveat
+    from deepfake_gui.launder.conditions import CONDITIONS
+
+    robustness = active.detector.meta.get("robustness")
+    if not isinstance(robustness, dict) or not robustness.get("conditions"):
+        return []
+    modality = "audio" if score.track == "audio" else "image"
+    out: list[str] = []
+    seen: set[str] = set()
+    for match in condition_matches(info.to_dict(), info.path):
+        known = CONDITIONS.get(match.condition)
+        if known is None or known.modality != modality or match.condition in seen:
+            continue
+        seen.add(match.condition)
+        caveat = measured_condition_caveat(active.name, match, robustness)
+        if caveat is not None:
+            out.append(str(caveat))
     return out
 
 

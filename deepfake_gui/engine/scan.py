@@ -10,7 +10,7 @@ engine/verdicts.py so the CLI, the GUI and the reports agree.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ class ScanOptions:
     image_aggregation: str = "logsumexp"
     frame_aggregation: str = "logsumexp"
     max_tiles: int = 64
-    batch_size: int = 16  # image tiles / video frames per encoder call (audio: one pass per 30 s chunk)
+    # image tiles / video frames per encoder call (audio: one pass per 30 s chunk); None = auto:
+    # 16 on the CPU, from free GPU memory on CUDA (scan_batch_size), resolved once per scan
+    batch_size: int | None = None
     frames_per_second: float = 2.0
     faces: bool = False
     fusion_rule: str = "max"
@@ -51,7 +53,8 @@ class ScanOptions:
             for name in ("audio_aggregation", "image_aggregation", "frame_aggregation"):
                 if getattr(self, name) not in aggregations:
                     raise ValueError(f"{name} must be one of {', '.join(aggregations)}, not {getattr(self, name)!r}")
-            if self.max_tiles < 1 or self.batch_size < 1 or self.frames_per_second <= 0:
+            if self.max_tiles < 1 or (self.batch_size is not None and self.batch_size < 1) \
+                    or self.frames_per_second <= 0:
                 raise ValueError("max_tiles and batch_size must be at least 1 and frames_per_second positive")
             if self.fusion_rule not in ("max", "mean"):
                 raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
@@ -81,6 +84,8 @@ def scan_job(
         from deepfake_gui.engine.detectors import resolve_detectors
 
         detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
+    if options.batch_size is None:
+        options = replace(options, batch_size=scan_batch_size(None, detectors))
     yield Progress(0, total, "starting")
     from deepfake_gui.engine import image_batch
 
@@ -130,6 +135,23 @@ def scan_job(
         yield result
         yield Progress(done, total, path.name)
     yield from flush()
+
+
+def scan_batch_size(requested: int | None, detectors: list) -> int:
+    """The batch size a scan uses: ``requested``, else the smallest that fits every image detector's encoder.
+
+    Only image tiles and video frames are batched, so only image detectors count;
+    on the CPU this is always encoders.device.DEFAULT_BATCH_SIZE (no measurement).
+    """
+    from deepfake_gui.encoders.device import DEFAULT_BATCH_SIZE, auto_batch_size, encoder_batch_size
+
+    if requested is not None:
+        return auto_batch_size(None, 1, requested=requested)
+    from deepfake_gui.engine.score_image import needed_layers
+
+    sizes = [encoder_batch_size(d.encoder, layers=needed_layers(d.detector)) for d in detectors
+             if d.modality == "image" and d.encoder is not None and not d.unavailable]
+    return min(sizes, default=DEFAULT_BATCH_SIZE)
 
 
 def _probe_error(path: Path, exc: Exception) -> str:

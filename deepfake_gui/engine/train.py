@@ -7,7 +7,7 @@ cross-validation; the final probe is then refitted on all the data.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ import numpy as np
 
 from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.probes.augment import NONE, AugmentedRows, extend, extend_folds
 
 if TYPE_CHECKING:
     from deepfake_gui.probes.dataset import LabeledSet
@@ -38,6 +39,10 @@ class TrainOptions:
     attribution: bool = True
     domain_note: str | None = None  # the training domain in words, for every scan result's caveats
     report_layers: bool = False  # also yield a LayerSwept per layer as the sweep goes (live curves)
+    layers: list[int] | None = None  # probe exactly these layers (no sweep), e.g. to retrain a shipped detector
+    augment: str = "none"  # laundering augmentation policy (probes/augment.py): none, social, codec
+    augment_copies: int = 1  # laundered copies per training item
+    robustness: bool | list[str] = False  # grouped-CV figures under laundering: True = the standard set
 
 
 @dataclass
@@ -57,6 +62,7 @@ class TrainReport:
     chosen: list[int] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    robustness: dict | None = None  # the model card's robustness table (meta["robustness"])
     data: LabeledSet | None = None  # the items actually used (unreadable files dropped), in feature order
     features: list[np.ndarray] | None = None  # per layer (n_items, D_l) float32, rows as in ``data``
 
@@ -67,6 +73,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.launder.conditions import file_sha256
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
     from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_dataset
@@ -102,26 +109,44 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     features = [m.astype(np.float64) for m in matrices]
     layer_names = encoder.layer_names
     folds = grouped_folds(data, opts.folds, opts.seed)
+    shas = [file_sha256(p) for p in data.paths] if opts.augment != NONE or opts.robustness else []
+    aug: AugmentedRows | None = None
+    if opts.augment != NONE:
+        t0 = time.perf_counter()
+        aug = yield from _augmented_features(encoder, data, shas, opts, cancel)
+        timings["augmentation_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if opts.sweep or opts.layer is None:
+    sweeping = not opts.layers and (opts.sweep or opts.layer is None)
+    if sweeping:
         results = []
         for i, (X_layer, name) in enumerate(zip(features, layer_names, strict=True)):
             cancel.raise_if_cancelled()
             yield Progress(i, len(features), f"layer {i + 1}/{len(features)}: {name}")
-            (result,), _ = sweep_layers([X_layer], [name], data, folds, classifier=opts.classifier)
+            (result,), _ = sweep_layers([X_layer], [name], data, folds, classifier=opts.classifier,
+                                        augmented=_one_layer(aug, i))
             result.layer = i
             results.append(result)
             if opts.report_layers:
                 yield LayerSwept(result, i, len(features))
         yield Progress(len(features), len(features), "layer sweep done")
         chosen = best_layers(results, opts.top_k)
+    elif opts.layers:
+        bad = [i for i in opts.layers if not 0 <= i < len(features)]
+        if bad:
+            raise LayerScopeError(f"--layers {bad} out of range: {opts.encoder} has {len(features)} layers "
+                                  f"(0..{len(features) - 1})")
+        results, _ = sweep_layers([features[i] for i in opts.layers], [layer_names[i] for i in opts.layers], data,
+                                  folds, classifier=opts.classifier, augmented=_some_layers(aug, opts.layers))
+        for result, i in zip(results, opts.layers, strict=True):
+            result.layer = i
+        chosen = list(opts.layers)
     else:
         if not 0 <= opts.layer < len(features):
             raise LayerScopeError(f"--layer {opts.layer} out of range: {opts.encoder} has {len(features)} layers "
                                   f"(0..{len(features) - 1})")
         results, _ = sweep_layers([features[opts.layer]], [layer_names[opts.layer]], data, folds,
-                                  classifier=opts.classifier)
+                                  classifier=opts.classifier, augmented=_one_layer(aug, opts.layer))
         results[0].layer = opts.layer
         chosen = [opts.layer]
         if opts.report_layers:
@@ -130,8 +155,11 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     cancel.raise_if_cancelled()
 
     X = np.concatenate([features[i] for i in chosen], axis=1)
+    aug_X = None if aug is None else np.concatenate([aug.features[i] for i in chosen], axis=1).astype(np.float64)
+    X_fit, y_fit = extend(X, data.labels, aug, aug_X)
     t0 = time.perf_counter()
-    oof, per_fold = cross_val_scores(X, data.labels, folds, opts.classifier)
+    oof, per_fold = cross_val_scores(X_fit, y_fit, extend_folds(folds, aug, len(data)), opts.classifier)
+    oof = oof[:len(data)]  # out-of-fold scores exist for the originals only: copies never sit in a test fold
     platt = Platt.fit(oof, data.labels)
     oof_prob = platt(oof)
     report = binary_report(data.labels, oof_prob)
@@ -139,7 +167,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     ci = bootstrap_auc_ci(data.labels, oof, data.groups)
     generators = per_generator_auc(data.labels, oof, data.generators)
     curve = learning_curve(X, data, folds, classifier=opts.classifier, seed=opts.seed)
-    final = LinearProbe(opts.classifier).fit(X, data.labels)
+    final = LinearProbe(opts.classifier).fit(X_fit, y_fit)
     timings["final_fit_s"] = time.perf_counter() - t0
     cancel.raise_if_cancelled()
 
@@ -166,7 +194,8 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     one_class = evaluate_one_class(X, data, folds, lambda: MahalanobisDetector())
     one_class = {k: v for k, v in one_class.items() if k not in ("oof_scores", "oof_flagged", "per_fold")}
     # Domain model on all training items: scans flag inputs far from what the detector has seen.
-    domain_arrays, domain_threshold = fit_domain_model(X, data.groups)
+    domain_groups = data.groups if aug is None else np.concatenate([data.groups, data.groups[aug.origin]])
+    domain_arrays, domain_threshold = fit_domain_model(X_fit, domain_groups)
     arrays.update(domain_arrays)
     # Clusters of the fakes on the chosen layer, against their generator labels.
     fake_idx = np.nonzero(data.labels == 1)[0]
@@ -178,6 +207,12 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
                       "purity": cluster_purity(result.labels, truth),
                       "adjusted_rand": adjusted_rand(result.labels, truth), "n_generators": len(set(truth))}
     timings["one_class_domain_clusters_s"] = time.perf_counter() - t0
+
+    robustness = None
+    if opts.robustness:
+        t0 = time.perf_counter()
+        robustness = yield from _robustness(encoder, data, shas, chosen, X, folds, aug, aug_X, opts, cancel)
+        timings["robustness_s"] = time.perf_counter() - t0
 
     spec = encoder.spec
     per_layer = [r.to_dict() for r in results]
@@ -212,10 +247,99 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
                               "held-out training items"},
         **meta_extra,
     }
+    if aug is not None:
+        meta["augmentation"] = augmentation_record(opts, aug, spec.modality)
+    if robustness is not None:
+        meta["robustness"] = robustness
     bundle = DetectorBundle(meta, arrays)
     out = save_bundle(bundle, opts.out)
     save_sweep_plot(out / "layer_sweep.png", per_layer, chosen, curve, meta["name"])
-    yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, data, raw_features)
+    if robustness is not None:
+        save_robustness_plot(out / "robustness.png", robustness, str(out), str(data.root), spec.modality, opts.seed)
+    yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, robustness, data, raw_features)
+
+
+def _one_layer(aug: AugmentedRows | None, layer: int) -> AugmentedRows | None:
+    return _some_layers(aug, [layer])
+
+
+def _some_layers(aug: AugmentedRows | None, layers: list[int]) -> AugmentedRows | None:
+    if aug is None:
+        return None
+    return AugmentedRows(aug.origin, [aug.features[i] for i in layers], aug.conditions, aug.failed)
+
+
+def _augmented_features(encoder, data: LabeledSet, shas: list[str], opts: TrainOptions,
+                        cancel: CancelToken) -> Generator[Progress, None, AugmentedRows]:
+    """Laundered copies of every training item (cached), encoded (features cached like any file)."""
+    from deepfake_gui.encoders.cache import FeatureCache
+    from deepfake_gui.encoders.extract import collect_features
+    from deepfake_gui.probes.augment import augmented_copies, policy_pool
+
+    if opts.augment_copies < 1:
+        raise LayerScopeError(f"--augment-copies must be at least 1, got {opts.augment_copies}")
+    pool = policy_pool(opts.augment, encoder.spec.modality)
+    origin, conditions, paths, failed = yield from augmented_copies(data.paths, shas, pool, opts.seed,
+                                                                    opts.augment_copies, cancel=cancel)
+    matrices, records = yield from collect_features(encoder, paths, cache=FeatureCache(), cancel=cancel)
+    ok = [r.index for r in records if r.pooled is not None]
+    failed += [r.error or str(r.path) for r in records if r.pooled is None]
+    if not ok:
+        raise LayerScopeError(f"augmentation {opts.augment!r}: no laundered copy could be encoded; "
+                              f"errors: {failed[:3]}")
+    return AugmentedRows(np.asarray(origin, dtype=int)[ok], [m.astype(np.float64) for m in matrices],
+                         [conditions[i] for i in ok], failed)
+
+
+def augmentation_record(opts: TrainOptions, aug: AugmentedRows, modality: str) -> dict:
+    """What the model card says about augmentation."""
+    from collections import Counter
+
+    from deepfake_gui.probes.augment import policy_pool
+
+    return {"policy": opts.augment, "pool": list(policy_pool(opts.augment, modality)),
+            "copies_per_item": opts.augment_copies, "seed": opts.seed, "n_copies": len(aug),
+            "per_condition": dict(sorted(Counter(aug.conditions).items())), "failed": len(aug.failed),
+            "note": "each copy stays in its original's group and only ever trains; cross-validated figures are "
+                    "measured on held-out originals (clean or laundered), never on a copy of a training item"}
+
+
+def _robustness(encoder, data: LabeledSet, shas: list[str], chosen: list[int], X: np.ndarray, folds,
+                aug: AugmentedRows | None, aug_X: np.ndarray | None, opts: TrainOptions,
+                cancel: CancelToken) -> Generator[Progress, None, dict]:
+    """The robustness table: grouped-CV AUC/EER clean and under each laundering condition."""
+    from deepfake_gui.engine.robustness import resolve_conditions
+    from deepfake_gui.launder.conditions import get_condition
+    from deepfake_gui.probes.augment import policy_pool
+    from deepfake_gui.probes.robust_cv import laundered_features, robustness_cv
+
+    modality = encoder.spec.modality
+    names = resolve_conditions(modality, None if opts.robustness is True else list(opts.robustness))
+    laundered, failures = yield from laundered_features(encoder, data.paths, shas, names, opts.seed, chosen, cancel)
+    yield Progress(len(names), len(names), "robustness: cross-validating")
+    table = robustness_cv(X, data.labels, data.groups, folds, laundered, classifier=opts.classifier, aug=aug,
+                          aug_X=aug_X)
+    for name in names:
+        table.setdefault(name, {"auc": None, "auc_ci95": None, "eer": None, "n": 0, "n_failed": len(data)})
+    pool = set(policy_pool(opts.augment, modality))
+    copies = " plus laundered copies of those folds' items" if aug is not None else ""
+    return {
+        "method": f"grouped {len(folds)}-fold cross-validation: each fold's probe is trained on the other folds"
+                  f"{copies} and scored on the held-out fold's files, clean and laundered; out-of-fold scores "
+                  "pooled; 95% intervals by group bootstrap",
+        "augment": opts.augment,
+        "seed": opts.seed,
+        "conditions": table,
+        "descriptions": {n: get_condition(n).description for n in names},
+        "in_augmentation": [n for n in names if n in pool],
+        "failed": failures,
+    }
+
+
+def save_robustness_plot(path: Path, robustness: dict, detector: str, data: str, modality: str, seed: int) -> None:
+    from deepfake_gui.engine.robustness import RobustnessReport, write_plot
+
+    write_plot(RobustnessReport(robustness["conditions"], detector, data, modality, seed), path)
 
 
 def save_sweep_plot(path: Path, layers: list[dict], chosen: list[int], curve: list[dict], title: str) -> None:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 DEVICES = (("Automatic (GPU when PyTorch sees one)", "auto"), ("CPU", "cpu"), ("CUDA GPU", "cuda"))
 THEMES = (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark"))
-BATCH_RANGE = (1, 256)
+BATCH_RANGE = (0, 256)  # 0 = automatic: 16 on CPU, from free GPU memory on CUDA
 FPS_RANGE = (0.1, 30.0)
 MODELS_ENV = "LAYERSCOPE_MODELS_DIR"
 
@@ -67,7 +67,7 @@ class AppSettings:
     """Every user preference, always valid (``load`` repairs what it cannot parse)."""
 
     device: str = "auto"  # auto | cpu | cuda
-    batch_size: int = 16  # crops per encoder call: lower it when GPU or RAM is short
+    batch_size: int = 0  # crops per encoder call (0: automatic); lower it when GPU or RAM is short
     models_folder: str = ""  # encoder weights folder; "" = the default (models_dir())
     frames_per_second: float = 2.0  # video frames sampled per second
     faces: bool = False  # score face crops of video frames instead of whole-frame tiles
@@ -102,7 +102,7 @@ class AppSettings:
         changes: dict[str, Any] = {"device": self.device, "frames_per_second": self.frames_per_second,
                                    "faces": self.faces}
         if "batch_size" in {f.name for f in fields(base)}:
-            changes["batch_size"] = self.batch_size
+            changes["batch_size"] = self.batch_size or None  # None: the scan chooses
         return dataclasses.replace(base, **changes)
 
 
@@ -234,8 +234,10 @@ class SettingsDialog(QDialog):
         self.batch_spin = QSpinBox()
         self.batch_spin.setObjectName("batchSpin")
         self.batch_spin.setRange(*BATCH_RANGE)
+        self.batch_spin.setSpecialValueText("Automatic")
         self.batch_spin.setToolTip("Image tiles or video frames sent to the encoder at once. Lower it if scans "
-                                   "run out of memory; higher is faster on a GPU.")
+                                   "run out of memory; higher is faster on a GPU. Automatic: 16 on the CPU, "
+                                   "and on a GPU as many as half its free memory holds.")
         self.fps_spin = QDoubleSpinBox()
         self.fps_spin.setObjectName("fpsSpin")
         self.fps_spin.setRange(*FPS_RANGE)

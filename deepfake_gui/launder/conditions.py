@@ -1,7 +1,8 @@
 """Named standard laundering conditions, the ones every robustness figure is reported on.
 
-A :class:`Condition` turns one file into one laundered file. Conditions with random
-parts (the social chain's factor and quality, a crop's position, added noise) draw
+A :class:`Condition` turns one file into one laundered file (images, audio, and videos
+re-encoded as H.264 + AAC). Conditions with random parts (the social chain's factor
+and quality, a crop's position, added noise, a video upload's CRF and scale) draw
 them from a generator seeded by ``(seed, the file's sha256)``, so each file gets its
 own draw and the same seed gives the same bytes on every run. Per modality the
 registry is ordered by family, and within a family from mild to severe
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_gui.launder import audio, image
+from deepfake_gui.launder import audio, image, video
 
 CONDITIONS_VERSION = 1  # bump when a condition's output changes, so cached copies are not reused
 AUDIO_RATE = 16_000  # working rate of the audio conditions: keeps all of an 8 kHz set, most of a wideband one
@@ -27,7 +28,7 @@ CLEAN = "clean"
 @dataclass(frozen=True)
 class Condition:
     name: str
-    modality: str  # "image" or "audio"
+    modality: str  # "image", "audio" or "video"
     family: str  # "jpeg", "rescale", "opus", ...: conditions of a family differ only in strength
     severity: int  # 1 mild .. within the family
     description: str
@@ -108,7 +109,28 @@ def _codec(codec: str, bitrate: int):
     return _audio(lambda x, rng: audio.codec_roundtrip(x, AUDIO_RATE, codec, bitrate))
 
 
-_I, _A = "image", "audio"
+# ------------------------------------------------------------------ video writers
+SOCIAL_VIDEO_CRF = (26, 32)  # inclusive range drawn per file
+SOCIAL_VIDEO_SCALE = (0.5, 0.75)
+SOCIAL_VIDEO_AUDIO_BITRATE = 32_000
+
+
+def _h264(crf: int, scale: float = 1.0):
+    return lambda s, d, rng: video.reencode_h264(s, d, crf, scale)
+
+
+def social_video_params(rng: np.random.Generator) -> tuple[int, float]:
+    """(CRF, scale) of one social-network video upload, drawn from ``rng``."""
+    crf = int(rng.integers(SOCIAL_VIDEO_CRF[0], SOCIAL_VIDEO_CRF[1] + 1))
+    return crf, round(float(rng.uniform(*SOCIAL_VIDEO_SCALE)), 3)
+
+
+def _social_video(s: Path, d: Path, rng: np.random.Generator) -> Path:
+    crf, scale = social_video_params(rng)
+    return video.reencode_h264(s, d, crf, scale, audio_bitrate=SOCIAL_VIDEO_AUDIO_BITRATE)
+
+
+_I, _A, _V = "image", "audio", "video"
 _REGISTRY: tuple[Condition, ...] = (
     Condition("jpeg90", _I, "jpeg", 1, "JPEG re-compression, quality 90, 4:2:0", ".jpg", _jpeg(90)),
     Condition("jpeg75", _I, "jpeg", 2, "JPEG re-compression, quality 75, 4:2:0", ".jpg", _jpeg(75)),
@@ -145,13 +167,25 @@ _REGISTRY: tuple[Condition, ...] = (
               _audio(lambda x, rng: audio.pad_silence(x, AUDIO_RATE, trail_s=1.0))),
     Condition("trim_silence", _A, "silence", 2, "leading and trailing quiet (< -40 dB of peak) removed", ".flac",
               _audio(lambda x, rng: audio.trim_silence(x, AUDIO_RATE))),
+    Condition("h264_crf23", _V, "h264", 1, "H.264 re-encode, CRF 23 (x264 veryfast), same size; AAC 128 kbit/s mono",
+              ".mp4", _h264(23)),
+    Condition("h264_crf28", _V, "h264", 2, "H.264 re-encode, CRF 28 (x264 veryfast), same size; AAC 128 kbit/s mono",
+              ".mp4", _h264(28)),
+    Condition("h264_crf35", _V, "h264", 3, "H.264 re-encode, CRF 35 (x264 veryfast), same size; AAC 128 kbit/s mono",
+              ".mp4", _h264(35)),
+    Condition("h264_crf28_0.5x", _V, "h264_scale", 1, "H.264 re-encode at 0.5x the size (area downscale), CRF 28; "
+              "AAC 128 kbit/s mono", ".mp4", _h264(28, 0.5)),
+    Condition("social_video", _V, "social_video", 1, "social-network video upload: downscale 0.5-0.75x, H.264 CRF "
+              "26-32 (seeded); AAC 32 kbit/s mono", ".mp4", _social_video),
 )
 CONDITIONS: dict[str, Condition] = {c.name: c for c in _REGISTRY}
 # The default set of `evaluate --launder` per modality (the issue's standard conditions).
 STANDARD = {
     "image": ["jpeg90", "jpeg75", "jpeg60", "webp75", "rescale0.75", "rescale0.5", "blur1", "social"],
     "audio": ["opus32k", "opus24k", "opus16k", "mp3_32k", "phone8k", "noise20db", "lead_silence1s"],
+    "video": ["h264_crf23", "h264_crf28", "h264_crf35", "h264_crf28_0.5x", "social_video"],
 }
+MODALITIES = tuple(dict.fromkeys(c.modality for c in _REGISTRY))  # ("image", "audio", "video")
 
 
 def get_condition(name: str) -> Condition:
@@ -170,7 +204,7 @@ def conditions_for(modality: str) -> list[str]:
 
 def severity_order(names: list[str]) -> list[str]:
     """``names`` (known conditions) in the modality's family / severity order; "clean" first."""
-    order = {n: i for m in ("image", "audio") for i, n in enumerate(conditions_for(m))}
+    order = {n: i for m in MODALITIES for i, n in enumerate(conditions_for(m))}
     return ([CLEAN] if CLEAN in names else []) + sorted((n for n in names if n != CLEAN),
                                                          key=lambda n: order[get_condition(n).name])
 
@@ -195,5 +229,6 @@ def launder_copy(src: str | Path, condition: str | Condition, seed: int = 0, roo
     return dst
 
 
-__all__ = ["AUDIO_RATE", "CLEAN", "CONDITIONS", "CONDITIONS_VERSION", "STANDARD", "Condition", "conditions_for",
-           "file_sha256", "get_condition", "launder_copy", "rng_for", "severity_order"]
+__all__ = ["AUDIO_RATE", "CLEAN", "CONDITIONS", "CONDITIONS_VERSION", "MODALITIES", "STANDARD", "Condition",
+           "conditions_for", "file_sha256", "get_condition", "launder_copy", "rng_for", "severity_order",
+           "social_video_params"]

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from deepfake_gui.analysis.metrics import eer, roc_auc
+from deepfake_gui.probes.augment import AugmentedRows, extend, extend_folds
 from deepfake_gui.probes.dataset import LabeledSet
 from deepfake_gui.probes.linear import LinearProbe
 
@@ -53,12 +54,19 @@ def cross_val_scores(X: np.ndarray, labels: np.ndarray, folds: Folds, classifier
 
 
 def sweep_layers(features: list[np.ndarray], layer_names: list[str], data: LabeledSet, folds: Folds, *,
-                 classifier: str = "logreg", on_layer: Callable[[LayerResult], None] | None = None
-                 ) -> tuple[list[LayerResult], list[np.ndarray]]:
+                 classifier: str = "logreg", on_layer: Callable[[LayerResult], None] | None = None,
+                 augmented: AugmentedRows | None = None) -> tuple[list[LayerResult], list[np.ndarray]]:
+    """Per layer: grouped-CV figures on the originals; ``augmented`` copies only join the training folds.
+
+    ``features`` and ``augmented.features`` are indexed alike (feature ``i`` is layer ``i`` of both).
+    """
+    n = len(data.labels)
     results, oofs = [], []
     for index, (X, name) in enumerate(zip(features, layer_names, strict=True)):
         start = time.perf_counter()
-        oof, per_fold = cross_val_scores(X, data.labels, folds, classifier)
+        X_fit, y_fit = extend(X, data.labels, augmented, None if augmented is None else augmented.features[index])
+        oof, per_fold = cross_val_scores(X_fit, y_fit, extend_folds(folds, augmented, n), classifier)
+        oof = oof[:n]
         elapsed = time.perf_counter() - start
 
         def stat(key: str, fold_metrics: list[dict] = per_fold) -> tuple[float, float]:

@@ -101,9 +101,17 @@ def test_scan_options_take_the_scan_settings_and_keep_the_rest() -> None:
     options = CUSTOM.scan_options(base)
     assert (options.device, options.frames_per_second, options.faces) == ("cpu", 0.5, True)
     assert (options.window_s, options.hop_s, options.max_tiles, options.detectors) == (3.0, 1.0, 9, ["image-effnet"])
-    if hasattr(options, "batch_size"):  # once ScanOptions carries it
-        assert options.batch_size == 5
+    assert options.batch_size == 5
     assert AppSettings().scan_options() == ScanOptions()
+    assert AppSettings().scan_options().batch_size is None  # the default is automatic: the scan picks it
+
+
+def test_batch_spin_shows_automatic_at_zero(qtbot) -> None:
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    assert dialog.batch_spin.value() == 0 and dialog.batch_spin.text() == "Automatic"
+    dialog.batch_spin.setValue(32)
+    assert dialog.settings().batch_size == 32
 
 
 def test_only_device_and_models_folder_need_a_detector_reload() -> None:

@@ -1,0 +1,131 @@
+"""Training with laundering augmentation: laundered copies of training items beside the originals.
+
+A detector that only saw clean files loses much of its power on re-compressed copies.
+``train --augment POLICY`` adds, for every training item, ``copies`` laundered copies,
+each under a condition drawn from the policy's pool by a generator seeded by
+``(seed, copy, the file's sha256)``. A copy keeps its original's label, generator and
+group, and it only ever joins the *training* side of a split: cross-validated figures
+are measured on clean held-out originals (or on laundered copies of them, see
+probes/robust_cv.py), never on an augmented copy of a training item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.core.jobs import CancelToken, Progress
+
+NONE = "none"
+# Pools of standard conditions (launder/conditions.py), drawn uniformly per copy. They leave some
+# standard conditions out on purpose (images: jpeg90, rescale0.5, blur1; audio: opus32k, noise20db,
+# lead_silence1s), so the robustness table also shows conditions the detector never trained on.
+POLICIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "social": {"image": ("social", "jpeg75", "jpeg60", "rescale0.75", "webp75"),
+               "audio": ("opus24k", "opus16k", "mp3_32k", "aac24k", "phone8k")},
+    "codec": {"image": ("jpeg75", "jpeg60", "webp75"),
+              "audio": ("opus24k", "opus16k", "mp3_32k", "aac24k", "phone8k")},
+}
+POLICY_NAMES = (NONE, *POLICIES)
+
+
+def policy_pool(policy: str, modality: str) -> tuple[str, ...]:
+    """The conditions a policy draws from for one modality; empty for "none"."""
+    if policy == NONE:
+        return ()
+    if policy not in POLICIES:
+        raise LayerScopeError(f"unknown augmentation policy {policy!r}; known: {', '.join(POLICY_NAMES)}")
+    pool = POLICIES[policy].get(modality)
+    if not pool:
+        raise LayerScopeError(f"augmentation policy {policy!r} has no conditions for {modality}")
+    return pool
+
+
+def draw_condition(pool: Sequence[str], seed: int, copy: int, sha256: str) -> str:
+    """The condition of one copy: depends on the seed, the copy number and the file's content only."""
+    rng = np.random.default_rng([int(seed), int(copy), int(sha256[:16], 16)])
+    return str(pool[int(rng.integers(len(pool)))])
+
+
+@dataclass
+class AugmentedRows:
+    """Feature rows of laundered copies, each tied to the original it was made from."""
+
+    origin: np.ndarray  # (m,) index into the originals (rows of the clean feature matrices)
+    features: list[np.ndarray]  # per layer (m, D_l)
+    conditions: list[str]  # the condition of each copy
+    failed: list[str] = field(default_factory=list)  # copies that could not be made or encoded
+
+    def __len__(self) -> int:
+        return len(self.origin)
+
+    def subset_rows(self, keep_originals: np.ndarray) -> AugmentedRows:
+        """Only the copies whose original is kept, re-indexed onto ``keep_originals`` (original indices)."""
+        position = {int(o): i for i, o in enumerate(keep_originals.tolist())}
+        rows = np.array([i for i, o in enumerate(self.origin.tolist()) if int(o) in position], dtype=int)
+        return AugmentedRows(np.array([position[int(self.origin[i])] for i in rows], dtype=int),
+                             [f[rows] for f in self.features], [self.conditions[i] for i in rows], self.failed)
+
+
+def extend(X: np.ndarray, labels: np.ndarray, aug: AugmentedRows | None, layer_features: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Originals followed by their copies: (X, labels) to fit on. ``layer_features``: the copies' rows of X."""
+    if aug is None or len(aug) == 0 or layer_features is None:
+        return X, labels
+    return np.concatenate([X, layer_features.astype(X.dtype)]), np.concatenate([labels, labels[aug.origin]])
+
+
+def extend_folds(folds: list[tuple[np.ndarray, np.ndarray]], aug: AugmentedRows | None, n: int
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each fold's training side gains the copies of its own training items; the test side is unchanged.
+
+    Rows ``n + j`` are copy ``j``. A copy of a test item never trains: its original's group is the
+    test fold's, so the grouped split still holds.
+    """
+    if aug is None or len(aug) == 0:
+        return folds
+    out = []
+    for train, test in folds:
+        copies = np.nonzero(np.isin(aug.origin, train))[0] + n
+        out.append((np.concatenate([train, copies]), test))
+    return out
+
+
+def augmented_copies(paths: Sequence[str | Path], shas: Sequence[str | None], pool: Sequence[str], seed: int,
+                     copies: int, root: Path | None = None, cancel: CancelToken | None = None
+                     ) -> Generator[Progress, None, tuple[list[int], list[str], list[Path], list[str]]]:
+    """Write (or reuse) the laundered copies; return (origin index, condition, copy path) lists and failures."""
+    from deepfake_gui.core.errors import MediaError
+    from deepfake_gui.launder.conditions import launder_copy
+
+    origin: list[int] = []
+    conditions: list[str] = []
+    out: list[Path] = []
+    failed: list[str] = []
+    total = len(paths) * copies
+    for k in range(copies):
+        for i, (path, sha) in enumerate(zip(paths, shas, strict=True)):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if i % 16 == 0:
+                yield Progress(k * len(paths) + i, total, f"augmentation: laundered copy {k + 1} of {copies}")
+            if sha is None:
+                continue
+            condition = draw_condition(pool, seed, k, sha)
+            try:
+                out.append(launder_copy(path, condition, seed + k, root, sha))
+            except (MediaError, ValueError, OSError) as exc:
+                failed.append(f"{path} ({condition}): {exc}")
+                continue
+            origin.append(i)
+            conditions.append(condition)
+    yield Progress(total, total, "augmentation: copies ready")
+    return origin, conditions, out, failed
+
+
+__all__ = ["NONE", "POLICIES", "POLICY_NAMES", "AugmentedRows", "augmented_copies", "draw_condition", "extend",
+           "extend_folds", "policy_pool"]

@@ -1,0 +1,94 @@
+"""Robustness under grouped cross-validation: the figures a model card can honestly show.
+
+`evaluate --launder` on a detector's own training set is in-sample. Here each fold's
+probe is fitted on the training folds (plus their augmented copies, if any) and
+scored on the held-out fold's files clean and under each laundering condition, so
+every figure is out-of-fold and no sentence or photo is on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.probes.augment import AugmentedRows, extend, extend_folds
+
+Laundered = dict[str, tuple[np.ndarray, np.ndarray]]  # condition -> (original indices, their feature rows)
+
+
+def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+                  laundered: Laundered, *, classifier: str = "logreg", aug: AugmentedRows | None = None,
+                  aug_X: np.ndarray | None = None, ci_draws: int = 1000) -> dict[str, dict]:
+    """{"clean": row, condition: row} with row = {auc, auc_ci95, eer, n, n_failed}, all out-of-fold."""
+    from deepfake_gui.analysis.metrics import bootstrap_auc_ci, eer, roc_auc
+    from deepfake_gui.launder.conditions import CLEAN
+    from deepfake_gui.probes.linear import LinearProbe
+
+    n = len(labels)
+    X_fit, y_fit = extend(X, labels, aug, aug_X)
+    scores = {CLEAN: np.full(n, np.nan)} | {c: np.full(n, np.nan) for c in laundered}
+    for (_, test), (train_fit, _) in zip(folds, extend_folds(folds, aug, n), strict=True):
+        probe = LinearProbe(classifier).fit(X_fit[train_fit], y_fit[train_fit])
+        scores[CLEAN][test] = probe.decision_function(X[test])
+        for condition, (index, rows) in laundered.items():
+            held_out = np.nonzero(np.isin(index, test))[0]
+            if len(held_out):
+                scores[condition][index[held_out]] = probe.decision_function(rows[held_out])
+    out: dict[str, dict] = {}
+    for condition, s in scores.items():
+        ok = ~np.isnan(s)
+        y = labels[ok]
+        row: dict = {"auc": None, "auc_ci95": None, "eer": None, "n": int(ok.sum()), "n_failed": int(n - ok.sum())}
+        if len(set(y.tolist())) == 2:
+            row["auc"] = float(roc_auc(y, s[ok]))
+            row["eer"] = float(eer(y, s[ok])[0])
+            if ci_draws:
+                row["auc_ci95"] = [float(v) for v in bootstrap_auc_ci(y, s[ok], groups[ok], n_draws=ci_draws)]
+        out[condition] = row
+    return out
+
+
+def laundered_features(encoder, paths: Sequence[str | Path], shas: Sequence[str | None], conditions: Sequence[str],
+                       seed: int, layers: Sequence[int], cancel: CancelToken | None = None,
+                       root: Path | None = None) -> Generator[Progress, None, tuple[Laundered, dict[str, int]]]:
+    """Launder every file under each condition (copies cached) and encode them (features cached).
+
+    Returns ({condition: (original indices, rows of the chosen layers concatenated)}, {condition: failures}).
+    """
+    from deepfake_gui.core.errors import MediaError
+    from deepfake_gui.encoders.cache import FeatureCache
+    from deepfake_gui.encoders.extract import collect_features
+    from deepfake_gui.launder.conditions import launder_copy
+
+    cache = FeatureCache()
+    out: Laundered = {}
+    failures: dict[str, int] = {}
+    for k, condition in enumerate(conditions):
+        index: list[int] = []
+        copies: list[Path] = []
+        for i, (path, sha) in enumerate(zip(paths, shas, strict=True)):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if i % 16 == 0:
+                yield Progress(i, len(paths), f"robustness {condition} ({k + 1}/{len(conditions)}): laundering")
+            if sha is None:
+                continue
+            try:
+                copies.append(launder_copy(path, condition, seed, root, sha))
+            except (MediaError, ValueError, OSError):
+                continue
+            index.append(i)
+        matrices, records = yield from collect_features(encoder, copies, cache=cache, cancel=cancel)
+        ok = [r.index for r in records if r.pooled is not None]
+        failures[condition] = len(paths) - len(ok)
+        if not ok:
+            continue
+        rows = np.concatenate([matrices[layer] for layer in layers], axis=1).astype(np.float64)
+        out[condition] = (np.asarray(index, dtype=int)[ok], rows)
+    return out, failures
+
+
+__all__ = ["Laundered", "laundered_features", "robustness_cv"]

@@ -1,0 +1,146 @@
+"""Scan caveats quote a detector's measured AUC under the laundering condition a file resembles.
+
+Unit part: a stand-in detector (only what detector_caveats reads). End to end: a tiny
+random-weight test-efficientnet probe trained on generated images, given a robustness
+table in its detector.json, scanning a crafted quality-40 JPEG.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import media_factory
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_gui.engine.caveat_rules import condition_caveats, detector_caveats
+from deepfake_gui.engine.track import TrackScore
+from deepfake_gui.launder.audio import encode
+from deepfake_gui.media.probe import probe
+
+TABLE = {
+    "method": "grouped 5-fold CV: held-out groups scored clean and laundered",
+    "augment": "none",
+    "conditions": {
+        "clean": {"auc": 0.99, "eer": 0.04, "n": 40},
+        "jpeg75": {"auc": 0.9, "eer": 0.15, "n": 40},
+        "jpeg60": {"auc": 0.8512, "eer": 0.2, "n": 40},
+        "opus16k": {"auc": 0.7004, "eer": 0.3, "n": 40},
+    },
+}
+
+
+def _active(name: str, modality: str, robustness: dict | None) -> SimpleNamespace:
+    meta = {"modality": modality, "metrics": {"cv_auc": 0.99}}
+    if robustness is not None:
+        meta["robustness"] = robustness
+    detector = SimpleNamespace(meta=meta, out_of_domain=lambda features: None)
+    return SimpleNamespace(name=name, modality=modality, detector=detector, random_init=False,
+                           describe_domain=lambda: f"generated {modality} files")
+
+
+def _score(name: str, track: str) -> TrackScore:
+    return TrackScore(detector=name, track=track, decision=0.0, probability=0.5, verdict=None,
+                      features=np.zeros((1, 4), dtype=np.float32), aggregation="mean")
+
+
+def _photo() -> Image.Image:
+    rng = np.random.default_rng(3)
+    smooth = media_factory.gradient_rgb(256, 256).astype(np.int16)
+    return Image.fromarray(np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8), "RGB")
+
+
+@pytest.fixture(scope="module")
+def low_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("jpeg") / "suspect_q40.jpg"
+    _photo().save(path, quality=40)
+    return path
+
+
+def _measured(caveats: list[str]) -> list[str]:
+    return [c for c in caveats if "measured AUC" in c]
+
+
+def test_an_image_detector_with_a_table_quotes_its_jpeg60_figure(low_jpeg: Path) -> None:
+    info = probe(low_jpeg, with_hash=False)
+    caveats = detector_caveats(_active("image-probe", "image", TABLE), _score("image-probe", "image"), info)
+    (line,) = _measured(caveats)
+    assert line.startswith("this file looks re-compressed (JPEG quality about 4")
+    assert "(jpeg60), image-probe's measured AUC is 0.851 (clean 0.990; grouped 5-fold CV" in line
+    assert "more degraded than that condition" in line  # quality 40 is harsher than 60
+
+
+def test_no_table_no_row_or_another_modality_adds_nothing(low_jpeg: Path, tmp_path: Path) -> None:
+    info = probe(low_jpeg, with_hash=False)
+    score = _score("p", "image")
+    assert _measured(detector_caveats(_active("p", "image", None), score, info)) == []
+    assert len(detector_caveats(_active("p", "image", None), score, info)) == 1  # only the domain line
+    no_row = {**TABLE, "conditions": {"clean": TABLE["conditions"]["clean"]}}
+    assert condition_caveats(_active("p", "image", no_row), score, info) == []
+    none_auc = {**TABLE, "conditions": {"jpeg60": {"auc": None, "eer": None, "n": 0}}}
+    assert condition_caveats(_active("p", "image", none_auc), score, info) == []
+    # an audio detector's table says nothing about a JPEG
+    assert condition_caveats(_active("a", "audio", TABLE), _score("a", "audio"), info) == []
+    clean = tmp_path / "clean.png"
+    _photo().save(clean)
+    assert condition_caveats(_active("p", "image", TABLE), score, probe(clean, with_hash=False)) == []
+
+
+def test_an_audio_detector_quotes_its_opus16k_figure(tmp_path: Path) -> None:
+    path = tmp_path / "voice.opus"
+    path.write_bytes(encode(media_factory.speechlike(8000, 1.5), 8000, "opus", 16_000))
+    info = probe(path, with_hash=False)
+    (line,) = condition_caveats(_active("audio-ge2e", "audio", TABLE), _score("audio-ge2e", "audio"), info)
+    assert line.startswith("this file looks re-compressed (opus audio at ")
+    assert "under Opus 16 kbit/s at 16 kHz (opus16k), audio-ge2e's measured AUC is 0.700 (clean 0.990;" in line
+
+
+# --- end to end through scan -----------------------------------------------------------------
+
+
+def _training_set(root: Path) -> Path:
+    """real/: smooth colour fields; fake/blocky/: the same made blocky (same name = same group)."""
+    rng = np.random.default_rng(0)
+    (root / "real").mkdir(parents=True)
+    (root / "fake" / "blocky").mkdir(parents=True)
+    for i in range(8):
+        small = (rng.random((8, 8, 3)) * 200).astype(np.uint8)
+        smooth = Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)
+        smooth.save(root / "real" / f"img{i}.png")
+        smooth.resize((8, 8)).resize((64, 64), Image.Resampling.NEAREST).save(root / "fake" / "blocky" / f"img{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bundle_with_table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from deepfake_gui.engine.train import TrainOptions, TrainReport, train_job
+
+    root = _training_set(tmp_path_factory.mktemp("train"))
+    opts = TrainOptions(data=root, encoder="test-efficientnet", out=root.parent / "bundle", sweep=False, layer=2,
+                        folds=3, device="cpu", attribution=False)
+    report = next(e for e in train_job(opts) if isinstance(e, TrainReport))
+    meta_path = Path(report.bundle_path) / "detector.json"
+    meta = json.loads(meta_path.read_text())
+    meta["robustness"] = TABLE  # as the train job writes it (the JSON is not covered by the weights hash)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return Path(report.bundle_path)
+
+
+def test_scan_of_a_low_quality_jpeg_carries_the_measured_caveat(bundle_with_table: Path, low_jpeg: Path) -> None:
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.detectors import resolve_detectors
+    from deepfake_gui.engine.scan import ScanOptions, scan_job
+
+    options = ScanOptions(device="cpu", detectors=[str(bundle_with_table)], use_defaults=False, keep_arrays=False,
+                          provenance=False, prefetch=0)
+    detectors = resolve_detectors(options.detectors, "cpu", False)
+    (result,) = [e for e in scan_job([low_jpeg], options, detectors=detectors) if isinstance(e, ScanResult)]
+    name = detectors[0].name
+    assert result.status == "ok", result.error
+    measured = _measured(result.caveats)
+    assert len(measured) == 1, result.caveats
+    assert f"(jpeg60), {name}'s measured AUC is 0.851 (clean 0.990;" in measured[0]
+    assert any(c.startswith("JPEG quality about 4") for c in result.caveats)  # the file caveat still fires
