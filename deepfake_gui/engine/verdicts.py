@@ -60,6 +60,16 @@ def _attribution(active, score: TrackScore, top: int = 3) -> list[dict]:
             for i in order]
 
 
+def robustness_summary(table: dict | None) -> dict | None:
+    """The model card's robustness table in short: AUC per laundering condition, how it was measured."""
+    if not isinstance(table, dict) or not isinstance(table.get("conditions"), dict):
+        return None
+    auc = {str(k): (round(float(v["auc"]), 4) if isinstance(v, dict) and isinstance(v.get("auc"), int | float)
+                    else None) for k, v in table["conditions"].items()}
+    return {"auc": auc, "augment": table.get("augment"), "method": table.get("method"),
+            "in_augmentation": list(table.get("in_augmentation") or []), "selection": table.get("selection")}
+
+
 def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
     from deepfake_gui.engine.adapt import describe_reference_set
     from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats
@@ -89,6 +99,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
             "localization": active.detector.meta.get("localization"),  # measured where-figures, if any
             "adapted_to": describe_reference_set(active.detector.meta),  # reference set (layerscope adapt)
+            "robustness": robustness_summary(active.detector.meta.get("robustness")),
         }
         line = reference_line(active, score.features)  # distance to genuine references: its own line
         if line is not None:

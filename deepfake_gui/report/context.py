@@ -73,6 +73,9 @@ def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
     for key, value in (info.get("metrics") or {}).items():
         if isinstance(value, int | float):
             metrics[str(key)] = _num(value)
+    for condition, auc in ((info.get("robustness") or {}).get("auc") or {}).items():
+        if condition != "clean" and isinstance(auc, int | float):
+            metrics[f"AUC under {condition} (grouped CV)"] = _num(auc)
     return {
         "name": name,
         "trained_on": info.get("trained_on") or "not stated",

@@ -387,3 +387,18 @@ def test_background_jobs_may_not_hold_widgets(qtbot) -> None:
     assert wait_for_background(5000)
     qtbot.waitUntil(lambda: label.text() == "PLAIN DATA", timeout=5000)
     assert relay is not None
+
+
+def test_model_card_shows_the_robustness_table() -> None:
+    from deepfake_gui.engine.verdicts import robustness_summary
+    from deepfake_gui.gui.views.verdict_card import model_card_text
+
+    table = {"method": "grouped 5-fold", "augment": "social", "in_augmentation": ["jpeg75"],
+             "conditions": {"clean": {"auc": 0.99123, "n": 10}, "jpeg75": {"auc": 0.8512, "n": 10},
+                            "webp75": {"auc": None, "n": 0}}}
+    summary = robustness_summary(table)
+    assert summary["auc"] == {"clean": 0.9912, "jpeg75": 0.8512, "webp75": None}
+    assert robustness_summary(None) is None and robustness_summary({"conditions": 3}) is None
+    text = model_card_text("image-effnet", {"cv_auc": 0.99, "robustness": summary})
+    assert "clean 0.991 · jpeg75 0.851 · webp75 —" in text and "trained with social augmentation" in text
+    assert "measured under laundering:</b> not measured" in model_card_text("x", {"cv_auc": 0.9})

@@ -219,3 +219,12 @@ def test_pdf_is_written_from_the_same_html(scanned, tmp_path: Path) -> None:
     data = out.read_bytes()
     assert data[:5] == b"%PDF-"
     assert len(data) > 50_000  # pages with embedded figures, not an empty shell
+
+
+def test_report_model_card_lists_auc_under_each_condition() -> None:
+    from deepfake_gui.report.context import model_card
+
+    card = model_card("image-effnet", {"cv_auc": 0.99, "robustness": {"auc": {"clean": 0.99, "jpeg75": 0.8512,
+                                                                              "webp75": None}}})
+    assert card["metrics"]["AUC under jpeg75 (grouped CV)"] == "0.851"
+    assert not any("webp75" in k or "clean" in k for k in card["metrics"])

@@ -87,6 +87,16 @@ def localization_lines(loc: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def robustness_line(rob: dict[str, Any] | None) -> str:
+    """AUC clean and under each laundering condition, as measured by grouped CV (the bundle's robustness table)."""
+    if not rob or not rob.get("auc"):
+        return "<b>measured under laundering:</b> not measured"
+    aug = rob.get("augment") or "none"
+    parts = " · ".join(f"{escape(k)} {_fmt(v, '.3f')}" for k, v in rob["auc"].items())
+    trained = "trained without augmentation" if aug == "none" else f"trained with {escape(str(aug))} augmentation"
+    return f"<b>AUC under laundering</b> (grouped cross-validation, {trained}): {parts}"
+
+
 def segment_text(seg: dict[str, Any]) -> str:
     """One suspected segment as the card lists it."""
     text = (f"{float(seg['start_s']):.2f}–{float(seg['end_s']):.2f} s · {seg.get('track')} · {seg.get('detector')}"
@@ -109,6 +119,7 @@ def model_card_text(name: str, info: dict[str, Any] | None) -> str:
         f"<b>bundle SHA-256:</b> <tt>{escape(str(info.get('bundle_sha256') or '—'))}</tt>",
         f"<b>encoder weights SHA-256:</b> <tt>{escape(str(info.get('encoder_weights_sha256') or '—'))}</tt>",
         *(localization_lines(info.get("localization")) or ["<b>measured localization:</b> not measured"]),
+        robustness_line(info.get("robustness")),
     ]
     return "<br>".join(rows)
 
