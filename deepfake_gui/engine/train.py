@@ -255,7 +255,8 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     out = save_bundle(bundle, opts.out)
     save_sweep_plot(out / "layer_sweep.png", per_layer, chosen, curve, meta["name"])
     if robustness is not None:
-        save_robustness_plot(out / "robustness.png", robustness, str(out), str(data.root), spec.modality, opts.seed)
+        save_robustness_plot(out / "robustness.png", robustness, meta["name"],
+                             f"{Path(data.root).name} (grouped {len(folds)}-fold CV)", spec.modality, opts.seed)
     yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, robustness, data, raw_features)
 
 

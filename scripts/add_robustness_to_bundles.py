@@ -1,0 +1,94 @@
+"""Put the measured robustness tables into a shipped detector's model card, and say which training won.
+
+Why: issue 12 asks that the shipped detectors be retrained with laundering augmentation
+where it helps, keeping whichever is better on the laundered conditions. Both candidates
+are trained with the same folds and measured the same way::
+
+    layerscope train --data ../shared/data/image --encoder efficientnet-lite0 --layers 6,2,5 \\
+        --augment none   --robustness --out runs/image-none   --json > runs/image-none.json
+    layerscope train ... --augment social --robustness --out runs/image-social --json > runs/image-social.json
+
+This script compares the candidates' grouped-CV tables (mean AUC over the laundered
+conditions, and the clean AUC), writes every table to ``docs/measurements/``, and puts
+the winner's table, the others' tables and the reason into ``models/<bundle>/detector.json``
+(key ``robustness``) with the winner's ``robustness.png``. It refuses to touch a bundle
+whose weights differ from the winner's: replacing the weights is a separate, deliberate
+step (the localization and scan calibration figures would have to be measured again).
+
+    python scripts/add_robustness_to_bundles.py models/image-effnet runs/image-none runs/image-social [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CLEAN_LOSS_LIMIT = 0.01  # an augmented candidate may not lose more clean AUC than this
+
+
+def _laundered_mean(table: dict) -> float:
+    values = [r["auc"] for k, r in table["conditions"].items() if k != "clean" and r.get("auc") is not None]
+    return sum(values) / len(values)
+
+
+def choose(candidates: dict[str, dict]) -> tuple[str, str]:
+    """(winning run, reason): best mean laundered AUC among runs whose clean AUC is within the limit."""
+    clean = {k: t["conditions"]["clean"]["auc"] for k, t in candidates.items()}
+    best_clean = max(clean.values())
+    allowed = {k: t for k, t in candidates.items() if clean[k] >= best_clean - CLEAN_LOSS_LIMIT}
+    winner = max(allowed, key=lambda k: _laundered_mean(allowed[k]))
+    parts = [f"{k}: clean AUC {clean[k]:.3f}, mean AUC over the laundered conditions "
+             f"{_laundered_mean(t):.3f}" for k, t in candidates.items()]
+    reason = (f"kept {winner} (highest mean AUC over the laundered conditions among the candidates that lose at most "
+              f"{CLEAN_LOSS_LIMIT} clean AUC); " + "; ".join(parts))
+    return winner, reason
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bundle", type=Path, help="the shipped bundle folder, e.g. models/image-effnet")
+    parser.add_argument("runs", type=Path, nargs="+", help="bundle folders written by `train --robustness`")
+    args = parser.parse_args(argv)
+    from deepfake_gui.engine.robustness import RobustnessReport, write_plot
+
+
+    metas = {run.name: json.loads((run / "detector.json").read_text()) for run in args.runs}
+    missing = [k for k, m in metas.items() if "robustness" not in m]
+    if missing:
+        sys.exit(f"no robustness table in {missing}: train them with --robustness")
+    tables = {k: m["robustness"] for k, m in metas.items()}
+    winner, reason = choose(tables)
+    shipped_path = args.bundle / "detector.json"
+    shipped = json.loads(shipped_path.read_text())
+    if metas[winner]["weights_sha256"] != shipped["weights_sha256"]:
+        sys.exit(f"{winner} won but its weights differ from {args.bundle}'s: copy the bundle over deliberately and "
+                 "measure its localization and scan calibration again")
+
+    table = dict(tables[winner])
+    table["selection"] = reason
+    table["compared"] = {k: {"augment": t["augment"], "augmentation": metas[k].get("augmentation"),
+                             "layers": metas[k]["layer_names"], "conditions": t["conditions"]}
+                         for k, t in tables.items() if k != winner}
+    shipped["robustness"] = table
+    shipped_path.write_text(json.dumps(shipped, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_plot(RobustnessReport(table["conditions"], shipped["name"], f"{Path(shipped['training']['root']).name} "
+                                f"(grouped CV)", shipped["modality"], int(table.get("seed", 0))),
+               args.bundle / "robustness.png")
+    out = ROOT / "docs" / "measurements" / f"robustness_{args.bundle.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"bundle": args.bundle.name, "winner": winner, "selection": reason,
+                               "runs": {k: {"augment": t["augment"], "augmentation": metas[k].get("augmentation"),
+                                            "layers": metas[k]["layer_names"], "method": t["method"],
+                                            "conditions": t["conditions"], "in_augmentation": t["in_augmentation"]}
+                                        for k, t in tables.items()}}, indent=1) + "\n")
+    print(reason)
+    print(f"wrote {shipped_path}, {args.bundle / 'robustness.png'} and {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
