@@ -358,7 +358,7 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     ref_arrays, ref_record = fit_reference_model(X_ref, ref_groups, seed=opts.seed)
     arrays.update(ref_arrays)
 
-    base_probs = np.array([r.probability for r in keep], dtype=float)
+    base_probs = np.array([r.probability for r in check.usable], dtype=float)  # before any was dropped
     ref_name = (opts.reference_name or "").strip() or f"{len(keep)} genuine references"
     figures = _figures(fit, base_probs, check, opts)
     content_matches = data.content_hash() == (meta.get("training") or {}).get("content_hash")
