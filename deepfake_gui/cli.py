@@ -583,7 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("adapt", help="adapt a detector with known-genuine files of a person, device or channel")
     p.add_argument("--detector", required=True, metavar="DIR", help="the base detector bundle folder")
     p.add_argument("--real", required=True, nargs="+", metavar="PATH",
-                   help="genuine files or folders of the person / device / channel (at least 10 files; audio: 60 s)")
+                   help="genuine files or folders of the person / device / channel (at least 10 files; audio: 60 s); "
+                        "a folder's manifest.csv with columns path,group (path relative to the folder) sets the "
+                        "held-out calibration groups, e.g. all tiles of one photo in one group")
     p.add_argument("--weight", type=float, default=5.0, help="sample weight of each reference (default 5)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the adapted bundle")
     p.add_argument("--reference-name", help='the reference set in words, e.g. "Speaker: Jane Doe, phone line"')

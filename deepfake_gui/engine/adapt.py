@@ -13,6 +13,14 @@ only ``false_alarm`` (5%) of *held-out* references exceed. So the false-alarm ra
 new genuine material is controlled; the detection rate on fakes of the new domain is
 unknown and the model card says so.
 
+Reference groups: held-out references are only honest when related files (tiles or crops
+of one photo, clips of one recording) fall into the same fold. A ``manifest.csv`` with
+columns ``path`` (relative to that folder) and ``group`` in any folder given as a reference
+sets the group of every file it lists; files it does not list, and references without a
+manifest, get the file-name guess (``guess_group``). A manifest that lacks a column, lists
+a file that is not there, or leaves a group empty is an error naming it, never ignored:
+a silently ignored manifest would bring back the optimistic split it was written to avoid.
+
 Fallback when the training data is not on this machine: refuse, with a message naming the
 path and the ``--training`` option. Refitting from the references alone would leave a probe
 with no fake examples, and the bundle's weights alone do not hold the training items.
@@ -25,6 +33,7 @@ listed (``ReferenceCheck``) before anything is refitted and can be dropped
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,6 +49,7 @@ from deepfake_gui.probes.reference import MIN_REFERENCE_AUDIO_S, MIN_REFERENCE_F
 DEFAULT_WEIGHT = 5.0
 DEFAULT_FALSE_ALARM = 0.05
 REF_GROUP_PREFIX = "ref:"
+REFERENCE_MANIFEST = "manifest.csv"  # path,group: the calibration groups of a reference folder
 MODEL_CARD = "MODEL_CARD.md"
 
 
@@ -145,6 +155,73 @@ def list_reference_files(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def read_reference_manifest(folder: str | Path) -> dict[Path, str]:
+    """Resolved path -> group from ``folder/manifest.csv``; {} when the folder has none.
+
+    Why strict: the manifest exists to keep related files (tiles of one photo) in one fold;
+    a column that is missing, a listed file that is not there or an empty group raise
+    LayerScopeError naming the manifest instead of falling back to the file-name guess.
+    """
+    folder = Path(folder)
+    manifest = folder / REFERENCE_MANIFEST
+    if not manifest.is_file():
+        return {}
+    groups: dict[Path, str] = {}
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            missing = {"path", "group"} - {(c or "").strip() for c in reader.fieldnames or []}
+            if missing:
+                raise LayerScopeError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}; a reference "
+                                      f"manifest needs path (relative to {folder}) and group")
+            for line, raw in enumerate(reader, start=2):
+                row = {k.strip(): (v or "").strip() for k, v in raw.items() if isinstance(k, str)}
+                rel, group = row.get("path", ""), row.get("group", "")
+                if not rel:
+                    raise LayerScopeError(f"{manifest}:{line}: empty path")
+                if not group:
+                    raise LayerScopeError(f"{manifest}:{line}: {rel} has no group")
+                target = folder / rel
+                if not target.is_file():
+                    raise LayerScopeError(f"{manifest}:{line}: lists {rel}, which is not a file in {folder}")
+                key = target.resolve()
+                if groups.setdefault(key, group) != group:
+                    raise LayerScopeError(f"{manifest}:{line}: {rel} is listed in two groups "
+                                          f"({groups[key]!r} and {group!r})")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise LayerScopeError(f"{manifest}: cannot be read ({exc})") from exc
+    return groups
+
+
+def reference_groups(paths: Sequence[str | Path], folders: Sequence[str | Path]) -> list[str]:
+    """The calibration group of each reference ("ref:" + group), in the order of ``paths``.
+
+    A file listed by the ``manifest.csv`` of one of ``folders`` (the folders given as
+    references) takes the manifest's group; any other file the file-name guess. Two
+    manifests that list one file in different groups are an error.
+    """
+    from deepfake_gui.probes.dataset import guess_group
+
+    listed: dict[Path, str] = {}
+    listed_by: dict[Path, Path] = {}
+    done: set[Path] = set()
+    for folder in map(Path, folders):
+        if not folder.is_dir() or folder.resolve() in done:
+            continue
+        done.add(folder.resolve())
+        for key, group in read_reference_manifest(folder).items():
+            if listed.setdefault(key, group) != group:
+                raise LayerScopeError(f"{folder / REFERENCE_MANIFEST}: puts {key} in group {group!r}, "
+                                      f"{listed_by[key]} in group {listed[key]!r}; a file belongs to one group")
+            listed_by.setdefault(key, folder / REFERENCE_MANIFEST)
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        group = listed.get(path.resolve())
+        out.append(REF_GROUP_PREFIX + (group if group is not None else guess_group(path)))
+    return out
+
+
 def reference_content_hash(sha256s: Sequence[str]) -> str:
     """Hash of the sorted file hashes: the same files give the same hash, whatever their names or order."""
     return hashlib.sha256("\n".join(sorted(sha256s)).encode()).hexdigest()
@@ -242,6 +319,7 @@ def _check(opts: AdaptOptions, cancel: CancelToken
     files = list_reference_files(opts.real)
     if not files:
         raise LayerScopeError(f"{', '.join(map(str, opts.real))}: no media files among the references")
+    reference_groups(files, opts.real)  # a broken manifest.csv fails now, before minutes of scoring
     suspects = list_reference_files(opts.suspects) if opts.suspects else []
     yield Progress(0, len(files), f"loading encoder {detector.encoder_name}")
     encoder = _encoder_for(detector, opts.device)
@@ -285,21 +363,20 @@ def check_minimum(check: ReferenceCheck, keep: Sequence[ScoredFile], opts: Adapt
         if total < opts.min_audio_s:
             raise LayerScopeError(f"{where}: the {n} usable references hold {total:.1f} s of audio{note}; adapting "
                                   f"needs at least {opts.min_audio_s:g} s")
-    groups = {_ref_group(Path(r.path)) for r in keep}
+    groups = set(reference_groups([r.path for r in keep], opts.real))
     if len(groups) < 2:
         raise LayerScopeError(f"{where}: all references fall into one group; name files so that different "
-                              "recordings/photos have different names (the group is the file name)")
-
-
-def _ref_group(path: Path) -> str:
-    from deepfake_gui.probes.dataset import guess_group
-
-    return REF_GROUP_PREFIX + guess_group(path)
+                              "recordings/photos have different names (the group is the file name), or list "
+                              f"them in a {REFERENCE_MANIFEST} with columns path,group")
 
 
 def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
               ) -> Iterator[Progress | ReferenceCheck | AdaptReport]:
-    """Check the references, then refit probe + calibration + domain and reference models, save the bundle."""
+    """Check the references, then refit probe + calibration + domain and reference models, save the bundle.
+
+    References are held out by group (``reference_groups``): the groups of a ``manifest.csv``
+    (columns path, group) in a reference folder where there is one, else the file-name guess.
+    """
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.probes.dataset import LabeledSet, load_dataset
@@ -321,7 +398,7 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
             keep.append(r)
     check_minimum(check, keep, opts)
     X_ref = X_all_refs[keep_rows].astype(np.float64)
-    ref_groups = np.array([_ref_group(Path(r.path)) for r in keep])
+    ref_groups = np.array(reference_groups([r.path for r in keep], opts.real))
 
     detector = _load_base(opts)
     meta = detector.meta
@@ -364,7 +441,7 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     content_matches = data.content_hash() == (meta.get("training") or {}).get("content_hash")
     warnings = _warnings(check, keep, dropped, content_matches, root, detector)
     new_meta = _adapted_meta(detector, opts, keep, dropped, ref_name, fit, figures, ref_record,
-                             domain_threshold, root, content_matches)
+                             domain_threshold, root, content_matches, len(set(ref_groups.tolist())))
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
 
     bundle = DetectorBundle(new_meta, arrays)
@@ -447,7 +524,7 @@ def _warnings(check: ReferenceCheck, keep: list[ScoredFile], dropped: list[str],
 
 def _adapted_meta(detector, opts: AdaptOptions, keep: list[ScoredFile], dropped: list[str], ref_name: str,
                   fit: dict, figures: dict, ref_record: dict, domain_threshold: float, root: Path,
-                  content_matches: bool) -> dict[str, Any]:
+                  content_matches: bool, n_groups: int) -> dict[str, Any]:
     base = detector.meta
     platt, report = fit["platt"], fit["report"]
     durations = [r.duration_s for r in keep if r.duration_s is not None]
@@ -455,7 +532,7 @@ def _adapted_meta(detector, opts: AdaptOptions, keep: list[ScoredFile], dropped:
     reference_set = {
         "name": ref_name, "n_files": len(keep), "content_hash": reference_content_hash([r.sha256 or "" for r in keep]),
         "total_duration_s": round(float(sum(durations)), 3) if durations else None,
-        "total_pixels": int(sum(pixels)) if pixels else None,
+        "total_pixels": int(sum(pixels)) if pixels else None, "n_groups": n_groups,
         "folders": [str(p) for p in opts.real], "dropped": [Path(p).name for p in dropped],
         "files": [{"name": Path(r.path).name, "sha256": r.sha256} for r in keep],
     }
