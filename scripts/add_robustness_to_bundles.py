@@ -12,8 +12,10 @@ This script compares the candidates' grouped-CV tables (mean AUC over the launde
 conditions, and the clean AUC), writes every table to ``docs/measurements/``, and puts
 the winner's table, the others' tables and the reason into ``models/<bundle>/detector.json``
 (key ``robustness``) with the winner's ``robustness.png``. It refuses to touch a bundle
-whose weights differ from the winner's: replacing the weights is a separate, deliberate
-step (the localization and scan calibration figures would have to be measured again).
+whose weights differ from the winner's unless ``--replace`` is given: then the winner's bundle
+replaces the shipped one, and its localization and scan calibration must be measured again
+(scripts/measure_aggregation.py --augment-from, scripts/measure_localization.py,
+scripts/add_localization_to_bundles.py); the script says so.
 
     python scripts/add_robustness_to_bundles.py models/image-effnet runs/image-none runs/image-social [...]
 """
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle", type=Path, help="the shipped bundle folder, e.g. models/image-effnet")
     parser.add_argument("runs", type=Path, nargs="+", help="bundle folders written by `train --robustness`")
+    parser.add_argument("--replace", action="store_true",
+                        help="copy the winning bundle over the shipped one when its weights differ")
     args = parser.parse_args(argv)
     from deepfake_gui.engine.robustness import RobustnessReport, write_plot
 
@@ -64,9 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     winner, reason = choose(tables)
     shipped_path = args.bundle / "detector.json"
     shipped = json.loads(shipped_path.read_text())
-    if metas[winner]["weights_sha256"] != shipped["weights_sha256"]:
-        sys.exit(f"{winner} won but its weights differ from {args.bundle}'s: copy the bundle over deliberately and "
-                 "measure its localization and scan calibration again")
+    replaced = metas[winner]["weights_sha256"] != shipped["weights_sha256"]
+    if replaced and not args.replace:
+        sys.exit(f"{winner} won but its weights differ from {args.bundle}'s: rerun with --replace, then measure "
+                 "its localization and scan calibration again")
+    if replaced:
+        winner_dir = args.runs[list(metas).index(winner)]
+        for name in ("weights.safetensors", "layer_sweep.png"):
+            (args.bundle / name).write_bytes((winner_dir / name).read_bytes())
+        shipped = dict(metas[winner])  # its own card: no localization or scan calibration until measured again
 
     table = dict(tables[winner])
     table["selection"] = reason
@@ -86,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "conditions": t["conditions"], "in_augmentation": t["in_augmentation"]}
                                         for k, t in tables.items()}}, indent=1) + "\n")
     print(reason)
+    if replaced:
+        print(f"REPLACED {args.bundle} with {winner}: measure its scan calibration and localization again")
     print(f"wrote {shipped_path}, {args.bundle / 'robustness.png'} and {out}")
     return 0
 

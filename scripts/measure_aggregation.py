@@ -10,6 +10,10 @@ scores as in the scan (mean of the frames in each window); each aggregation
 turns them into a file score, and we report the AUC of each.
 
     .venv/bin/python scripts/measure_aggregation.py --encoder whisper-tiny-en --layer 1
+
+A bundle trained with `train --augment` is calibrated with ``--augment-from BUNDLE``: each
+fold's probe then also trains on the laundered copies of that fold's training files
+(the same policy, copies and seed as the bundle, read from its ``augmentation`` record).
 """
 
 from __future__ import annotations
@@ -41,6 +45,32 @@ def _tokens(encoder, layers: list[int], paths: list[Path]) -> list[np.ndarray]:
         if i % 200 == 0:
             print(f"  tokens {i}/{len(paths)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out
+
+
+def _augmented(bundle_dir: str | None, encoder, layers: list[int], data: Path, shared: list[dict]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(origin index, pooled features) of the laundered copies a bundle was trained with; empty without one."""
+    if not bundle_dir:
+        return np.zeros(0, dtype=int), np.zeros((0, 1))
+    from deepfake_gui.launder.conditions import file_sha256
+    from deepfake_gui.probes.augment import augmented_copies
+    from deepfake_gui.probes.bundle import load_bundle
+
+    record = load_bundle(bundle_dir).meta.get("augmentation")
+    if not record:
+        sys.exit(f"{bundle_dir}: the bundle was not trained with augmentation")
+    paths = [data / r["path"] for r in shared]
+    gen = augmented_copies(paths, [file_sha256(p) for p in paths], record["pool"], int(record["seed"]),
+                           int(record["copies_per_item"]))
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        origin, _, copies, failed = stop.value
+    if failed:
+        print(f"  {len(failed)} copies failed, e.g. {failed[0]}", file=sys.stderr)
+    tokens = _tokens(encoder, layers, copies)
+    return np.asarray(origin, dtype=int), np.stack([t.mean(axis=0) for t in tokens])
 
 
 def _calibration(scores: np.ndarray, labels: np.ndarray, window_s: float, hop_s: float, method: str) -> dict:
@@ -90,6 +120,7 @@ def main() -> int:
                     help="write the out-of-fold calibration of --scan-setting into this bundle's detector.json")
     ap.add_argument("--scan-setting", default="2:0.5:logsumexp", metavar="WINDOW:HOP:AGGREGATION",
                     help="the scan default to calibrate (default 2:0.5:logsumexp)")
+    ap.add_argument("--augment-from", metavar="DIR", help="train the fold probes with this bundle's augmentation")
     args = ap.parse_args()
     ensure_offline_default()
 
@@ -110,6 +141,7 @@ def main() -> int:
     groups = sorted(set(g_shared) | set(g_loc))
     fold_of = {g: i % 5 for i, g in enumerate(np.random.default_rng(0).permutation(groups))}
     pooled = np.stack([t.mean(axis=0) for t in tok_shared])
+    aug_origin, aug_pooled = _augmented(args.augment_from, encoder, args.layer, data, shared)
     windows = [tuple(float(v) for v in pair.split(":")) for pair in args.windows.split(",")]
     methods = ["mean", "logsumexp", "max"]
     scores = {name: {f"{w:g}s/{h:g}s:{m}": np.zeros(len(y)) for w, h in windows for m in methods}
@@ -120,7 +152,9 @@ def main() -> int:
         scores[name]["steps:logsumexp"] = np.zeros(n)
     for fold in range(5):
         train = np.array([fold_of[g] != fold for g in g_shared])
-        probe = LinearProbe("logreg").fit(pooled[train], y_shared[train])
+        copies = train[aug_origin]  # a copy trains only where its original does
+        probe = LinearProbe("logreg").fit(np.concatenate([pooled[train], aug_pooled[copies]]),
+                                          np.concatenate([y_shared[train], y_shared[aug_origin][copies]]))
         arrays = probe.to_arrays()
         for name, toks, y_groups in (("shared", tok_shared, g_shared), ("localization", tok_loc, g_loc)):
             for i in np.flatnonzero([fold_of[g] == fold for g in y_groups]):
@@ -134,6 +168,8 @@ def main() -> int:
                     for m in methods:
                         scores[name][f"{w:g}s/{h:g}s:{m}"][i] = aggregate(win, m)
     result: dict = {"encoder": args.encoder, "layers": args.layer, "protocol": __doc__.split("\n\n")[1],
+                    "augmentation": None if not len(aug_origin) else {"from": args.augment_from,
+                                                                       "n_copies": int(len(aug_origin))},
                     "n_shared": len(y_shared), "n_localization": len(y_loc), "auc": {}}
     print(f"{'aggregation':28} {'AUC whole fakes':>16} {'AUC partial fakes':>18}")
     for key in scores["shared"]:
