@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CLEAN_LOSS_LIMIT = 0.01  # an augmented candidate may not lose more clean AUC than this
+MIN_GAIN = 0.005  # nor replace the unaugmented one for less than this gain in mean laundered AUC
 
 
 def _laundered_mean(table: dict) -> float:
@@ -43,10 +44,15 @@ def choose(candidates: dict[str, dict]) -> tuple[str, str]:
     best_clean = max(clean.values())
     allowed = {k: t for k, t in candidates.items() if clean[k] >= best_clean - CLEAN_LOSS_LIMIT}
     winner = max(allowed, key=lambda k: _laundered_mean(allowed[k]))
+    plain = [k for k, t in candidates.items() if t.get("augment") == "none"]
+    if plain and winner not in plain and _laundered_mean(allowed[winner]) < _laundered_mean(candidates[plain[0]]) \
+            + MIN_GAIN:
+        winner = plain[0]  # a tie is no reason to change what ships
     parts = [f"{k}: clean AUC {clean[k]:.3f}, mean AUC over the laundered conditions "
              f"{_laundered_mean(t):.3f}" for k, t in candidates.items()]
     reason = (f"kept {winner} (highest mean AUC over the laundered conditions among the candidates that lose at most "
-              f"{CLEAN_LOSS_LIMIT} clean AUC); " + "; ".join(parts))
+              f"{CLEAN_LOSS_LIMIT} clean AUC; an augmented one must gain at least {MIN_GAIN} over the unaugmented "
+              "one); " + "; ".join(parts))
     return winner, reason
 
 
