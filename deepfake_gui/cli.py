@@ -326,8 +326,14 @@ def _evaluate_launder(args: argparse.Namespace) -> int:
     from deepfake_gui.engine.robustness import format_table, robustness_job
 
     names = [n for n in (args.conditions or "").split(",") if n.strip()] or None
-    job = robustness_job(Path(args.detector[0]), Path(args.data), names, seed=args.seed, device=args.device,
-                         plot=Path(args.plot) if args.plot else None)
+    detector = Path(args.detector[0])
+    data = Path(args.data)
+    data_name = (data.parent if data.is_file() else data).name
+    plot = Path(args.plot) if args.plot else detector / f"robustness-{data_name}.png"
+    if not args.plot and not os.access(detector, os.W_OK):
+        plot = None
+        print(f"note: {detector} is not writable, so no robustness plot is written (use --plot PATH)", file=sys.stderr)
+    job = robustness_job(detector, data, names, seed=args.seed, device=args.device, plot=plot)
     report = _run_job(job, "evaluate --launder")
     if args.json:
         print(json.dumps(report.results, indent=2))
@@ -578,7 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conditions", metavar="A,B,...", help="with --launder: conditions to run (default: the "
                                                            "standard set of the detector's modality)")
     p.add_argument("--seed", type=int, default=0, help="with --launder: seed of the random conditions (default 0)")
-    p.add_argument("--plot", metavar="PATH", help="with --launder: write the robustness plot (PNG) here")
+    p.add_argument("--plot", metavar="PATH", help="with --launder: write the robustness plot (PNG) here (default: "
+                                                  "robustness-<data folder>.png in the detector folder)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("adapt", help="adapt a detector with known-genuine files of a person, device or channel")
     p.add_argument("--detector", required=True, metavar="DIR", help="the base detector bundle folder")

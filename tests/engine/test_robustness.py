@@ -123,3 +123,6 @@ def test_cli_json(detector: tuple[Path, Path], capsys: pytest.CaptureFixture[str
     out = json.loads(capsys.readouterr().out)
     assert list(out) == ["clean", "jpeg60", "rescale0.5"]
     assert all(out[k]["n"] == 2 * N for k in out)
+    plot = bundle / f"robustness-{data.name}.png"  # by default the plot goes into the detector folder
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot.unlink()
