@@ -184,6 +184,36 @@ def gradient_rgb(width: int = IMAGE_W, height: int = IMAGE_H) -> np.ndarray:
     return np.stack([x, y, np.full_like(x, 90)], axis=2).round().astype(np.uint8)
 
 
+def noisy_rgb(width: int, height: int, amplitude: int, seed: int) -> np.ndarray:
+    """The gradient with seeded uniform noise of +-``amplitude``: JPEG quality and laundering need texture."""
+    rng = np.random.default_rng(seed)
+    base = gradient_rgb(width, height).astype(np.int16)
+    return np.clip(base + rng.integers(-amplitude, amplitude + 1, base.shape), 0, 255).astype(np.uint8)
+
+
+def smooth_field(rng: np.random.Generator, tint: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+    """A 64x64 smooth colour field (8x8 noise upsampled bicubically), optionally tinted."""
+    small = (rng.random((8, 8, 3)) * 200).astype(np.uint8)
+    img = np.asarray(Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)).astype(int)
+    return np.clip(img + np.array(tint), 0, 255).astype(np.uint8)
+
+
+def write_smooth_blocky_set(root: Path, n: int = 8, rng: np.random.Generator | None = None) -> Path:
+    """A tiny labelled image set: real/ smooth fields, fake/blocky/ the same made blocky; same name = same group.
+
+    ``rng`` (default: seeded 0) lets a caller draw more images from the same stream afterwards.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    (root / "real").mkdir(parents=True)
+    (root / "fake" / "blocky").mkdir(parents=True)
+    for i in range(n):
+        smooth = smooth_field(rng)
+        blocky = np.asarray(Image.fromarray(smooth).resize((8, 8)).resize((64, 64), Image.Resampling.NEAREST))
+        Image.fromarray(smooth).save(root / "real" / f"img{i}.png")
+        Image.fromarray(blocky).save(root / "fake" / "blocky" / f"img{i}.png")
+    return root
+
+
 def gray16() -> np.ndarray:
     """Three vertical bands: 0, 32768, 65535."""
     arr = np.zeros((IMAGE_H, 30), dtype=np.uint16)

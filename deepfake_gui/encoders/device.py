@@ -45,16 +45,21 @@ def pin_batch(batch: Any, device) -> Any:
     that fails (no driver, pinned memory exhausted) leaves the tensor pageable:
     the copy still happens, only without the overlap.
     """
-    import torch
-
     if getattr(device, "type", None) != "cuda":
         return batch
+    return _map_tensors(batch, _pinned)
+
+
+def _map_tensors(batch: Any, fn) -> Any:
+    """``fn`` applied to every tensor of a batch (also inside dicts, lists, tuples); the rest as it is."""
+    import torch
+
     if isinstance(batch, torch.Tensor):
-        return _pinned(batch)
+        return fn(batch)
     if isinstance(batch, dict):
-        return {k: pin_batch(v, device) for k, v in batch.items()}
+        return {k: _map_tensors(v, fn) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(pin_batch(v, device) for v in batch)
+        return type(batch)(_map_tensors(v, fn) for v in batch)
     return batch
 
 
@@ -69,18 +74,9 @@ def _pinned(tensor):
 
 def to_device(batch: Any, device) -> Any:
     """Move tensors (also inside dicts, lists, tuples) to ``device``; pinned and non-blocking on CUDA."""
-    import torch
-
-    non_blocking = device.type == "cuda"
-    if isinstance(batch, torch.Tensor):
-        if non_blocking:
-            batch = _pinned(batch)
-        return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(v, device) for v in batch)
-    return batch
+    if device.type == "cuda":
+        return _map_tensors(batch, lambda t: _pinned(t).to(device, non_blocking=True))
+    return _map_tensors(batch, lambda t: t.to(device, non_blocking=False))
 
 
 def auto_batch_size(device, per_item_bytes: int, *, requested: int | None = None, floor: int = 1,

@@ -12,8 +12,11 @@ SILENCE_LIMIT_S = 0.5
 MIN_SPEECH_S = 1.0
 
 
-def detector_caveats(active, score: TrackScore, info) -> list[str]:
-    """What a user must know about one detector's score on this file."""
+def detector_caveats(active, score: TrackScore, info, matches: list | None = None) -> list[str]:
+    """What a user must know about one detector's score on this file.
+
+    ``matches``: the file's :func:`file_condition_matches`, when the caller has them (one read per file).
+    """
     from deepfake_gui.analysis.caveats import domain_caveats
 
     detector = active.detector
@@ -42,28 +45,43 @@ def detector_caveats(active, score: TrackScore, info) -> list[str]:
             kwargs["width"], kwargs["height"] = info.width, info.height
         short = {k: v for k, v in profile.items() if k != "description"} | {"description": f"{active.modality} files"}
         out += [f"{active.name}: {c}" for c in map(str, domain_caveats(short, **kwargs))]
-    out += condition_caveats(active, score, info)
+    out += condition_caveats(active, score, info, matches)
     return out
 
 
-def condition_caveats(active, score: TrackScore, info) -> list[str]:
+def has_robustness_table(active) -> bool:
+    robustness = active.detector.meta.get("robustness")
+    return isinstance(robustness, dict) and bool(robustness.get("conditions"))
+
+
+def file_condition_matches(info, detectors) -> list:
+    """The laundering conditions the file resembles; the file is only read when a detector has a table to quote."""
+    from deepfake_gui.analysis.caveats import condition_matches
+
+    return condition_matches(info.to_dict(), info.path) if any(map(has_robustness_table, detectors)) else []
+
+
+def condition_caveats(active, score: TrackScore, info, matches: list | None = None) -> list[str]:
     """The detector's measured AUC under the laundering condition the file resembles, one per condition.
 
     Only figures the bundle carries (``meta["robustness"]``, written by train) are quoted;
     a bundle without the table or without the condition's row adds nothing, and the file
     caveat about the compression itself still fires. The file is only opened when the
-    table exists, so older bundles cost nothing.
+    table exists, so older bundles cost nothing; ``matches`` (see :func:`file_condition_matches`)
+    spares re-reading it for every detector.
     """
-    from deepfake_gui.analysis.caveats import condition_matches, measured_condition_caveat
+    from deepfake_gui.analysis.caveats import measured_condition_caveat
     from deepfake_gui.launder.conditions import CONDITIONS
 
-    robustness = active.detector.meta.get("robustness")
-    if not isinstance(robustness, dict) or not robustness.get("conditions"):
+    if not has_robustness_table(active):
         return []
+    robustness = active.detector.meta["robustness"]
+    if matches is None:
+        matches = file_condition_matches(info, [active])
     modality = "audio" if score.track == "audio" else "image"
     out: list[str] = []
     seen: set[str] = set()
-    for match in condition_matches(info.to_dict(), info.path):
+    for match in matches:
         known = CONDITIONS.get(match.condition)
         if known is None or known.modality != modality or match.condition in seen:
             continue

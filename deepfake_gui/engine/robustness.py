@@ -80,22 +80,10 @@ def robustness_job(detector_dir: Path, data_dir: Path, conditions: Sequence[str]
 def _launder_set(data, shas: list[str | None], condition, seed: int, launder_dir: Path | None,
                  cancel: CancelToken | None, label: str) -> Generator[Progress, None, tuple[object, int]]:
     """The data set with each file replaced by its laundered copy; files that fail to launder are left out."""
-    from deepfake_gui.core.errors import MediaError
-    from deepfake_gui.launder.conditions import launder_copy
+    from deepfake_gui.launder.conditions import launder_each
 
-    keep: list[int] = []
-    copies: list[Path] = []
-    for i, (path, sha) in enumerate(zip(data.paths, shas, strict=True)):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        yield Progress(i, len(data.paths), f"laundering {label}")
-        if sha is None:
-            continue
-        try:
-            copies.append(launder_copy(path, condition, seed, launder_dir, sha))
-        except (MediaError, ValueError, OSError):
-            continue
-        keep.append(i)
+    keep, copies, _, _ = yield from launder_each(data.paths, shas, condition, seed, launder_dir, cancel,
+                                                 f"laundering {label}")
     subset = data.subset(keep)
     subset.paths = copies
     return subset, len(data.paths) - len(keep)

@@ -124,7 +124,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
             cancel.raise_if_cancelled()
             yield Progress(i, len(features), f"layer {i + 1}/{len(features)}: {name}")
             (result,), _ = sweep_layers([X_layer], [name], data, folds, classifier=opts.classifier,
-                                        augmented=_one_layer(aug, i))
+                                        augmented=_some_layers(aug, [i]))
             result.layer = i
             results.append(result)
             if opts.report_layers:
@@ -146,7 +146,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
             raise LayerScopeError(f"--layer {opts.layer} out of range: {opts.encoder} has {len(features)} layers "
                                   f"(0..{len(features) - 1})")
         results, _ = sweep_layers([features[opts.layer]], [layer_names[opts.layer]], data, folds,
-                                  classifier=opts.classifier, augmented=_one_layer(aug, opts.layer))
+                                  classifier=opts.classifier, augmented=_some_layers(aug, [opts.layer]))
         results[0].layer = opts.layer
         chosen = [opts.layer]
         if opts.report_layers:
@@ -258,10 +258,6 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         save_robustness_plot(out / "robustness.png", robustness, meta["name"],
                              f"{Path(data.root).name} (grouped {len(folds)}-fold CV)", spec.modality, opts.seed)
     yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, robustness, data, raw_features)
-
-
-def _one_layer(aug: AugmentedRows | None, layer: int) -> AugmentedRows | None:
-    return _some_layers(aug, [layer])
 
 
 def _some_layers(aug: AugmentedRows | None, layers: list[int]) -> AugmentedRows | None:

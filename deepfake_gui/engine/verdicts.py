@@ -72,10 +72,11 @@ def robustness_summary(table: dict | None) -> dict | None:
 
 def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
     from deepfake_gui.engine.adapt import describe_reference_set
-    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats
+    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats, file_condition_matches
     from deepfake_gui.probes.reference import overlapping_references, reference_line
 
     by_name = {d.name: d for d in detectors}
+    matches = file_condition_matches(info, [by_name[s.detector] for s in scores])  # read once per file
     tracks: dict[str, list[tuple[object, TrackScore]]] = {}
     for score in scores:
         active = by_name[score.detector]
@@ -108,7 +109,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
                 result.caveats.append(f"{active.name}: unlike the genuine references ({line['reference_set']}): "
                                       f"distance {line['distance']:.3g} > {line['threshold']:.3g}")
         result.caveats += [hit["message"] for hit in overlapping_references(active, [result.path])]
-        result.caveats += score.caveats + detector_caveats(active, score, info)
+        result.caveats += score.caveats + detector_caveats(active, score, info, matches)
         if options.keep_arrays and score.arrays:
             result.arrays[f"{score.track}/{active.name}"] = score.arrays
     result.caveats += file_caveats(info, scores, options)

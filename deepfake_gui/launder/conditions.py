@@ -12,12 +12,13 @@ registry is ordered by family, and within a family from mild to severe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.launder import audio, image, video
 
 CONDITIONS_VERSION = 1  # bump when a condition's output changes, so cached copies are not reused
@@ -229,6 +230,40 @@ def launder_copy(src: str | Path, condition: str | Condition, seed: int = 0, roo
     return dst
 
 
+
+def launder_each(paths: Sequence[str | Path], shas: Sequence[str | None],
+                 condition: str | Condition | Callable[[str], str], seed: int = 0, root: str | Path | None = None,
+                 cancel: CancelToken | None = None, label: str = "laundering"
+                 ) -> Generator[Progress, None, tuple[list[int], list[Path], list[str], list[str]]]:
+    """:func:`launder_copy` of many files, with progress and cancel; a file that cannot be laundered is skipped.
+
+    ``condition`` may be a function of the file's sha256 (augmentation draws one per file).
+    Files without a sha256 (unreadable) are skipped silently. Returns (indices of the files
+    laundered, their copies, the condition of each, "path (condition): error" per failure).
+    """
+    from deepfake_gui.core.errors import MediaError
+
+    index: list[int] = []
+    copies: list[Path] = []
+    names: list[str] = []
+    failed: list[str] = []
+    for i, (path, sha) in enumerate(zip(paths, shas, strict=True)):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        yield Progress(i, len(paths), label)
+        if sha is None:
+            continue
+        name = condition(sha) if callable(condition) else getattr(condition, "name", condition)
+        try:
+            copies.append(launder_copy(path, name, seed, root, sha))
+        except (MediaError, ValueError, OSError) as exc:
+            failed.append(f"{path} ({name}): {exc}")
+            continue
+        index.append(i)
+        names.append(name)
+    return index, copies, names, failed
+
+
 __all__ = ["AUDIO_RATE", "CLEAN", "CONDITIONS", "CONDITIONS_VERSION", "MODALITIES", "STANDARD", "Condition",
-           "conditions_for", "file_sha256", "get_condition", "launder_copy", "rng_for", "severity_order",
-           "social_video_params"]
+           "conditions_for", "file_sha256", "get_condition", "launder_copy", "launder_each", "rng_for",
+           "severity_order", "social_video_params"]

@@ -63,13 +63,6 @@ class AugmentedRows:
     def __len__(self) -> int:
         return len(self.origin)
 
-    def subset_rows(self, keep_originals: np.ndarray) -> AugmentedRows:
-        """Only the copies whose original is kept, re-indexed onto ``keep_originals`` (original indices)."""
-        position = {int(o): i for i, o in enumerate(keep_originals.tolist())}
-        rows = np.array([i for i, o in enumerate(self.origin.tolist()) if int(o) in position], dtype=int)
-        return AugmentedRows(np.array([position[int(self.origin[i])] for i in rows], dtype=int),
-                             [f[rows] for f in self.features], [self.conditions[i] for i in rows], self.failed)
-
 
 def extend(X: np.ndarray, labels: np.ndarray, aug: AugmentedRows | None, layer_features: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray]:
@@ -99,31 +92,20 @@ def augmented_copies(paths: Sequence[str | Path], shas: Sequence[str | None], po
                      copies: int, root: Path | None = None, cancel: CancelToken | None = None
                      ) -> Generator[Progress, None, tuple[list[int], list[str], list[Path], list[str]]]:
     """Write (or reuse) the laundered copies; return (origin index, condition, copy path) lists and failures."""
-    from deepfake_gui.core.errors import MediaError
-    from deepfake_gui.launder.conditions import launder_copy
+    from deepfake_gui.launder.conditions import launder_each
 
     origin: list[int] = []
     conditions: list[str] = []
     out: list[Path] = []
     failed: list[str] = []
-    total = len(paths) * copies
     for k in range(copies):
-        for i, (path, sha) in enumerate(zip(paths, shas, strict=True)):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            if i % 16 == 0:
-                yield Progress(k * len(paths) + i, total, f"augmentation: laundered copy {k + 1} of {copies}")
-            if sha is None:
-                continue
-            condition = draw_condition(pool, seed, k, sha)
-            try:
-                out.append(launder_copy(path, condition, seed + k, root, sha))
-            except (MediaError, ValueError, OSError) as exc:
-                failed.append(f"{path} ({condition}): {exc}")
-                continue
-            origin.append(i)
-            conditions.append(condition)
-    yield Progress(total, total, "augmentation: copies ready")
+        index, made, names, errors = yield from launder_each(
+            paths, shas, lambda sha, k=k: draw_condition(pool, seed, k, sha), seed + k, root, cancel,
+            f"augmentation: laundered copy {k + 1} of {copies}")
+        origin += index
+        out += made
+        conditions += names
+        failed += errors
     return origin, conditions, out, failed
 
 

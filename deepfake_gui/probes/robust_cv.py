@@ -58,29 +58,17 @@ def laundered_features(encoder, paths: Sequence[str | Path], shas: Sequence[str 
 
     Returns ({condition: (original indices, rows of the chosen layers concatenated)}, {condition: failures}).
     """
-    from deepfake_gui.core.errors import MediaError
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
-    from deepfake_gui.launder.conditions import launder_copy
+    from deepfake_gui.launder.conditions import launder_each
 
     cache = FeatureCache()
     out: Laundered = {}
     failures: dict[str, int] = {}
     for k, condition in enumerate(conditions):
-        index: list[int] = []
-        copies: list[Path] = []
-        for i, (path, sha) in enumerate(zip(paths, shas, strict=True)):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            if i % 16 == 0:
-                yield Progress(i, len(paths), f"robustness {condition} ({k + 1}/{len(conditions)}): laundering")
-            if sha is None:
-                continue
-            try:
-                copies.append(launder_copy(path, condition, seed, root, sha))
-            except (MediaError, ValueError, OSError):
-                continue
-            index.append(i)
+        index, copies, _, _ = yield from launder_each(
+            paths, shas, condition, seed, root, cancel,
+            f"robustness {condition} ({k + 1}/{len(conditions)}): laundering")
         matrices, records = yield from collect_features(encoder, copies, cache=cache, cancel=cancel)
         ok = [r.index for r in records if r.pooled is not None]
         failures[condition] = len(paths) - len(ok)

@@ -85,10 +85,7 @@ def test_no_face() -> None:
 
 @pytest.fixture(scope="module")
 def photo() -> Image.Image:
-    rng = np.random.default_rng(3)
-    smooth = media_factory.gradient_rgb(256, 256).astype(np.int16)
-    noisy = np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(noisy, "RGB")
+    return Image.fromarray(media_factory.noisy_rgb(256, 256, 20, seed=3), "RGB")
 
 
 @pytest.mark.parametrize("quality", [30, 50, 75, 95])

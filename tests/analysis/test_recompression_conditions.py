@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import media_factory
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -39,10 +38,7 @@ ROBUSTNESS = {
 
 @pytest.fixture(scope="module")
 def photo() -> Image.Image:
-    rng = np.random.default_rng(3)
-    smooth = media_factory.gradient_rgb(256, 256).astype(np.int16)
-    noisy = np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(noisy, "RGB")
+    return Image.fromarray(media_factory.noisy_rgb(256, 256, 20, seed=3), "RGB")
 
 
 def _jpeg(folder: Path, photo: Image.Image, quality: int) -> Path:

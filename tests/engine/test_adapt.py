@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import media_factory
 import numpy as np
 import pytest
 from PIL import Image
@@ -35,23 +36,9 @@ N_TRAIN = 8
 N_REFS = 12
 
 
-def _smooth(rng: np.random.Generator, tint: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
-    small = (rng.random((8, 8, 3)) * 200).astype(np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)).astype(int)
-    return np.clip(img + np.array(tint), 0, 255).astype(np.uint8)
-
-
 def make_training_set(root: Path) -> Path:
     """real/ smooth colour fields, fake/blocky/ the same made blocky; same name = same group."""
-    rng = np.random.default_rng(0)
-    (root / "real").mkdir(parents=True)
-    (root / "fake" / "blocky").mkdir(parents=True)
-    for i in range(N_TRAIN):
-        smooth = _smooth(rng)
-        blocky = np.asarray(Image.fromarray(smooth).resize((8, 8)).resize((64, 64), Image.Resampling.NEAREST))
-        Image.fromarray(smooth).save(root / "real" / f"img{i}.png")
-        Image.fromarray(blocky).save(root / "fake" / "blocky" / f"img{i}.png")
-    return root
+    return media_factory.write_smooth_blocky_set(root, N_TRAIN)
 
 
 def make_references(folder: Path, n: int = N_REFS, seed: int = 1) -> Path:
@@ -59,7 +46,7 @@ def make_references(folder: Path, n: int = N_REFS, seed: int = 1) -> Path:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        img = _smooth(rng, (60, 20, -40)).astype(int) + rng.integers(-12, 13, (64, 64, 3))
+        img = media_factory.smooth_field(rng, (60, 20, -40)).astype(int) + rng.integers(-12, 13, (64, 64, 3))
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"cam{i:02d}.png")
     return folder
 

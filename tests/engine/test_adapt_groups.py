@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+import media_factory
 import numpy as np
 import pytest
 from PIL import Image
@@ -34,23 +35,9 @@ N_PHOTOS = 6
 N_TILES = 2  # tiles per photo: 12 references, over the minimum of 10
 
 
-def _smooth(rng: np.random.Generator, tint: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
-    small = (rng.random((8, 8, 3)) * 200).astype(np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)).astype(int)
-    return np.clip(img + np.array(tint), 0, 255).astype(np.uint8)
-
-
 def make_training_set(root: Path) -> Path:
     """As in test_adapt.py: real/ smooth fields, fake/blocky/ the same made blocky; same name = same group."""
-    rng = np.random.default_rng(0)
-    (root / "real").mkdir(parents=True)
-    (root / "fake" / "blocky").mkdir(parents=True)
-    for i in range(8):
-        smooth = _smooth(rng)
-        blocky = np.asarray(Image.fromarray(smooth).resize((8, 8)).resize((64, 64), Image.Resampling.NEAREST))
-        Image.fromarray(smooth).save(root / "real" / f"img{i}.png")
-        Image.fromarray(blocky).save(root / "fake" / "blocky" / f"img{i}.png")
-    return root
+    return media_factory.write_smooth_blocky_set(root, 8)
 
 
 def make_tiles(folder: Path, seed: int = 1) -> list[Path]:
@@ -59,7 +46,7 @@ def make_tiles(folder: Path, seed: int = 1) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for k in range(N_PHOTOS):
-        photo = np.hstack([_smooth(rng, (60, 20, -40)) for _ in range(N_TILES)]).astype(int)
+        photo = np.hstack([media_factory.smooth_field(rng, (60, 20, -40)) for _ in range(N_TILES)]).astype(int)
         photo = np.clip(photo + rng.integers(-12, 13, photo.shape), 0, 255).astype(np.uint8)
         for i in range(N_TILES):
             path = folder / f"photo{k}_{i}.png"

@@ -48,9 +48,7 @@ def _score(name: str, track: str) -> TrackScore:
 
 
 def _photo() -> Image.Image:
-    rng = np.random.default_rng(3)
-    smooth = media_factory.gradient_rgb(256, 256).astype(np.int16)
-    return Image.fromarray(np.clip(smooth + rng.integers(-20, 21, smooth.shape), 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(media_factory.noisy_rgb(256, 256, 20, seed=3), "RGB")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import media_factory
 import numpy as np
 import pytest
 from PIL import Image
@@ -20,12 +21,6 @@ from deepfake_gui.probes.bundle import load_bundle
 TIMEOUT_MS = 180_000
 
 
-def _smooth(rng: np.random.Generator, tint: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
-    small = (rng.random((8, 8, 3)) * 200).astype(np.uint8)
-    img = np.asarray(Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC)).astype(int)
-    return np.clip(img + np.array(tint), 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def base_and_refs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """A base detector (test-efficientnet) trained on smooth vs blocky images, 12 tinted "new camera" references."""
@@ -33,20 +28,14 @@ def base_and_refs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
 
     root = tmp_path_factory.mktemp("adapt-gui")
     rng = np.random.default_rng(0)
-    (root / "train" / "real").mkdir(parents=True)
-    (root / "train" / "fake" / "blocky").mkdir(parents=True)
-    for i in range(8):
-        smooth = _smooth(rng)
-        blocky = np.asarray(Image.fromarray(smooth).resize((8, 8)).resize((64, 64), Image.Resampling.NEAREST))
-        Image.fromarray(smooth).save(root / "train" / "real" / f"img{i}.png")
-        Image.fromarray(blocky).save(root / "train" / "fake" / "blocky" / f"img{i}.png")
+    media_factory.write_smooth_blocky_set(root / "train", 8, rng)  # the references continue the same stream
     opts = TrainOptions(data=root / "train", encoder="test-efficientnet", out=root / "base", sweep=False, layer=2,
                         folds=3, device="cpu", attribution=False)
     base = next(e for e in train_job(opts) if isinstance(e, TrainReport)).bundle_path
     refs = root / "camera"
     refs.mkdir()
     for i in range(12):
-        img = _smooth(rng, (60, 20, -40)).astype(int) + rng.integers(-12, 13, (64, 64, 3))
+        img = media_factory.smooth_field(rng, (60, 20, -40)).astype(int) + rng.integers(-12, 13, (64, 64, 3))
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(refs / f"cam{i:02d}.png")
     suspects = root / "suspects"
     suspects.mkdir()

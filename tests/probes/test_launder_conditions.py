@@ -27,9 +27,7 @@ FORMATS = {".jpg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 
 
 def _noisy_image(seed: int = 0, h: int = 64, w: int = 80) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    base = media_factory.gradient_rgb(w, h).astype(int)
-    return np.clip(base + rng.integers(-30, 31, base.shape), 0, 255).astype(np.uint8)
+    return media_factory.noisy_rgb(w, h, 30, seed)
 
 
 def _speech_like(seconds: float = 1.5, rate: int = AUDIO_RATE) -> np.ndarray:
