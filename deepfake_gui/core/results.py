@@ -34,6 +34,10 @@ class ScanResult:
     provenance: dict[str, Any] | None = None
     # Evidence integrity: size and mtime before and after the scan, the tool version, UTC timestamps
     integrity: dict[str, Any] = field(default_factory=dict)
+    # Why LayerScope did not commit to real or fake (engine/gate.py): {"reasons": [{"code", "message"}],
+    # "suggestion": str | None}. None when every check passed. A gated file's verdict is "inconclusive";
+    # its score and probability are still shown.
+    gate: dict[str, Any] | None = None
     # Full arrays (per-step series, heatmaps) for the GUI and reports; never written to the JSON line.
     arrays: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
