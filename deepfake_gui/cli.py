@@ -145,6 +145,30 @@ def _robustness_lines(table: dict) -> list[str]:
     return lines
 
 
+def _protocol_lines(m: dict, meta: dict) -> list[str]:
+    """The held-out figures of a freshly trained detector: what users will see on new generators and sources."""
+    out: list[str] = []
+    for key, title in (("logo", "leave-one-generator-out"), ("loso", "leave-one-source-out")):
+        table = m.get(key) or {}
+        if not table.get("held_out"):
+            continue
+        out.append(f"{title}: mean AUC {table['mean_auc']:.3f}, worst {table['min_auc']:.3f}")
+        for name, row in table["held_out"].items():
+            ci = row.get("ci95")
+            ci_text = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
+            auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
+            out.append(f"  {name:32s} AUC {auc}{ci_text}  real {row['n_real']}, fake {row['n_fake']}")
+    sel = meta.get("selective")
+    if sel:
+        out.append(f"held-out calibration: coverage {sel['coverage']:.1%}, accuracy on committed files "
+                   f"{sel['accuracy_committed']:.1%}, real files called fake {sel['false_accusation']:.1%} "
+                   f"(band {meta['inconclusive_band'][0]:.3f}-{meta['inconclusive_band'][1]:.3f})")
+    audit = m.get("shortcut_audit")
+    if audit:
+        out.append(f"shortcut audit: {audit['verdict']}")
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -154,11 +178,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     robustness: bool | list[str] = False
     if args.robustness is not None:
         robustness = [c for c in args.robustness.split(",") if c.strip()] or True
-    opts = TrainOptions(data=Path(args.data), encoder=args.encoder, out=Path(args.out),
+    data = [Path(d) for d in args.data]
+    opts = TrainOptions(data=data if len(data) > 1 else data[0], encoder=args.encoder, out=Path(args.out),
                         sweep=args.layer is None and layers is None, layer=args.layer, layers=layers,
                         top_k=args.top_k, classifier=args.classifier, folds=args.folds, device=args.device,
                         name=args.name, domain_note=args.domain_note, augment=args.augment,
-                        augment_copies=args.augment_copies, robustness=robustness, seed=args.seed)
+                        augment_copies=args.augment_copies, robustness=robustness, seed=args.seed,
+                        select_by=args.select_by, protocols=not args.no_protocols,
+                        shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 
@@ -181,7 +208,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             "encoder": args.encoder,
             "layers": [{"layer": r["layer"], "name": r["name"], "auc": r["auc"], "auc_std": r["auc_std"],
                         "eer": r["eer"], "eer_std": r["eer_std"], "accuracy": r["accuracy"],
-                        "accuracy_std": r["accuracy_std"]} for r in report.layers],
+                        "accuracy_std": r["accuracy_std"], "logo_mean_auc": r.get("logo_mean_auc")}
+                       for r in report.layers],
+            "headline": m.get("headline"),
+            "logo": m.get("logo"),
+            "loso": m.get("loso"),
+            "selective": report.meta.get("selective"),
+            "shortcut_audit": m.get("shortcut_audit"),
             "chosen_layer": report.chosen[0] if len(report.chosen) == 1 else report.chosen,
             "chosen_layer_names": chosen_names,
             "cv": {k: m[k] for k in ("cv_auc", "cv_auc_ci95", "cv_eer", "cv_min_dcf")},
@@ -196,11 +229,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             "robustness": report.robustness,
         }, indent=2))
         return 0
-    print(f"{'layer':>5}  {'name':12s} {'dim':>5}  {'AUC':>15}  {'EER':>15}  {'accuracy':>15}")
+    by_logo = any(r.get("logo_mean_auc") is not None for r in report.layers)
+    print(f"{'layer':>5}  {'name':12s} {'dim':>5}  {'AUC':>15}  {'EER':>15}  {'accuracy':>15}"
+          + ("  LOGO AUC" if by_logo else ""))
     for r in report.layers:
         mark = " <- chosen" if r["layer"] in report.chosen else ""
+        logo = f"  {r['logo_mean_auc']:.3f}   " if r.get("logo_mean_auc") is not None else ""
         print(f"{r['layer']:>5}  {r['name']:12s} {r['dim']:>5}  {r['auc']:.3f} ± {r['auc_std']:.3f}    "
-              f"{r['eer']:.3f} ± {r['eer_std']:.3f}    {r['accuracy']:.3f} ± {r['accuracy_std']:.3f}{mark}")
+              f"{r['eer']:.3f} ± {r['eer_std']:.3f}    {r['accuracy']:.3f} ± {r['accuracy_std']:.3f}{logo}{mark}")
+    if by_logo:
+        print("layers chosen by leave-one-generator-out mean AUC (LOGO), not by in-domain CV")
+    print("\n".join(_protocol_lines(m, report.meta)))
     lo, hi = m["cv_auc_ci95"]
     print(f"\nchosen: {', '.join(chosen_names)}; out-of-fold AUC {m['cv_auc']:.3f} (95% CI by group {lo:.3f}-{hi:.3f}),"
           f" EER {m['cv_eer']:.3f}, minDCF {m['cv_min_dcf']:.3f}")
@@ -534,9 +573,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("train", help="sweep encoder layers with grouped CV and save a detector bundle")
-    p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
+    p.add_argument("--data", required=True, action="append",
+                   help="folder with real/ and fake/<generator>/, or a manifest.csv; repeat to train on several "
+                        "data sets together (groups stay apart, each set's sources are held out in turn)")
     p.add_argument("--encoder", required=True,
                    help="encoder name (see `layerscope models list`), or `fusion` for the CLIP + prompt + ResNet MLP")
+    p.add_argument("--select-by", choices=["auto", "logo", "cv"], default="auto",
+                   help="choose layers by leave-one-generator-out mean AUC (logo; auto = when there are at least "
+                        "two generators) or by grouped-CV AUC (cv)")
+    p.add_argument("--image-tiles", type=int, default=9, metavar="N",
+                   help="images: average the features of up to N native-resolution tiles, as scan sees a picture "
+                        "(default 9; 0 = resize the whole picture)")
+    p.add_argument("--no-protocols", action="store_true",
+                   help="skip the leave-one-generator-out / leave-one-source-out tables and held-out calibration")
+    p.add_argument("--no-shortcut-audit", action="store_true",
+                   help="skip the classic model on duration, loudness, size and colour statistics")
     p.add_argument("--fusion-encoders", default="clip-vit-b-32,resnet-101", metavar="CLIP,RESNET",
                    help="the two encoders of --encoder fusion (default: clip-vit-b-32,resnet-101)")
     mode = p.add_mutually_exclusive_group()

@@ -68,3 +68,44 @@ def verdict(probability: float, band: tuple[float, float]) -> str:
     if probability < lo:
         return "real"
     return "inconclusive"
+
+
+def selective_band(probs: np.ndarray, labels: np.ndarray, max_error: float = 0.05,
+                   max_false_accusation: float = 0.05) -> tuple[tuple[float, float], dict]:
+    """The widest commitment that stays honest on held-out scores: (band, figures).
+
+    Fitted on scores of files the detector never trained on in any form (fakes of a
+    held-out generator, real files of a held-out source), so the promise carries to
+    sources and generators it has not seen as far as the development data can tell:
+    - of files called fake, at most ``max_error`` are real, and at most
+      ``max_false_accusation`` of all real files are called fake;
+    - of files called real, at most ``max_error`` are fake.
+    Figures: coverage (share committed), accuracy on committed files, false-accusation rate.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels).astype(int)
+    n_real = max(int((labels == 0).sum()), 1)
+    candidates = np.unique(np.r_[probs, 0.5, 1.0])
+    hi = 1.0 + 1e-12
+    for t in candidates:
+        called = probs >= t
+        if called.sum() and (labels[called] == 0).mean() <= max_error and \
+                (called & (labels == 0)).sum() / n_real <= max_false_accusation:
+            hi = float(t)
+            break
+    lo = 0.0
+    for t in candidates[candidates <= hi][::-1]:
+        called = probs < t
+        if called.sum() and (labels[called] == 1).mean() <= max_error:
+            lo = float(t)
+            break
+    hi = min(hi, 1.0)
+    fake, real = probs >= hi, probs < lo
+    committed = fake | real
+    correct = (fake & (labels == 1)) | (real & (labels == 0))
+    figures = {"coverage": float(committed.mean()),
+               "accuracy_committed": float(correct[committed].mean()) if committed.any() else None,
+               "false_accusation": float((fake & (labels == 0)).sum() / n_real),
+               "fakes_called_fake": float((fake & (labels == 1)).sum() / max(int((labels == 1).sum()), 1)),
+               "n": int(len(labels))}
+    return (lo, hi), figures

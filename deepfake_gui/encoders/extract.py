@@ -31,12 +31,18 @@ class FileFeatures:
     cached: bool = False
 
 
-def _decode(encoder: Encoder, path: Path) -> list[np.ndarray]:
-    """The items one file contributes: one image, or the audio in <= 30 s chunks."""
+def _decode(encoder: Encoder, path: Path, tiles: int = 0) -> list[np.ndarray]:
+    """The items one file contributes: one image (or, with ``tiles``, up to that many native-resolution
+    tiles, as scan cuts them), or the audio in <= 30 s chunks."""
     from deepfake_gui.media import load_audio, load_image
 
     if encoder.modality == "image":
-        return [load_image(path)]
+        image = load_image(path)
+        if not tiles:
+            return [image]
+        from deepfake_gui.encoders.tiling import native_tiles
+
+        return native_tiles(image, int(encoder.spec.preprocessing["size"]), tiles)
     rate = int(encoder.spec.preprocessing["sample_rate"])
     audio = load_audio(path, rate)
     step = int(MAX_AUDIO_CHUNK_S * rate)
@@ -47,8 +53,9 @@ def _decode(encoder: Encoder, path: Path) -> list[np.ndarray]:
 
 
 def _pool_chunks(encoder: Encoder, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """One vector per layer: audio chunks weighted by length, image tiles equally."""
     feats = encoder.encode(chunks)
-    weights = np.array([len(c) for c in chunks], dtype=np.float64)
+    weights = np.array([1 if encoder.modality == "image" else len(c) for c in chunks], dtype=np.float64)
     weights /= weights.sum()
     return [np.asarray((p.numpy() * weights[:, None]).sum(axis=0), dtype=np.float32) for p in feats.pooled]
 
@@ -61,8 +68,15 @@ def iter_file_features(
     variant: str = "",
     batch_size: int = 16,
     cancel: CancelToken | None = None,
+    tiles: int = 0,
 ) -> Iterator[Progress | FileFeatures]:
-    """Yield FileFeatures in input order (errors included) and Progress events."""
+    """Yield FileFeatures in input order (errors included) and Progress events.
+
+    ``tiles`` (images): average the features of up to that many native-resolution tiles per picture,
+    as scan scores them, instead of one resized picture; cached under its own key.
+    """
+    if tiles:
+        variant = f"{variant}tiles{tiles}"
     cancel = cancel or CancelToken()
     total = len(paths)
     pending: list[tuple[int, Path, str, np.ndarray]] = []  # image batch across files
@@ -92,12 +106,12 @@ def iter_file_features(
             yield FileFeatures(i, path, sha, hit, cached=True)
         else:
             try:
-                items = _decode(encoder, path)
+                items = _decode(encoder, path, tiles)
             except LayerScopeError as exc:
                 yield from flush()
                 yield FileFeatures(i, path, sha, None, str(exc))
                 continue
-            if encoder.modality == "image":
+            if encoder.modality == "image" and not tiles:
                 pending.append((i, path, sha, items[0]))
                 if len(pending) >= batch_size:
                     yield from flush()
@@ -127,13 +141,14 @@ def collect_features(
     cache: FeatureCache | None = None,
     variant: str = "",
     cancel: CancelToken | None = None,
+    tiles: int = 0,
 ) -> Generator[Progress, None, tuple[list[np.ndarray], list[FileFeatures]]]:
     """Yield Progress; return per-layer matrices (n_ok, D_l) of the decodable files and every record.
 
     Jobs use it as ``matrices, records = yield from collect_features(...)``.
     """
     records: list[FileFeatures] = []
-    for event in iter_file_features(encoder, paths, cache=cache, variant=variant, cancel=cancel):
+    for event in iter_file_features(encoder, paths, cache=cache, variant=variant, cancel=cancel, tiles=tiles):
         if isinstance(event, Progress):
             yield Progress(event.done, event.total, f"features: {event.message}")
         else:

@@ -224,7 +224,12 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
             else:
                 scores.append(score)
     result = finish_result(result, info, scores, detectors, options)
-    _add_segments(result, info, scores, detectors)
+    if scores:
+        from deepfake_gui.engine.gate import apply_gate, content_check
+
+        result = apply_gate(result, content_check(path, info))
+    if result.gate is None:  # a segment on a file the detectors cannot judge says nothing
+        _add_segments(result, info, scores, detectors)
     return result
 
 

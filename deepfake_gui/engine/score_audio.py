@@ -162,11 +162,12 @@ def score_audio_track(
     bounds = window_bounds(duration_s, options.window_s, options.hop_s)
     windows = window_scores(times_all, steps_all, bounds)
     caveats: list[str] = []
-    if options.aggregation == "mean":
+    how = detector.aggregation_for("audio", options.aggregation, options.window_s, options.hop_s)
+    if how == "mean":
         decision = float(detector.decision(features)[0])  # the trained quantity: mean over all frames
     else:
-        decision = aggregate(windows, options.aggregation)
-    calibration = detector.calibration_for("audio", options.window_s, options.hop_s, options.aggregation)
+        decision = aggregate(windows, how)
+    calibration = detector.calibration_for("audio", options.window_s, options.hop_s, how)
     if calibration is None:
         calibration = detector.file_calibration
         caveats.append(f"{active.name} has no calibration for {options.window_s:g} s windows, {options.hop_s:g} s "
@@ -188,5 +189,5 @@ def score_audio_track(
     facts = {"duration_s": duration_s, "leading_silence_s": lead_s, "trailing_silence_s": trail_s,
              "window_s": options.window_s, "step_s": float(np.median(np.diff(times_all))) if len(times_all) > 1
              else None}
-    return TrackScore(active.name, track, decision, probability, None, features, options.aggregation,
+    return TrackScore(active.name, track, decision, probability, None, features, how,
                       series, arrays, caveats, facts, calibration)

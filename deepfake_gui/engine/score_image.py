@@ -42,27 +42,12 @@ class TilePlan:
     boxes: tuple[tuple[int, int, int, int], ...]  # (y0, x0, y1, x1) in original pixels
 
 
-def _positions(extent: int, size: int, count: int) -> list[int]:
-    if count <= 1:
-        return [(extent - size) // 2]
-    return sorted({int(round(v)) for v in np.linspace(0, extent - size, count)})
-
-
 def plan_tiles(height: int, width: int, size: int, max_tiles: int = 64) -> TilePlan:
     """Tiles of ``size`` covering the image (the last row/column end-aligned), at most ``max_tiles``."""
-    if min(height, width) < size:
-        side = min(height, width)
-        y0, x0 = (height - side) // 2, (width - side) // 2
-        return TilePlan("resize", ((y0, x0, y0 + side, x0 + side),))
-    ny, nx = math.ceil(height / size), math.ceil(width / size)
-    if ny * nx > max_tiles:
-        factor = math.sqrt(max_tiles / (ny * nx))
-        ny, nx = max(1, int(ny * factor)), max(1, int(nx * factor))
-        while ny * nx > max_tiles:
-            ny, nx = (ny - 1, nx) if ny >= nx else (ny, nx - 1)
-    boxes = tuple((y, x, y + size, x + size)
-                  for y in _positions(height, size, ny) for x in _positions(width, size, nx))
-    return TilePlan("tiles", boxes)
+    from deepfake_gui.encoders.tiling import tile_boxes
+
+    mode, boxes = tile_boxes(height, width, size, max_tiles)
+    return TilePlan(mode, tuple(boxes))
 
 
 def crops(image: np.ndarray, plan: TilePlan) -> list[np.ndarray]:
@@ -178,7 +163,8 @@ def finish_image_score(active, options: ImageOptions, shape: tuple[int, int], pl
     size = int(encoder.spec.preprocessing["size"])
     height, width = int(shape[0]), int(shape[1])
     tile_scores = detector.decision(features_all)
-    decision = aggregate(tile_scores, options.aggregation) if len(tile_scores) > 1 else float(tile_scores[0])
+    how = detector.aggregation_for(track, options.aggregation)
+    decision = aggregate(tile_scores, how) if len(tile_scores) > 1 else float(tile_scores[0])
     probability = float(detector.probability(np.array([decision]))[0])
     threshold_score = detector.file_calibration.threshold_score
     heat, scale = paint_heatmap((height, width), plan, tile_maps, options.heatmap_max_side)
@@ -192,10 +178,10 @@ def finish_image_score(active, options: ImageOptions, shape: tuple[int, int], pl
     facts = {"mode": plan.mode, "n_tiles": len(plan.boxes), "width": width, "height": height, "tile": size,
              "heatmap": heatmap_summary(heat, scale, threshold_score, plan)}
     caveats = []
-    if len(tile_scores) > 1 and options.aggregation != "mean":
-        caveats.append(combined_caveat(active.name, len(tile_scores), "tiles", options.aggregation))
+    if len(tile_scores) > 1 and how != "mean":
+        caveats.append(combined_caveat(active.name, len(tile_scores), "tiles", how))
     return TrackScore(active.name, track, decision, probability, None, features_all.mean(axis=0, keepdims=True),
-                      options.aggregation if len(tile_scores) > 1 else "single-tile", series, arrays, caveats,
+                      how if len(tile_scores) > 1 else "single-tile", series, arrays, caveats,
                       facts, detector.file_calibration)
 
 

@@ -90,7 +90,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     if not frame_scores:
         raise ValueError("no frame could be decoded")
     scores_arr = np.asarray(frame_scores)
-    decision = aggregate(scores_arr, options.aggregation) if len(scores_arr) > 1 else float(scores_arr[0])
+    how = detector.aggregation_for("frames", options.aggregation)
+    decision = aggregate(scores_arr, how) if len(scores_arr) > 1 else float(scores_arr[0])
     probability = float(detector.probability(np.array([decision]))[0])
     features = (feature_sum / max(n_crops, 1)).astype(np.float32)[None, :]  # type: ignore[operator]
     threshold_score = detector.file_calibration.threshold_score
@@ -101,7 +102,7 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []
-    if len(scores_arr) > 1 and options.aggregation != "mean":
-        caveats.append(combined_caveat(active.name, len(scores_arr), "frames", options.aggregation))
-    return TrackScore(active.name, "frames", decision, probability, None, features, options.aggregation,
+    if len(scores_arr) > 1 and how != "mean":
+        caveats.append(combined_caveat(active.name, len(scores_arr), "frames", how))
+    return TrackScore(active.name, "frames", decision, probability, None, features, how,
                       series, arrays, caveats, facts, detector.file_calibration)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TrainOptions:
-    data: Path | LabeledSet  # a folder / manifest.csv, or a set already built (the GUI's probe lab)
+    data: Path | list[Path] | LabeledSet  # folders / manifest.csv files, or a set already built (probe lab)
     encoder: str
     out: Path
     sweep: bool = True
@@ -43,6 +43,11 @@ class TrainOptions:
     augment: str = "none"  # laundering augmentation policy (probes/augment.py): none, social, codec
     augment_copies: int = 1  # laundered copies per training item
     robustness: bool | list[str] = False  # grouped-CV figures under laundering: True = the standard set
+    select_by: str = "auto"  # layers by "logo" (leave-one-generator-out mean AUC), "cv", or "auto" (logo if possible)
+    protocols: bool = True  # leave-one-generator-out / leave-one-source-out tables into the model card
+    held_out_calibration: bool = True  # calibration and band from held-out generators and sources, when possible
+    shortcut_audit: bool = True  # a classic model on duration, loudness, size, colour... measured the same way
+    image_tiles: int = 0  # images: features averaged over up to this many native-resolution tiles (0: resized)
 
 
 @dataclass
@@ -73,10 +78,11 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.train_protocols import choose_layers, logo_by_layer, training_licences
     from deepfake_gui.launder.conditions import file_sha256
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
-    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_dataset
+    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_datasets
     from deepfake_gui.probes.domain_profile import measure_domain_profile
     from deepfake_gui.probes.linear import LinearProbe
     from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
@@ -90,14 +96,18 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
 
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
-    data = opts.data if isinstance(opts.data, LabeledSet) else load_dataset(opts.data)
+    roots = [] if isinstance(opts.data, LabeledSet) else (list(opts.data) if isinstance(opts.data, list | tuple)
+                                                          else [opts.data])
+    data = opts.data if isinstance(opts.data, LabeledSet) else load_datasets(roots)
     yield Progress(0, len(data), f"loading encoder {opts.encoder}")
     encoder = build_encoder(opts.encoder, opts.device)
     if encoder.spec.random_init:
         yield Progress(0, len(data), f"warning: {opts.encoder} has random weights (test encoder)")
 
     t0 = time.perf_counter()
-    matrices, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel)
+    tiles = opts.image_tiles if encoder.spec.modality == "image" else 0
+    matrices, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel,
+                                                    tiles=tiles)
     timings["features_s"] = time.perf_counter() - t0
     failed = [r.error or str(r.path) for r in records if r.pooled is None]
     keep = np.array([r.index for r in records if r.pooled is not None], dtype=int)
@@ -131,6 +141,11 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
                 yield LayerSwept(result, i, len(features))
         yield Progress(len(features), len(features), "layer sweep done")
         chosen = best_layers(results, opts.top_k)
+        if _select_by_logo(opts, data):
+            logo_means = yield from logo_by_layer(features, data, folds, opts.classifier, cancel)
+            for result, value in zip(results, logo_means, strict=True):
+                result.extra["logo_mean_auc"] = value
+            chosen = choose_layers(logo_means, opts.top_k)
     elif opts.layers:
         bad = [i for i in opts.layers if not 0 <= i < len(features)]
         if bad:
@@ -173,6 +188,8 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
 
     arrays = final.to_arrays()
     meta_extra: dict = {}
+    held_out = yield from _held_out_figures(X, X_fit, data, folds, opts, cancel, arrays, meta_extra,
+                                            encoder.spec.modality)
     t0 = time.perf_counter()
     if opts.attribution and len(set(data.generators)) > 2:
         attr_classes = sorted(set(data.generators))
@@ -231,14 +248,19 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         "calibration": {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "out-of-fold scores"},
         "threshold": report.eer_threshold,
         "inconclusive_band": [band[0], band[1]],
+        **_held_out_calibration_meta(held_out, platt, band, report.eer_threshold),
         "training": {**data.summary(), "content_hash": data.content_hash(), "failed_files": len(failed),
-                     "folds": len(folds), "split": "StratifiedGroupKFold by group", "seed": opts.seed},
+                     "folds": len(folds), "split": "StratifiedGroupKFold by group", "seed": opts.seed,
+                     **({"image_tiles": tiles} if tiles else {}),
+                     **({"data_sets": [str(r) for r in roots], "licences": training_licences(roots)} if roots
+                        else {})},
         "metrics": {
             "cv_auc": report.auc, "cv_auc_ci95": list(ci), "cv_eer": report.eer, "cv_ap": report.ap,
             "cv_min_dcf": report.min_dcf, "fold_auc_mean": float(np.mean([f["auc"] for f in per_fold])),
             "fold_auc_std": float(np.std([f["auc"] for f in per_fold])),
             "per_generator": generators, "learning_curve": curve, "layer_sweep": per_layer,
             "one_class": one_class, "clustering": clustering,
+            **held_out.get("metrics", {}),
         },
         "domain_profile": measure_domain_profile(data.paths, spec.modality, opts.domain_note),
         "domain": {"method": "mahalanobis (PCA + Ledoit-Wolf) on all training items, chosen layer",
@@ -369,3 +391,93 @@ def save_sweep_plot(path: Path, layers: list[dict], chosen: list[int], curve: li
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _select_by_logo(opts: TrainOptions, data: LabeledSet) -> bool:
+    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.engine.train_protocols import can_hold_out_generators
+
+    if opts.select_by not in ("auto", "logo", "cv"):
+        raise LayerScopeError(f"select_by must be auto, logo or cv, got {opts.select_by!r}")
+    if opts.select_by == "cv":
+        return False
+    possible = can_hold_out_generators(data)
+    if opts.select_by == "logo" and not possible:
+        raise LayerScopeError("choosing layers by leave-one-generator-out needs fakes of at least two generators")
+    return possible
+
+
+def _held_out_figures(X: np.ndarray, X_fit: np.ndarray, data: LabeledSet, folds, opts: TrainOptions,
+                      cancel: CancelToken, arrays: dict, meta_extra: dict,
+                      modality: str) -> Generator[Progress, None, dict]:
+    """LOGO / LOSO tables, held-out calibration, source-calibrated domain gate and shortcut audit.
+
+    Adds the gate's arrays to ``arrays`` and its description to ``meta_extra``; returns
+    {"metrics": ..., "calibration": ...} for the model card.
+    """
+    from deepfake_gui.engine.train_protocols import (
+        can_hold_out_generators,
+        held_out_calibration,
+        protocol_tables,
+        shortcut_audit,
+        shortcut_features,
+        shortcut_verdict,
+        source_held_out_domain,
+    )
+
+    out: dict = {"metrics": {}}
+    if not opts.protocols or not can_hold_out_generators(data):
+        return out
+    yield Progress(0, 1, "leave-one-generator-out and leave-one-source-out")
+    logo, loso = protocol_tables(X, data, folds, opts.classifier, opts.seed)
+    metrics = out["metrics"]
+    metrics["logo"] = logo.to_dict() | {
+        "method": "each generator out of training in every grouped fold; scored against the held-out real files "
+                  "of the sources it appears in; 95% intervals by group bootstrap"}
+    metrics["loso"] = loso.to_dict() | {
+        "method": "each source (page, speaker chain or collection with both classes) out of training; scored on "
+                  "all of its files"}
+    metrics["headline"] = {"protocol": "leave-one-generator-out", "mean_auc": metrics["logo"]["mean_auc"],
+                           "min_auc": metrics["logo"]["min_auc"]}
+    cancel.raise_if_cancelled()
+    if opts.held_out_calibration:
+        yield Progress(0, 1, "calibration on held-out generators and sources")
+        out["calibration"] = held_out_calibration(X, data, logo, opts.classifier)
+    gate = source_held_out_domain(X, data)  # originals: sources are known for them
+    if gate is not None:
+        gate_arrays, threshold = gate
+        arrays.update(gate_arrays)
+        meta_extra["domain_gate"] = {
+            "method": "mahalanobis (PCA + Ledoit-Wolf) on all training items; threshold from sources held out of "
+                      "the model", "threshold": float(threshold), "percentile": 99.0, "prefix": "gate_",
+            "meaning": "inputs above the threshold are further from the training data than 99% of the files of "
+                       "sources the model had not seen: the verdict is withheld"}
+    if opts.shortcut_audit:
+        cancel.raise_if_cancelled()
+        feats, ok = yield from shortcut_features(data.paths, modality, cancel)
+        audit = shortcut_audit(feats, ok, data, folds, opts.seed)
+        audit["verdict"] = shortcut_verdict(logo.mean_auc, audit)
+        metrics["shortcut_audit"] = audit
+    return out
+
+
+def _held_out_calibration_meta(held_out: dict, platt, band, eer_threshold: float) -> dict:
+    """The bundle's calibration: fitted on held-out generators and sources when they could be had."""
+    cal = held_out.get("calibration")
+    if not cal:
+        return {}
+    lo, hi = cal["band"]
+    return {
+        "calibration": {"method": "platt", "a": cal["platt"].a, "b": cal["platt"].b,
+                        "fitted_on": "held-out scores: fakes of a generator left out of training (leave-one-"
+                                     "generator-out), real files of a source left out of training"},
+        "calibration_cv": {"a": platt.a, "b": platt.b, "threshold": eer_threshold, "inconclusive_band": list(band),
+                           "fitted_on": "grouped-CV out-of-fold scores (in-domain; kept for reference)"},
+        "threshold": float(min(max(0.5, lo), hi)),
+        "inconclusive_band": [float(lo), float(hi)],
+        "selective": cal["figures"] | {
+            "meaning": "outside the band, on held-out generators and sources, the detector was right at least 95% "
+                       "of the time and called at most 5% of real files fake; coverage is the share of files it "
+                       "committed on"},
+        "scan_aggregation": {"audio": "mean", "image": "mean", "frames": "mean"},
+    }

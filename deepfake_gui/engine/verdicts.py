@@ -60,6 +60,21 @@ def _attribution(active, score: TrackScore, top: int = 3) -> list[dict]:
             for i in order]
 
 
+def domain_gate_entry(active, score: TrackScore) -> dict | None:
+    """Distance to the training data against the threshold calibrated on held-out sources (engine/gate.py)."""
+    measured = active.detector.gate_distance(score.features)
+    if measured is None:
+        return None
+    distances, threshold = measured
+    distance = float(np.max(distances))
+    outside = bool(distance > threshold)
+    what = {"audio": "recording", "image": "picture", "frames": "video"}.get(score.track, score.track)
+    message = (f"this {what} is further from {active.name}'s training data ({distance:.3g}) than 99% of the files of "
+               f"sources it was never trained on ({threshold:.3g}): it was recorded or made unlike anything the "
+               "detector knows" if outside else "inside the training domain")
+    return {"distance": round(distance, 4), "threshold": round(threshold, 4), "outside": outside, "message": message}
+
+
 def robustness_summary(table: dict | None) -> dict | None:
     """The model card's robustness table in short: AUC per laundering condition, how it was measured."""
     if not isinstance(table, dict) or not isinstance(table.get("conditions"), dict):
@@ -102,6 +117,9 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "adapted_to": describe_reference_set(active.detector.meta),  # reference set (layerscope adapt)
             "robustness": robustness_summary(active.detector.meta.get("robustness")),
         }
+        gate = domain_gate_entry(active, score)
+        if gate is not None:
+            result.detectors[active.name]["domain_gate"] = gate
         line = reference_line(active, score.features)  # distance to genuine references: its own line
         if line is not None:
             result.detectors[active.name]["reference"] = line

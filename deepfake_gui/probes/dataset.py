@@ -28,7 +28,12 @@ class LabeledSet:
     labels: np.ndarray  # 0 real, 1 fake
     generators: list[str]  # "real" for real items
     groups: np.ndarray  # str
-    source: str  # "manifest" | "folders"
+    source: str  # "manifest" | "folders" | "combined"
+    # Per item: where it was recorded or collected (a demo page, a speaker, a photo collection, a data set):
+    # what leave-one-source-out holds out. None: every item's source is its data set's folder name.
+    sources: list[str] | None = None
+    # Per item: the real files a generator is scored against in leave-one-generator-out (same page or set)
+    match: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -36,12 +41,21 @@ class LabeledSet:
     def subset(self, index: np.ndarray | list[int]) -> LabeledSet:
         index = np.asarray(index, dtype=int)
         return LabeledSet(self.root, [self.paths[i] for i in index], self.labels[index],
-                          [self.generators[i] for i in index], self.groups[index], self.source)
+                          [self.generators[i] for i in index], self.groups[index], self.source,
+                          None if self.sources is None else [self.sources[i] for i in index],
+                          None if self.match is None else [self.match[i] for i in index])
+
+    def item_sources(self) -> list[str]:
+        return list(self.sources) if self.sources is not None else [Path(self.root).name] * len(self)
+
+    def item_match(self) -> list[str]:
+        return list(self.match) if self.match is not None else [Path(self.root).name] * len(self)
 
     def summary(self) -> dict:
         return {
             "root": str(self.root),
             "source": self.source,
+            **({"sources": dict(sorted(Counter(self.sources).items()))} if self.sources is not None else {}),
             "n_items": len(self),
             "n_real": int((self.labels == 0).sum()),
             "n_fake": int((self.labels == 1).sum()),
@@ -72,7 +86,7 @@ def load_dataset(root: str | Path) -> LabeledSet:
 
 def _from_manifest(manifest: Path) -> LabeledSet:
     root = manifest.parent
-    paths, labels, generators, groups = [], [], [], []
+    paths, labels, generators, groups, sources, match = [], [], [], [], [], []
     with open(manifest, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = {"path", "label"} - set(reader.fieldnames or [])
@@ -88,9 +102,49 @@ def _from_manifest(manifest: Path) -> LabeledSet:
             labels.append(int(label == "fake"))
             generators.append(REAL if label == "real" else generator)
             groups.append((row.get("group") or "").strip() or str(row["path"]))
+            source, matched = item_source(root.name, row)
+            sources.append(source)
+            match.append(matched)
     if not paths:
         raise LayerScopeError(f"{manifest}: no rows")
-    return LabeledSet(root, paths, np.array(labels), generators, np.array(groups), "manifest")
+    return LabeledSet(root, paths, np.array(labels), generators, np.array(groups), "manifest", sources, match)
+
+
+def item_source(dataset: str, row: dict) -> tuple[str, str]:
+    """(source, match) of a manifest row: what leave-one-source-out holds out, and which real files
+    leave-one-generator-out scores a generator against.
+
+    A ``source`` column names the page or collection. Without it, a ``language`` column stands for the
+    recording chain (the telephone set: one speaker per language, and its TTS in that language). Sources
+    with both classes are matched by source; otherwise by data set.
+    """
+    source = (row.get("source") or "").strip()
+    if source:
+        return f"{dataset}:{source}", f"{dataset}:{source}"
+    language = (row.get("language") or "").strip()
+    if language:
+        return f"{dataset}:{language}", dataset
+    return dataset, dataset
+
+
+def load_datasets(roots: list[str | Path]) -> LabeledSet:
+    """One training set from several data sets; groups are prefixed by the data set so none collide."""
+    sets = [load_dataset(r) for r in roots]
+    if len(sets) == 1:
+        return sets[0]
+    names = [Path(s.root).name for s in sets]
+    if len(set(names)) != len(names):
+        raise LayerScopeError(f"data sets must have different folder names, got {names}")
+    paths, labels, gens, groups, sources, match = [], [], [], [], [], []
+    for data, name in zip(sets, names, strict=True):
+        paths += [Path(p).resolve() for p in data.paths]
+        labels.append(data.labels)
+        gens += data.generators
+        groups += [f"{name}:{g}" for g in data.groups.tolist()]
+        sources += data.item_sources()
+        match += data.item_match()
+    root = Path(*Path(sets[0].root).resolve().parts[:-1]) if len(Path(sets[0].root).resolve().parts) > 1 else Path()
+    return LabeledSet(root, paths, np.concatenate(labels), gens, np.array(groups), "combined", sources, match)
 
 
 def _from_folders(root: Path) -> LabeledSet:

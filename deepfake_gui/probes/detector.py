@@ -138,6 +138,27 @@ class Detector(BundleDetector):
                                    f"{track} {window_s:g} s windows, {hop_s:g} s hop, {aggregation}")
         return None
 
+    def aggregation_for(self, track: str, requested: str, window_s: float | None = None,
+                        hop_s: float | None = None) -> str:
+        """The aggregation a scan should use: the requested one if this bundle is calibrated for it, else the
+        one its calibration was fitted for (``meta["scan_aggregation"]``, e.g. the mean of a held-out
+        calibration), so a probability never comes from a calibration fitted on another quantity."""
+        preferred = (self.meta.get("scan_aggregation") or {}).get(track)
+        if not preferred or requested == preferred:
+            return requested
+        if track == "audio" and self.calibration_for(track, window_s, hop_s, requested) is not None:
+            return requested
+        return str(preferred)
+
+    def gate_distance(self, X: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """(distances, threshold) of the domain gate calibrated on held-out sources, if the bundle has one."""
+        gate = self.meta.get("domain_gate")
+        if not isinstance(gate, dict) or not any(k.startswith("gate_") for k in self.bundle.arrays):
+            return None
+        from deepfake_gui.probes.oneclass import domain_distance
+
+        return domain_distance(self.bundle.arrays, X, prefix="gate_"), float(gate["threshold"])
+
     def decision(self, X: np.ndarray) -> np.ndarray:
         return self.probe.decision_function(X)
 

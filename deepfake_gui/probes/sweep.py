@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -33,9 +33,11 @@ class LayerResult:
     accuracy_std: float
     oof_auc: float  # AUC of all out-of-fold scores pooled
     fit_seconds: float
+    extra: dict = field(default_factory=dict)  # further per-layer figures (e.g. logo_mean_auc), flattened
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        return out | out.pop("extra")
 
 
 def cross_val_scores(X: np.ndarray, labels: np.ndarray, folds: Folds, classifier: str = "logreg",

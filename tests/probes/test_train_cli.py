@@ -52,7 +52,13 @@ def test_train_sweep_json_then_evaluate(toy_audio_set: Path, tmp_path: Path) -> 
     for r in report["layers"]:
         assert set(r) >= {"layer", "auc", "eer", "accuracy"}
         assert 0.0 <= r["eer"] <= 1.0 and 0.0 <= r["auc"] <= 1.0
-    assert report["chosen_layer"] == max(report["layers"], key=lambda r: (r["auc"], -r["eer"]))["layer"]
+    # two generators: layers are chosen by leave-one-generator-out mean AUC, not by in-domain CV
+    assert all(r["logo_mean_auc"] is not None for r in report["layers"])
+    assert report["chosen_layer"] == max(report["layers"], key=lambda r: r["logo_mean_auc"])["layer"]
+    assert set(report["logo"]["held_out"]) == {"buzz", "hiss"}
+    assert report["headline"]["protocol"] == "leave-one-generator-out"
+    assert report["headline"]["mean_auc"] == report["logo"]["mean_auc"]
+    assert report["shortcut_audit"]["features"][0] == "duration_s" and report["shortcut_audit"]["n"] == 24
     assert report["cv"]["cv_auc"] > 0.9  # the toy classes differ grossly in spectrum
     assert set(report["per_generator"]) == {"buzz", "hiss"}
     assert [c["fraction"] for c in report["learning_curve"]] == [0.1, 0.25, 0.5, 1.0]

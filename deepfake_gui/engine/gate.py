@@ -1,0 +1,86 @@
+"""The gate in front of every verdict: say "inconclusive, and why" where the detectors know nothing.
+
+A confident false accusation is the worst thing this tool can do, and the
+detectors score whatever they are given. Two kinds of checks stand in front of
+the verdict:
+
+- **content** (analysis/content.py): too small, flat, synthetic graphics, silence,
+  too short, noise, tones or music: there is nothing a detector can judge;
+- **domain** (``detector.out_of_domain``, calibrated on held-out sources when the
+  bundle carries a ``domain_gate``): the features lie further from the training
+  data than the files of sources the detector never saw.
+
+A gated file keeps its score and probability (shown, never hidden), but its
+verdict becomes ``inconclusive``, its attribution and suspected segments are
+withheld, and ``result.gate`` says why in words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepfake_gui.core.results import ScanResult
+
+MAX_AUDIO_CHECK_S = 120.0  # content of longer files is judged on their first two minutes
+CHECK_RATE = 16000
+
+ADAPT_SUGGESTION = ("if this is a recording chain or person the detectors have not heard, add genuine recordings "
+                    "of it with `layerscope adapt` and scan again")
+
+
+def content_check(path: Path, info):
+    """The file's content check (analysis/content.ContentCheck), or None when it cannot be decoded here.
+
+    Decoding errors are not the gate's business: the scorers report them.
+    """
+    from deepfake_gui.analysis.content import check_audio, check_image
+    from deepfake_gui.core.errors import LayerScopeError
+
+    try:
+        if info.modality == "image":
+            from deepfake_gui.media import load_image
+
+            return check_image(load_image(path))
+        if info.modality == "audio":
+            from deepfake_gui.media import load_audio
+
+            return check_audio(load_audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S), CHECK_RATE)
+    except (LayerScopeError, ValueError, OSError):
+        return None
+    return None
+
+
+def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
+    """Reasons from the detectors' calibrated domain gates (set by finish_result in ``detectors[*]``)."""
+    out = []
+    for name, entry in result.detectors.items():
+        gate = entry.get("domain_gate") if isinstance(entry, dict) else None
+        if isinstance(gate, dict) and gate.get("outside"):
+            out.append({"code": "outside-domain", "message": f"{name}: {gate['message']}"})
+    return out
+
+
+def apply_gate(result: ScanResult, check=None) -> ScanResult:
+    """Turn a committed verdict into "inconclusive" when a content or domain check fails; record why."""
+    reasons = list(check.reasons) if check is not None else []
+    content_failed = bool(reasons)
+    if not content_failed:
+        reasons += domain_reasons(result)
+    if check is not None:
+        result.media = (result.media or {}) | {"content": check.to_dict()}
+    if not reasons or result.status != "ok":
+        return result
+    suggestion = None
+    if not content_failed and result.modality in ("audio", "video"):
+        suggestion = ADAPT_SUGGESTION
+    result.gate = {"reasons": reasons, "suggestion": suggestion,
+                   "verdict_before_gate": result.verdict}
+    if result.verdict in ("fake", "real"):
+        result.verdict = "inconclusive"
+    result.attribution = []
+    for track in result.components.values():
+        if isinstance(track, dict) and track.get("verdict") in ("fake", "real"):
+            track["verdict"] = "inconclusive"
+    said = "; ".join(r["message"] for r in reasons)
+    result.caveats.insert(0, f"no verdict: {said}. The score is shown but is not evidence either way")
+    return result

@@ -1,0 +1,82 @@
+"""The gate: files a detector cannot judge get "inconclusive" with the reason, the score still shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepfake_gui.analysis.calibration import selective_band
+from deepfake_gui.analysis.content import ContentCheck, check_image
+from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.gate import apply_gate, content_check
+
+
+def _result(verdict: str = "fake", probability: float = 0.97) -> ScanResult:
+    return ScanResult(path="x.png", modality="image", verdict=verdict, probability=probability, score=3.2,
+                      attribution=[{"class": "ae-transposed-conv", "probability": 1.0}],
+                      components={"image": {"verdict": verdict, "probability": probability}},
+                      detectors={"image-effnet": {"probability": probability, "verdict": verdict}})
+
+
+def test_a_screenshot_called_fake_becomes_inconclusive_with_its_reason_and_keeps_its_score():
+    from deepfake_gui.engine.ood_corpus import _screenshot
+
+    im, _ = _screenshot(np.random.default_rng(0), 1)
+    result = apply_gate(_result(), check_image(np.asarray(im)))
+    assert result.verdict == "inconclusive"
+    assert result.probability == 0.97 and result.score == 3.2  # shown, not hidden
+    assert result.attribution == []  # no "ae-transposed-conv 100%" on a screenshot
+    assert result.components["image"]["verdict"] == "inconclusive"
+    assert result.gate["reasons"][0]["code"] == "graphics"
+    assert result.gate["verdict_before_gate"] == "fake"
+    assert "not a photograph" in result.caveats[0]
+    assert result.media["content"]["kind"] == "graphics"
+
+
+def test_a_judgeable_file_keeps_its_verdict_and_records_what_was_measured():
+    check = ContentCheck("photo-like", {"width": 640.0})
+    result = apply_gate(_result("real", 0.02), check)
+    assert result.verdict == "real" and result.gate is None
+    assert result.media["content"] == {"kind": "photo-like", "stats": {"width": 640.0}, "reasons": []}
+
+
+def test_a_detector_outside_its_held_out_domain_withholds_the_verdict():
+    result = _result("fake", 0.99)
+    result.modality = "audio"
+    result.detectors["audio-whisper"] = {"verdict": "fake", "domain_gate": {
+        "outside": True, "distance": 900.0, "threshold": 300.0, "message": "this recording is further ..."}}
+    gated = apply_gate(result, ContentCheck("speech-like"))
+    assert gated.verdict == "inconclusive"
+    assert gated.gate["reasons"] == [{"code": "outside-domain",
+                                      "message": "audio-whisper: this recording is further ..."}]
+    assert "layerscope adapt" in gated.gate["suggestion"]
+
+
+def test_errors_are_not_gated():
+    result = ScanResult(path="x.png", status="error", error="broken")
+    assert apply_gate(result, ContentCheck("tiny", {}, [{"code": "too-small", "message": "m"}])).gate is None
+
+
+def test_content_check_reads_the_file(tmp_path: Path):
+    from PIL import Image
+
+    from deepfake_gui.media import probe
+
+    path = tmp_path / "one.png"
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(path)
+    check = content_check(path, probe(path, with_hash=False))
+    assert check.kind == "tiny" and "1x1" in check.reasons[0]["message"]
+
+
+def test_selective_band_keeps_its_promise_on_the_scores_it_was_fitted_on():
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(400, int), np.ones(400, int)]
+    probs = np.clip(np.r_[rng.beta(2, 5, 400), rng.beta(5, 2, 400)], 0, 1)
+    (lo, hi), fig = selective_band(probs, labels)
+    fake, real = probs >= hi, probs < lo
+    assert (labels[fake] == 0).mean() <= 0.05 and (labels[real] == 1).mean() <= 0.05
+    assert (fake & (labels == 0)).sum() / 400 <= 0.05
+    assert fig["coverage"] == (fake | real).mean()
+    assert fig["accuracy_committed"] >= 0.95
+    assert 0.2 < fig["coverage"] < 0.9
