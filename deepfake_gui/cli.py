@@ -185,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                         name=args.name, domain_note=args.domain_note, augment=args.augment,
                         augment_copies=args.augment_copies, robustness=robustness, seed=args.seed,
                         select_by=args.select_by, protocols=not args.no_protocols,
-                        shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles)
+                        shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles, C=args.C)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 
@@ -302,6 +302,31 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_genuine(args: argparse.Namespace) -> int:
+    """False accusations per kind of genuine file, through the full scan (content checks and gate included)."""
+    from pathlib import Path
+
+    from deepfake_gui.engine.false_accusation import false_accusation_job
+    from deepfake_gui.engine.scan import ScanOptions
+
+    options = ScanOptions(device=args.device, detectors=list(args.detector or []), keep_arrays=False,
+                          provenance=False)
+    report = _run_job(false_accusation_job(Path(args.data), options), "evaluate --genuine").to_dict()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"genuine files in {report['data']}: share called fake (false accusations) per kind")
+    print(f"{'kind':16s} {'n':>4} {'fake':>5} {'incon.':>6} {'real':>5} {'err':>4} {'false acc.':>10} "
+          f"{'coverage':>9}  reasons")
+    for kind, row in [*report["per_kind"].items(), ("total", report["total"])]:
+        reasons = ", ".join(f"{k} {v}" for k, v in row.get("reasons", {}).items())
+        print(f"{kind:16s} {row['n']:>4} {row['called_fake']:>5} {row['inconclusive']:>6} {row['called_real']:>5} "
+              f"{row['errors']:>4} {row['false_accusation_rate']:>10.1%} {row['coverage']:>9.1%}  {reasons}")
+    if report["total"]["without_reason"]:
+        print(f"{report['total']['without_reason']} file(s) were not called real and give no reason", file=sys.stderr)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -310,6 +335,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.localization:
         return _evaluate_localization(args)
+    if args.genuine:
+        return _evaluate_genuine(args)
     if not args.detector or len(args.detector) != 1:
         raise LayerScopeError("evaluate needs exactly one --detector bundle folder (several are allowed only with "
                               "--localization)")
@@ -596,6 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--layers", metavar="I,J,...", help="probe exactly these layer indices together (no sweep)")
     p.add_argument("--top-k", type=int, default=1, help="concatenate the k best layers (default 1)")
     p.add_argument("--classifier", choices=["logreg", "svm"], default="logreg")
+    p.add_argument("--C", type=float, default=1.0,
+                   help="inverse regularisation strength of the probe (default 1; smaller = simpler, which can carry "
+                        "better to unseen generators: compare the leave-one-generator-out figures)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--out", required=True, help="detector bundle folder to write")
     p.add_argument("--name", help="detector name (default: encoder and layer)")
@@ -622,6 +652,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="folder with real/ and fake/<generator>/, or a manifest.csv")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--genuine", action="store_true",
+                   help="--data is a manifest of genuine files with a kind column (scripts/make_ood_corpus.py): "
+                        "scan them all with the defaults (or --detector) and report the share called fake per kind")
     p.add_argument("--localization", action="store_true",
                    help="measure where: frame-level AUC/EER, segment IoU, pixel AUC, pointing game, from a "
                         "localization manifest (e.g. ../shared/data/localization/audio)")

@@ -32,6 +32,7 @@ class TrainOptions:
     layer: int | None = None
     top_k: int = 1
     classifier: str = "logreg"
+    C: float = 1.0  # inverse regularisation strength of the probe (smaller = simpler); chosen by LOGO for defaults
     folds: int = 5
     device: str = "auto"
     seed: int = 0
@@ -142,7 +143,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         yield Progress(len(features), len(features), "layer sweep done")
         chosen = best_layers(results, opts.top_k)
         if _select_by_logo(opts, data):
-            logo_means = yield from logo_by_layer(features, data, folds, opts.classifier, cancel)
+            logo_means = yield from logo_by_layer(features, data, folds, opts.classifier, cancel, opts.C)
             for result, value in zip(results, logo_means, strict=True):
                 result.extra["logo_mean_auc"] = value
             chosen = choose_layers(logo_means, opts.top_k)
@@ -173,7 +174,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     aug_X = None if aug is None else np.concatenate([aug.features[i] for i in chosen], axis=1).astype(np.float64)
     X_fit, y_fit = extend(X, data.labels, aug, aug_X)
     t0 = time.perf_counter()
-    oof, per_fold = cross_val_scores(X_fit, y_fit, extend_folds(folds, aug, len(data)), opts.classifier)
+    oof, per_fold = cross_val_scores(X_fit, y_fit, extend_folds(folds, aug, len(data)), opts.classifier, opts.C)
     oof = oof[:len(data)]  # out-of-fold scores exist for the originals only: copies never sit in a test fold
     platt = Platt.fit(oof, data.labels)
     oof_prob = platt(oof)
@@ -182,7 +183,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     ci = bootstrap_auc_ci(data.labels, oof, data.groups)
     generators = per_generator_auc(data.labels, oof, data.generators)
     curve = learning_curve(X, data, folds, classifier=opts.classifier, seed=opts.seed)
-    final = LinearProbe(opts.classifier).fit(X_fit, y_fit)
+    final = LinearProbe(opts.classifier, C=opts.C).fit(X_fit, y_fit)
     timings["final_fit_s"] = time.perf_counter() - t0
     cancel.raise_if_cancelled()
 
@@ -245,6 +246,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         "aggregation": {"file": "mean-of-pooled", "note": "one pooled vector per file (or per window in scans)"},
         "classes": ["real", "fake"],
         "classifier": opts.classifier,
+        "classifier_C": opts.C,
         "calibration": {"method": "platt", "a": platt.a, "b": platt.b, "fitted_on": "out-of-fold scores"},
         "threshold": report.eer_threshold,
         "inconclusive_band": [band[0], band[1]],
@@ -429,7 +431,7 @@ def _held_out_figures(X: np.ndarray, X_fit: np.ndarray, data: LabeledSet, folds,
     if not opts.protocols or not can_hold_out_generators(data):
         return out
     yield Progress(0, 1, "leave-one-generator-out and leave-one-source-out")
-    logo, loso = protocol_tables(X, data, folds, opts.classifier, opts.seed)
+    logo, loso = protocol_tables(X, data, folds, opts.classifier, opts.seed, opts.C)
     metrics = out["metrics"]
     metrics["logo"] = logo.to_dict() | {
         "method": "each generator out of training in every grouped fold; scored against the held-out real files "
@@ -442,7 +444,7 @@ def _held_out_figures(X: np.ndarray, X_fit: np.ndarray, data: LabeledSet, folds,
     cancel.raise_if_cancelled()
     if opts.held_out_calibration:
         yield Progress(0, 1, "calibration on held-out generators and sources")
-        out["calibration"] = held_out_calibration(X, data, logo, opts.classifier)
+        out["calibration"] = held_out_calibration(X, data, logo, opts.classifier, opts.C)
     gate = source_held_out_domain(X, data)  # originals: sources are known for them
     if gate is not None:
         gate_arrays, threshold = gate

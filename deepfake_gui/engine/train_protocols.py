@@ -32,7 +32,7 @@ def can_hold_out_generators(data) -> bool:
 
 
 def logo_by_layer(features: Sequence[np.ndarray], data, folds, classifier: str, cancel: CancelToken,
-                  ) -> Generator[Progress, None, list[float]]:
+                  C: float = 1.0) -> Generator[Progress, None, list[float]]:
     """Leave-one-generator-out mean AUC of each layer (no bootstrap: a ranking, not a figure)."""
     from deepfake_gui.probes.protocols import leave_one_generator_out
 
@@ -41,7 +41,7 @@ def logo_by_layer(features: Sequence[np.ndarray], data, folds, classifier: str, 
         cancel.raise_if_cancelled()
         yield Progress(i, len(features), f"leave-one-generator-out: layer {i + 1}/{len(features)}")
         result = leave_one_generator_out(X, data.labels, data.generators, data.groups, folds,
-                                         probe_factory(classifier), sources=data.item_match(), n_draws=0)
+                                         probe_factory(classifier, C), sources=data.item_match(), n_draws=0)
         out.append(float(result.mean_auc or 0.0))
     return out
 
@@ -52,18 +52,19 @@ def choose_layers(logo: Sequence[float], k: int) -> list[int]:
     return sorted(int(i) for i in order)
 
 
-def protocol_tables(X: np.ndarray, data, folds, classifier: str, seed: int = 0):
+def protocol_tables(X: np.ndarray, data, folds, classifier: str, seed: int = 0, C: float = 1.0):
     """(LOGO, LOSO) ProtocolResults of the chosen features, with group-bootstrap intervals."""
     from deepfake_gui.probes.protocols import leave_one_generator_out, leave_one_source_out
 
-    factory = probe_factory(classifier)
+    factory = probe_factory(classifier, C)
     logo = leave_one_generator_out(X, data.labels, data.generators, data.groups, folds, factory,
                                    sources=data.item_match(), seed=seed)
     loso = leave_one_source_out(X, data.labels, data.item_sources(), data.groups, factory, seed=seed)
     return logo, loso
 
 
-def real_scores_held_out_by_source(X: np.ndarray, data, classifier: str) -> tuple[np.ndarray, np.ndarray]:
+def real_scores_held_out_by_source(X: np.ndarray, data, classifier: str,
+                                   C: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(rows, scores) of real files, each scored by a model trained without its whole source.
 
     Sources with real files only (a photo collection) are held out too, as long as what is
@@ -72,7 +73,7 @@ def real_scores_held_out_by_source(X: np.ndarray, data, classifier: str) -> tupl
     sources = np.asarray(data.item_sources())
     groups = np.asarray(data.groups)
     labels = np.asarray(data.labels).astype(int)
-    factory = probe_factory(classifier)
+    factory = probe_factory(classifier, C)
     rows, scores = [], []
     units = sorted(set(sources.tolist()))
     if len(units) < 2:
@@ -91,7 +92,7 @@ def real_scores_held_out_by_source(X: np.ndarray, data, classifier: str) -> tupl
     return np.concatenate(rows), np.concatenate(scores)
 
 
-def held_out_calibration(X: np.ndarray, data, logo, classifier: str) -> dict | None:
+def held_out_calibration(X: np.ndarray, data, logo, classifier: str, C: float = 1.0) -> dict | None:
     """Platt scaling and the inconclusive band fitted on held-out scores; None when they cannot be had.
 
     Fakes: scored while their generator was out of training (LOGO). Real files: scored while
@@ -105,7 +106,7 @@ def held_out_calibration(X: np.ndarray, data, logo, classifier: str) -> dict | N
         keep = labels[rows] == 1
         fake_rows.append(rows[keep])
         fake_scores.append(logo.scores[name][keep])
-    real_rows, real_scores = real_scores_held_out_by_source(X, data, classifier)
+    real_rows, real_scores = real_scores_held_out_by_source(X, data, classifier, C)
     if not fake_rows or len(real_rows) < 5:
         return None
     scores = np.concatenate([*fake_scores, real_scores])

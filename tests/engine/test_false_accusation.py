@@ -1,0 +1,63 @@
+"""The genuine out-of-domain corpus through the full scan: no kind the detectors cannot judge is called fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from media_factory import needs_offline, noisy_rgb, speechlike
+from media_factory import write_mono_wav as write_wav
+
+from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.engine.false_accusation import false_accusation_job, read_genuine_manifest
+from deepfake_gui.engine.ood_corpus import KINDS, make_ood_corpus
+
+CONTENT_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "tone", "chord", "music", "noise",
+                 "short-clip")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("ood")
+    photo = root / "src_photo.png"
+    Image.fromarray(noisy_rgb(320, 240, 40, seed=3)).save(photo)
+    speech = write_wav(root / "src_speech.wav", speechlike(16000, 3.0))
+    manifest = make_ood_corpus(root / "corpus", 1, photos=[photo], speech=[speech], kinds=CONTENT_KINDS, seed=1)
+    return manifest
+
+
+def test_corpus_has_one_genuine_file_per_kind_and_rebuilds_identically(corpus: Path, tmp_path: Path) -> None:
+    rows = read_genuine_manifest(corpus)
+    assert sorted(k for _, k in rows) == sorted(CONTENT_KINDS)
+    assert all(p.is_file() and p.stat().st_size > 0 for p, _ in rows)
+    again = make_ood_corpus(tmp_path / "again", 1, kinds=("chart", "tone", "flat"), seed=1)
+    first = {k: p.read_bytes() for p, k in rows if k in ("tone", "flat")}
+    second = {k: p.read_bytes() for p, k in read_genuine_manifest(again)}
+    assert first == {k: second[k] for k in first}
+    assert set(KINDS) >= set(CONTENT_KINDS) and len(KINDS) >= 14
+
+
+def test_manifest_must_hold_genuine_files_with_a_kind(tmp_path: Path) -> None:
+    (tmp_path / "manifest.csv").write_text("path,label,kind\na.png,fake,chart\n")
+    with pytest.raises(LayerScopeError, match="genuine"):
+        read_genuine_manifest(tmp_path)
+    (tmp_path / "manifest.csv").write_text("path,label\na.png,real\n")
+    with pytest.raises(LayerScopeError, match="kind"):
+        read_genuine_manifest(tmp_path)
+
+
+@needs_offline
+def test_no_out_of_domain_kind_is_called_fake_and_every_one_says_why(corpus: Path, detectors) -> None:
+    from deepfake_gui.engine.scan import ScanOptions
+
+    job = false_accusation_job(corpus, ScanOptions(device="cpu", keep_arrays=False, provenance=False),
+                               detectors=detectors)
+    report = next(e for e in job if hasattr(e, "kinds")).to_dict()
+    for kind, row in report["per_kind"].items():
+        assert row["n"] == 1 and row["errors"] == 0, kind
+        assert row["called_fake"] == 0, (kind, report["files"])
+        assert row["inconclusive"] == 1 and sum(row["reasons"].values()) == 1, kind
+    assert report["total"]["false_accusation_rate"] == 0.0
+    assert report["total"]["without_reason"] == 0
