@@ -97,7 +97,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     series = {"kind": "frame", "detector": active.name, "time_s": rounded(times), "score": rounded(scores_arr),
               "probability": rounded(detector.probability(scores_arr))}
     arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score,
-              "band_score": detector.file_calibration.band_scores}
+              "band_score": detector.file_calibration.band_scores,
+              "platt": (detector.file_calibration.platt.a, detector.file_calibration.platt.b)}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []

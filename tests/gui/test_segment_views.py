@@ -100,7 +100,7 @@ def test_video_timeline_shades_each_tracks_segments_and_follows_the_detector(qtb
     assert shaded == view.audio_track.segment_regions  # the first detector's region was removed from the plot
     assert not any(r.movable for r in view.audio_track.segment_regions)
     assert view.frames_track.segment_regions[0].lines[0].pen.style() == Qt.PenStyle.SolidLine
-    assert "suspected segment" in view.legend.text() and "not proof" in view.legend.text()
+    assert "suspected segment" in view.legend.text() and "not proof" in view.legend.toolTip()
     qtbot.waitUntil(lambda: view.truth_checked, timeout=15_000)
     assert view.truth is None and view.frames_track.truth_regions == []  # no manifest next to this file
     assert "from manifest" not in view.legend.text()
