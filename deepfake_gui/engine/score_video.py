@@ -102,7 +102,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []
-    if len(scores_arr) > 1 and options.aggregation != "mean":
+    # the lean towards fake only matters when the file was not called real anyway (frames at 0.00: no caveat)
+    if len(scores_arr) > 1 and options.aggregation != "mean" and probability >= detector.file_calibration.band[0]:
         caveats.append(combined_caveat(active.name, len(scores_arr), "frames", options.aggregation))
     return TrackScore(active.name, "frames", decision, probability, None, features, options.aggregation,
                       series, arrays, caveats, facts, detector.file_calibration)
