@@ -10,7 +10,8 @@ stay on the decision-score (logit) scale, labelled as such.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,20 @@ class DisplayPrefs:
 
 
 DISPLAY = DisplayPrefs()
+
+
+TEST_ENCODERS_ENV = "LAYERSCOPE_TEST_ENCODERS"  # "1": offer the test suite's random-weight encoders too
+
+
+def offered_encoders(choices: Iterable[Any]) -> list[Any]:
+    """The encoders a user may pick: not the test suite's random-weight ones (``test-*``).
+
+    Their maps and probes measure nothing about real files; the test suite (and a developer)
+    sets LAYERSCOPE_TEST_ENCODERS=1 to see them.
+    """
+    if os.environ.get(TEST_ENCODERS_ENV) == "1":
+        return list(choices)
+    return [c for c in choices if not (str(c.name).startswith("test-") or getattr(c, "random_init", False))]
 
 
 def fill(role: str) -> tuple[int, int, int, int]:
