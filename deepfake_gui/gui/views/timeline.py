@@ -77,7 +77,7 @@ def legend_text(kinds: tuple[str, ...], *, truth: bool = False) -> str:
     parts = [marks[k] for k in kinds if k in marks] + [
         f"<span style='color:{accent('threshold')}'>╌</span> threshold",
         f"<span style='background:{_css(band_color(140))}'>&nbsp;&nbsp;&nbsp;</span> inconclusive band",
-        f"<span style='color:{accent('file')}'>┅</span> file's P(fake)",
+        f"<span style='color:{accent('file')}'>┈┈</span> file's P(fake)",
         f"<span style='background:{_css(segment_color(150))}'>&nbsp;&nbsp;&nbsp;</span> suspected segment",
     ]
     if truth:
