@@ -192,8 +192,10 @@ def app_batch(data: Path) -> list[Path]:
     return [p for p in picks if p.is_file()]
 
 
-def render_app(app, out: Path, data: Path, work: Path) -> list[Path]:
-    """The main window on real files, then its two tools."""
+def render_app(app, out: Path, data: Path, work: Path, sizes: list[tuple[int, int]] | None = None,
+               tools: bool = True) -> list[Path]:
+    """The main window on real files (at each screen size, with a video, a sound and a picture selected),
+    then its two tools."""
     from PySide6.QtCore import QSettings
 
     from deepfake_gui.gui.main_window import MainWindow
@@ -208,9 +210,19 @@ def render_app(app, out: Path, data: Path, work: Path) -> list[Path]:
     window.select_row(videos[0] if videos else 0)
     settle(app, 3.0)
     shots = [save(window, out / "main_window.png")]
+    for width, height in sizes or []:
+        window.resize(width, height)
+        for modality in ("video", "audio", "image"):
+            rows = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == modality]
+            if not rows:
+                continue
+            window.select_row(rows[-1] if modality == "audio" else rows[0])  # a cloned voice; a partly faked video
+            settle(app, 3.0)
+            shots.append(save(window, out / f"app_{modality}_{width}x{height}.png"))
 
     try:
-        shots += render_tools(app, window, out, data)
+        if tools:
+            shots += render_tools(app, window, out, data)
     finally:
         window.close()  # stops the engine thread even when a wait timed out
         settle(app, 0.5)
@@ -248,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None,
                         help="the shared data folder (image/, audio/, localization/): adds the whole-app screens")
     parser.add_argument("--only-app", action="store_true", help="skip the evidence views on generated media")
+    parser.add_argument("--size", action="append", default=[], metavar="WxH",
+                        help="also shoot the main window at this size with a video, a sound and a picture "
+                             "selected (repeatable; e.g. --size 1280x800 --size 1920x1080)")
+    parser.add_argument("--no-tools", action="store_true", help="skip the embedding explorer and the probe lab")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -263,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.only_app:
             render(app, args.out, work)
         if args.data is not None:
-            render_app(app, args.out, args.data.resolve(), work)
+            sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.size]
+            render_app(app, args.out, args.data.resolve(), work, sizes, tools=not args.no_tools)
     return 0
 
 

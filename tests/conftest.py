@@ -23,6 +23,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["LAYERSCOPE_CACHE_DIR"] = str(_SESSION_HOME / "cache")
 os.environ["LAYERSCOPE_DATA_DIR"] = str(_SESSION_HOME / "data")
+os.environ["LAYERSCOPE_TEST_ENCODERS"] = "1"  # the GUI tests pick the fast random-weight test-* encoders
 
 
 @pytest.fixture(scope="session")

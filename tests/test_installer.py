@@ -134,3 +134,26 @@ def test_shell_scripts_parse(script: str) -> None:
 def test_build_outputs_are_git_ignored() -> None:
     lines = {line.strip() for line in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()}
     assert {"build/", "dist/"} <= lines
+
+
+def test_pyproject_licence_is_an_spdx_string_and_builds_without_deprecation_warning(tmp_path: Path) -> None:
+    """setuptools stops building `license = {text = ...}` after 2027-02-18: SPDX string + license-files."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    for name in ("pyproject.toml", "LICENSE", "README.md"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    (tmp_path / "deepfake_gui").mkdir()
+    (tmp_path / "deepfake_gui" / "__init__.py").write_text("", encoding="utf-8")
+    (tmp_path / "meta").mkdir()
+    code = "from setuptools import build_meta as b; print(b.prepare_metadata_for_build_wheel('meta'))"
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SetuptoolsDeprecationWarning" not in done.stderr
+    metadata = next((tmp_path / "meta").glob("*.dist-info/METADATA")).read_text(encoding="utf-8")
+    assert "License-Expression: MIT" in metadata
+    assert "License-File: LICENSE" in metadata

@@ -52,7 +52,8 @@ def cmd_cases(args: argparse.Namespace) -> int:
             summary = {**info.to_json_dict(), "n_files": info.n_files, "files": rows}  # files: the rows, not a count
             print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
             return 0
-        print(f"case {info.name}: {len(rows)} file(s), created {info.created_utc}")
+        # the name quoted and not prefixed: a case called "case 12" must not read "case case 12"
+        print(f"{_quoted(info.name)}: {len(rows)} file(s), created {info.created_utc}")
         if info.notes:
             print(f"notes: {info.notes}")
         _print_table([_table_row(r) for r in rows], [title for title, _key in _TABLE])
@@ -88,3 +89,8 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
+
+
+def _quoted(name: str) -> str:
+    """A case name as a heading: in quotes, with "Case" in front only when the name does not say it."""
+    return f'"{name}"' if name.casefold().startswith("case") else f'Case "{name}"'

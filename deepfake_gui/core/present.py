@@ -5,7 +5,12 @@ Qt-free on purpose: the GUI and the HTML/PDF report must word the same value the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deepfake_gui.core.results import ScanResult
+
+PROBABILITY_NAME = "P(fake)"  # a calibrated probability of fake, 0-1; "score" always means the logit
 
 
 def fmt_prob(p: float | None) -> str:
@@ -46,3 +51,40 @@ def media_summary(media: dict[str, Any] | None, *, exact_bytes: bool = False) ->
         size = media["byte_size"]
         parts.append(f"{size:,} bytes" if exact_bytes else f"{size / 1024:,.0f} KiB")
     return " · ".join(parts)
+
+
+def fmt_score(score: float | None) -> str:
+    """A decision score (logit): always printed with its name, so it is never read as a probability."""
+    return "—" if score is None else f"score {score:.2f} (logit)"
+
+
+def domain_caveat(caveat: str, detectors: Any) -> bool:
+    """Whether a caveat is a detector's "<name> was trained on ..." paragraph (said once, in its model card)."""
+    return any(caveat.startswith(f"{name} was trained on ") for name in detectors or ())
+
+
+def reading_caveats(result: ScanResult) -> list[str]:
+    """The caveats that change how to read this verdict: the per-detector domain text lives in the model cards."""
+    return [c for c in result.caveats if not domain_caveat(c, result.detectors)]
+
+
+def shown_attribution(result: ScanResult, top: int | None = None) -> list[dict[str, Any]]:
+    """The closest known generators, only for a file called fake, most likely first.
+
+    Attribution answers "which generator?", a question that only arises once the file is called fake;
+    its "real" class restates the fake probability on another scale (a file at P(fake) 0.67 could read
+    "real 96%"), so it is never shown as a source.
+    """
+    if result.verdict != "fake":
+        return []
+    items = [a for a in result.attribution if isinstance(a, dict) and a.get("class") and a.get("class") != "real"]
+    items.sort(key=lambda a: -float(a.get("probability") or 0.0))
+    return items if top is None else items[:top]
+
+
+def gate_reasons(result: ScanResult) -> tuple[list[str], str | None]:
+    """Why the file got no committed verdict (``ScanResult.gate``): the reasons' messages and the suggestion."""
+    gate = result.gate or {}
+    reasons = [str(r.get("message") or r.get("code")) for r in gate.get("reasons") or [] if isinstance(r, dict)]
+    suggestion = gate.get("suggestion")
+    return reasons, (str(suggestion) if suggestion else None)

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from deepfake_gui.core.results import ScanResult
+
+if TYPE_CHECKING:
+    from deepfake_gui.analysis.calibration import Platt
 
 SPECTROGRAM_RATE = 16_000
 SPECTROGRAM_MAX_COLUMNS = 4000
@@ -169,3 +173,113 @@ def video_frame(path: str | Path, time_s: float) -> np.ndarray:
     from deepfake_gui.media.video import read_frame_at
 
     return read_frame_at(path, time_s).image
+
+
+# --------------------------------------------------------------- the probability scale
+def probability_scale(result: ScanResult, track: str, detector: str) -> Platt:
+    """Decision score -> calibrated P(fake) under the calibration that made ``detector``'s verdict on this file.
+
+    The scorers store it (``platt`` in the arrays). Results made before that are solved from the two
+    points they hold on both scales: the inconclusive band's edges as scores (``band_score``) and as
+    probabilities (``detectors[...]["inconclusive_band"]``). With neither, the score is read as a
+    logit (a=1, b=0), which is what a decision score is before calibration.
+    """
+    from deepfake_gui.analysis.calibration import Platt
+
+    arrays = result.arrays.get(f"{track}/{detector}") or {}
+    if arrays.get("platt") is not None:
+        a, b = (float(v) for v in arrays["platt"])
+        return Platt(a, b)
+    scores = arrays.get("band_score")
+    probs = (result.detectors.get(detector) or {}).get("inconclusive_band")
+    if scores is not None and probs and len(scores) == 2 and len(probs) == 2:
+        s0, s1 = sorted(float(v) for v in scores)
+        p0, p1 = sorted(float(v) for v in probs)
+        if s1 - s0 > 1e-6 and 0 < p0 < p1 < 1:
+            l0, l1 = np.log(p0 / (1 - p0)), np.log(p1 / (1 - p1))
+            a = float((l1 - l0) / (s1 - s0))
+            return Platt(a, float(l0 - a * s0))
+    return Platt(1.0, 0.0)
+
+
+@dataclass
+class ProbabilityTrack:
+    """One detector's scores over time on the 0-1 probability scale, with the lines that belong there.
+
+    What the timelines plot and the report draws, so both read the same numbers. ``smooth_*``
+    (audio) is the 1 s average of the per-step scores that the segment rule reads; single 20 ms
+    steps swing by tens of logits and say little (engine/segments.py).
+    """
+
+    track: str  # frames | audio
+    detector: str
+    kind: str  # frame | window
+    times_s: np.ndarray  # frame times, or window centres
+    probability: np.ndarray
+    threshold: float
+    band: tuple[float, float] | None
+    file_probability: float | None  # this detector's P(fake) for the whole file
+    file_verdict: str | None
+    smooth_times_s: np.ndarray | None = None
+    smooth_probability: np.ndarray | None = None
+
+    def peak_between(self, start_s: float, end_s: float) -> float | None:
+        """The highest plotted probability inside [start, end]: the smoothed trace where there is one."""
+        times, values = ((self.smooth_times_s, self.smooth_probability) if self.smooth_probability is not None
+                         else (self.times_s, self.probability))
+        inside = (times >= start_s - 1e-9) & (times <= end_s + 1e-9) & np.isfinite(values)
+        return float(values[inside].max()) if inside.any() else None
+
+
+def probability_track(result: ScanResult, track: str, detector: str | None = None) -> ProbabilityTrack:
+    """A track's scores mapped through its detector's verdict calibration (KeyError when no arrays)."""
+    series = frame_series(result, detector) if track == "frames" else audio_series(result, "window", detector)
+    name = series.detector
+    scale = probability_scale(result, track, name)
+    arrays = result.arrays[f"{track}/{name}"]
+    times = series.times_s if series.ends_s is None else (series.times_s + series.ends_s) / 2
+    band_scores = arrays.get("band_score")
+    band = None
+    if band_scores is not None and len(band_scores) == 2:
+        lo, hi = sorted(float(v) for v in scale(np.asarray(band_scores, float)))
+        band = (lo, hi)
+    info = result.detectors.get(name) or {}
+    out = ProbabilityTrack(track, name, series.kind, np.asarray(times, float), scale(series.scores),
+                           float(scale(np.array([series.threshold_score]))[0]), band,
+                           None if info.get("probability") is None else float(info["probability"]),
+                           info.get("verdict"))
+    if track == "audio" and "segment_scores" in arrays:
+        smooth = segment_series(result, track, name)
+        out.smooth_times_s, out.smooth_probability = np.asarray(smooth.times_s, float), scale(smooth.scores)
+    return out
+
+
+def segment_peak(result: ScanResult, segment: dict) -> float | None:
+    """A suspected segment's peak P(fake), read off the series the timeline draws for its detector.
+
+    With arrays: the plotted trace inside the segment. From a JSON line alone: the stored per-frame /
+    per-window probabilities of that detector overlapping it; else the engine's own ``peak_probability``.
+    """
+    track, detector = str(segment.get("track")), str(segment.get("detector"))
+    start, end = float(segment["start_s"]), float(segment["end_s"])
+    try:
+        peak = probability_track(result, track, detector).peak_between(start, end)
+    except KeyError:
+        peak = _json_peak(result, track, detector, start, end)
+    if peak is None:
+        stored = segment.get("peak_probability")
+        return None if stored is None else float(stored)
+    return peak
+
+
+def _json_peak(result: ScanResult, track: str, detector: str, start: float, end: float) -> float | None:
+    series = (result.series or {}).get(track) or {}
+    if series.get("detector") != detector or "probability" not in series:
+        return None
+    probs = np.asarray(series["probability"], float)
+    starts = np.asarray(series.get("time_s") or series.get("start_s") or [], float)
+    ends = np.asarray(series["end_s"], float) if series.get("end_s") else starts
+    if len(starts) != len(probs) or not len(probs):
+        return None
+    inside = (ends >= start) & (starts <= end)
+    return float(probs[inside].max()) if inside.any() else None

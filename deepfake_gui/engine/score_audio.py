@@ -177,7 +177,8 @@ def score_audio_track(
     series = {
         "kind": "window", "detector": active.name, "window_s": options.window_s, "hop_s": options.hop_s,
         "start_s": rounded(bounds[:, 0]), "end_s": rounded(bounds[:, 1]),
-        "score": rounded(windows), "probability": rounded(detector.probability(windows)),
+        # the windows' probabilities under the calibration that made the verdict (as the threshold and band)
+        "score": rounded(windows), "probability": rounded(calibration.probability(windows)),
         "steps": step_summary(times_all, steps_all, duration_s),
     }
     arrays = {
@@ -185,6 +186,7 @@ def score_audio_track(
         "window_bounds_s": bounds, "window_scores": windows,
         # reference lines on the score scale, from the calibration that made the verdict
         "threshold_score": calibration.threshold_score, "band_score": calibration.band_scores,
+        "platt": (calibration.platt.a, calibration.platt.b),  # score -> P(fake): the timelines' probability axis
     }
     facts = {"duration_s": duration_s, "leading_silence_s": lead_s, "trailing_silence_s": trail_s,
              "window_s": options.window_s, "step_s": float(np.median(np.diff(times_all))) if len(times_all) > 1

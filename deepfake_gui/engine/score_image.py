@@ -178,7 +178,8 @@ def finish_image_score(active, options: ImageOptions, shape: tuple[int, int], pl
     facts = {"mode": plan.mode, "n_tiles": len(plan.boxes), "width": width, "height": height, "tile": size,
              "heatmap": heatmap_summary(heat, scale, threshold_score, plan)}
     caveats = []
-    if len(tile_scores) > 1 and how != "mean":
+    # the lean towards fake only matters when the image was not called real anyway
+    if len(tile_scores) > 1 and how != "mean" and probability >= detector.file_calibration.band[0]:
         caveats.append(combined_caveat(active.name, len(tile_scores), "tiles", how))
     return TrackScore(active.name, track, decision, probability, None, features_all.mean(axis=0, keepdims=True),
                       how if len(tile_scores) > 1 else "single-tile", series, arrays, caveats,

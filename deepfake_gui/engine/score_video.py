@@ -98,11 +98,13 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     series = {"kind": "frame", "detector": active.name, "time_s": rounded(times), "score": rounded(scores_arr),
               "probability": rounded(detector.probability(scores_arr))}
     arrays = {"frame_times_s": np.asarray(times), "frame_scores": scores_arr, "threshold_score": threshold_score,
-              "band_score": detector.file_calibration.band_scores}
+              "band_score": detector.file_calibration.band_scores,
+              "platt": (detector.file_calibration.platt.a, detector.file_calibration.platt.b)}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
     caveats = []
-    if len(scores_arr) > 1 and how != "mean":
+    # the lean towards fake only matters when the file was not called real anyway (frames at 0.00: no caveat)
+    if len(scores_arr) > 1 and how != "mean" and probability >= detector.file_calibration.band[0]:
         caveats.append(combined_caveat(active.name, len(scores_arr), "frames", how))
     return TrackScore(active.name, "frames", decision, probability, None, features, how,
                       series, arrays, caveats, facts, detector.file_calibration)

@@ -23,10 +23,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from deepfake_gui.core.present import PROBABILITY_NAME, fmt_prob, fmt_score, shown_attribution
 from deepfake_gui.core.results import ScanResult
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
+COPY_ROLE = Qt.ItemDataRole.UserRole + 3  # full values (path, SHA-256) where the cell shows a short form
 NO_VERDICT = "none"
 UNKNOWN_MODALITY = "unknown"
 
@@ -80,8 +82,9 @@ def _extent_tip(result: ScanResult) -> str:
 
 
 def top_attribution(result: ScanResult) -> dict[str, Any] | None:
-    candidates = [a for a in result.attribution if isinstance(a, dict) and a.get("class")]
-    return max(candidates, key=lambda a: float(a.get("probability") or 0.0)) if candidates else None
+    """The closest known generator of a file called fake (core.present.shown_attribution), else None."""
+    shown = shown_attribution(result, top=1)
+    return shown[0] if shown else None
 
 
 def _attribution_text(result: ScanResult) -> str:
@@ -93,21 +96,36 @@ def _attribution_text(result: ScanResult) -> str:
 
 
 def _attribution_tip(result: ScanResult) -> str:
-    return "\n".join(f"{a.get('class')}: {a.get('probability')} ({a.get('detector', '')})" for a in result.attribution)
+    if result.verdict != "fake":
+        return "closest known source: only shown for a file called fake" if result.attribution else ""
+    return "closest among the sources the detector was trained on:\n" + "\n".join(
+        f"{a.get('class')}: {fmt_prob(a.get('probability'))} ({a.get('detector', '')})"
+        for a in shown_attribution(result))
 
 
 def _status_text(result: ScanResult) -> str:
     if result.status != "ok":
-        return result.error or result.status
+        return "error: " + (result.error or result.status)
     return "ok" + (f" · {len(result.caveats)} caveat(s)" if result.caveats else "")
 
 
-def _score_text(result: ScanResult) -> str:
-    return "—" if result.probability is None else f"{result.probability:.2f}"
+def _probability_text(result: ScanResult) -> str:
+    return fmt_prob(result.probability)
 
 
-def _score_key(result: ScanResult) -> tuple:
+def _probability_tip(result: ScanResult) -> str:
+    if result.probability is None:
+        return "no detector ran: no probability"
+    return f"calibrated probability of fake {fmt_prob(result.probability)}; {fmt_score(result.score)}"
+
+
+def _probability_key(result: ScanResult) -> tuple:
     return (0, 0.0) if result.probability is None else (1, float(result.probability))
+
+
+def row_tooltip(result: ScanResult) -> str | None:
+    """Every cell of an error row says why it failed (the Status column may be too narrow to read it)."""
+    return f"could not scan: {result.error or result.status}" if result.status != "ok" else None
 
 
 @dataclass(frozen=True)
@@ -117,19 +135,25 @@ class Column:
     sort_key: Callable[[ScanResult], Any]
     tooltip: Callable[[ScanResult], str] | None = None
     numeric: bool = False
+    width: int = 90  # px to start with; every column is resizable
+    copy: Callable[[ScanResult], str] | None = None  # what Copy puts on the clipboard (default: the display)
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("File", lambda r: Path(r.path).name, lambda r: Path(r.path).name.casefold(), lambda r: r.path),
-    Column("Modality", lambda r: r.modality or "—", modality_key),
-    Column("Duration / size", _extent_text, _extent_key, _extent_tip, numeric=True),
+    Column("File", lambda r: Path(r.path).name, lambda r: Path(r.path).name.casefold(), lambda r: r.path,
+           width=220, copy=lambda r: r.path),
+    Column("Modality", lambda r: r.modality or "—", modality_key, width=70),
+    Column("Duration / size", _extent_text, _extent_key, _extent_tip, numeric=True, width=100),
     Column("Verdict", lambda r: r.verdict or "—",
-           lambda r: ("fake", "inconclusive", "real", NO_VERDICT).index(verdict_key(r))),
-    Column("Score", _score_text, _score_key, lambda r: f"probability fake: {r.probability}", numeric=True),
-    Column("Top attribution", _attribution_text, lambda r: _attribution_text(r).casefold(), _attribution_tip),
+           lambda r: ("fake", "inconclusive", "real", NO_VERDICT).index(verdict_key(r)), width=100),
+    Column(PROBABILITY_NAME, _probability_text, _probability_key, _probability_tip, numeric=True, width=70),
+    Column("Closest source", _attribution_text, lambda r: _attribution_text(r).casefold(), _attribution_tip,
+           width=150),
     Column("Status", _status_text, lambda r: (r.status != "ok", _status_text(r).casefold()),
-           lambda r: "\n".join([r.error or "", *r.caveats]).strip()),
-    Column("SHA-256", lambda r: (r.sha256 or "")[:12], lambda r: r.sha256 or "", lambda r: r.sha256 or ""),
+           lambda r: "\n".join([r.error or "", *r.caveats]).strip(), width=140),
+    Column("SHA-256", lambda r: (r.sha256 or "")[:12] + ("…" if r.sha256 else ""), lambda r: r.sha256 or "",
+           lambda r: (r.sha256 or "") + "\n(Copy gives the full hash)" if r.sha256 else "", width=120,
+           copy=lambda r: r.sha256 or ""),
 )
 COLUMN_INDEX = {c.header: i for i, c in enumerate(COLUMNS)}
 VERDICT_COLUMN = COLUMN_INDEX["Verdict"]
@@ -165,8 +189,11 @@ class ResultTableModel(QAbstractTableModel):
             return column.sort_key(result)
         if role == RESULT_ROLE:
             return result
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(result) or None
+        if role == COPY_ROLE:
+            return (column.copy or column.display)(result)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            own = column.tooltip(result) if column.tooltip is not None else None
+            return row_tooltip(result) if result.status != "ok" and column.header != "Status" else (own or None)
         if index.column() == VERDICT_COLUMN and role in (Qt.ItemDataRole.BackgroundRole,
                                                          Qt.ItemDataRole.ForegroundRole):
             background, text = VERDICT_COLOURS[verdict_key(result)]
@@ -263,3 +290,11 @@ class ResultFilterProxy(QSortFilterProxyModel):
             return a < b
         except TypeError:  # keys of one column share a type; this only guards a foreign source model
             return str(a) < str(b)
+
+
+def copy_text(indexes: Iterable[QModelIndex]) -> str:
+    """Selected cells as tab-separated rows, with full values (the whole SHA-256, the whole path)."""
+    rows: dict[int, dict[int, str]] = {}
+    for index in indexes:
+        rows.setdefault(index.row(), {})[index.column()] = str(index.data(COPY_ROLE) or "")
+    return "\n".join("\t".join(cells[c] for c in sorted(cells)) for _r, cells in sorted(rows.items()))

@@ -41,7 +41,13 @@ from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
-from deepfake_gui.gui.batch_model import COLUMN_INDEX, RESULT_ROLE, ResultFilterProxy, ResultTableModel
+from deepfake_gui.gui.batch_model import (
+    COLUMNS,
+    RESULT_ROLE,
+    ResultFilterProxy,
+    ResultTableModel,
+    copy_text,
+)
 from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
 from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
@@ -190,13 +196,26 @@ class MainWindow(QMainWindow):
         table.setAlternatingRowColors(True)
         table.verticalHeader().hide()
         header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COLUMN_INDEX["Status"], QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(COLUMN_INDEX["File"], 200)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # every column: the user's to resize
+        header.setMinimumSectionSize(48)
+        for i, column in enumerate(COLUMNS):
+            header.resizeSection(i, column.width)
+        header.setStretchLastSection(True)  # the hash takes what is left; a narrow Status stays readable
+        copy = QAction("Copy", table)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_selection)
+        table.addAction(copy)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # scan order until a header is clicked
         table.setSortingEnabled(True)
         table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         return table
+
+    def copy_selection(self) -> str:
+        """Copy the selected rows with full values (whole SHA-256 and path) to the clipboard."""
+        text = copy_text(self.table.selectionModel().selectedIndexes())
+        QApplication.clipboard().setText(text)
+        return text
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -91,11 +91,20 @@ VERDICT_TEXT = {
     "light": {"fake": "#b71c1c", "real": "#1b5e20", "inconclusive": "#8a5000", "none": "#616161"},
     "dark": {"fake": "#ff8a80", "real": "#81c784", "inconclusive": "#ffb300", "none": "#bdbdbd"},
 }
+# Okabe-Ito colours (distinct under the common colour-vision deficiencies), one role each:
+# series blue, threshold vermillion, true segments bluish green; the file's own probability is a
+# dotted line in the text colour. The light theme takes darker shades where Okabe-Ito's are under 3:1.
 PLOT_ACCENTS = {
-    "light": {"threshold": "#d32f2f", "cursor": "#6a1b9a", "frame": "#0277bd", "window": "#c43e00",
-              "wave": "#00796b"},
-    "dark": {"threshold": "#ff5252", "cursor": "#ffd54f", "frame": "#4fc3f7", "window": "#ffb74d",
-             "wave": "#80cbc4"},
+    "light": {"threshold": "#d55e00", "cursor": "#303030", "frame": "#0072b2", "window": "#0072b2",
+              "wave": "#007a5a", "file": "#303030", "smooth": "#7a7a7a"},
+    "dark": {"threshold": "#d55e00", "cursor": "#f0f0f0", "frame": "#56b4e9", "window": "#56b4e9",
+             "wave": "#009e73", "file": "#f0f0f0", "smooth": "#9a9a9a"},
+}
+# Translucent fills (r, g, b, alpha): the inconclusive band (Okabe-Ito yellow) and suspected segments
+# (Okabe-Ito reddish purple), strong enough to see on the dark plot, faint enough to read the curves through.
+PLOT_FILLS = {
+    "light": {"band": (240, 228, 66, 90), "segment": (204, 121, 167, 70)},
+    "dark": {"band": (240, 228, 66, 45), "segment": (204, 121, 167, 85)},
 }
 
 
@@ -153,10 +162,18 @@ def verdict_text_color(verdict: str | None, app: QApplication | None = None) -> 
     return table.get(verdict or "none", table["none"])
 
 
+def _plot_is_dark() -> bool:
+    return pg.mkColor(pg.getConfigOption("background")).lightness() < 128
+
+
 def plot_accent(role: str) -> str:
-    """A plot line's colour (threshold, cursor, frame, window, wave) for the current plot background."""
-    dark = pg.mkColor(pg.getConfigOption("background")).lightness() < 128
-    return PLOT_ACCENTS["dark" if dark else "light"][role]
+    """A plot line's colour (threshold, cursor, frame, window, wave, file, smooth) for the current plot background."""
+    return PLOT_ACCENTS["dark" if _plot_is_dark() else "light"][role]
+
+
+def plot_fill(role: str) -> tuple[int, int, int, int]:
+    """A translucent fill (band, segment) for the current plot background."""
+    return PLOT_FILLS["dark" if _plot_is_dark() else "light"][role]
 
 
 def apply_theme(app: QApplication, name: str) -> str:

@@ -12,8 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deepfake_gui.core.present import fmt_prob, media_summary
+from deepfake_gui.core.present import (
+    domain_caveat,
+    fmt_prob,
+    gate_reasons,
+    media_summary,
+    reading_caveats,
+    shown_attribution,
+)
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.explain import segment_peak
 
 MAX_META_VALUE = 400  # characters of one metadata value (a ComfyUI workflow can be megabytes)
 MAX_META_ROWS = 60
@@ -150,8 +158,9 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         hashes.append((f"{name}: encoder weights SHA-256", (info or {}).get("encoder_weights_sha256") or "—"))
     segments = [{"track": s.get("track"), "detector": s.get("detector"), "start": _num(s.get("start_s"), ".2f"),
                  "end": _num(s.get("end_s"), ".2f"), "duration": _num(s.get("duration_s"), ".2f"),
-                 "peak": fmt_prob(s.get("peak_probability")), "within_real": bool(s.get("within_real_file"))}
-                for s in result.segments]
+                 "peak": fmt_prob(segment_peak(result, s)), "within_real": bool(s.get("within_real_file"))}
+                for s in result.segments]  # the peak of the series the timeline figure draws
+    reasons, suggestion = gate_reasons(result)
     return {
         "anchor": f"file-{index}",
         "index": index,
@@ -168,9 +177,13 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         "components": components,
         "fusion": (fusion or {}).get("explanation") and f"{fusion.get('rule')}: {fusion.get('explanation')}",
         "detectors": detectors,
+        "gate": {"reasons": reasons, "suggestion": suggestion} if reasons else None,
+        # which generator: only asked of a file called fake, and never "real" (present.shown_attribution)
         "attribution": [{"class": a.get("class"), "probability": fmt_prob(a.get("probability")),
-                         "detector": a.get("detector")} for a in result.attribution[:5]],
-        "caveats": list(result.caveats),
+                         "detector": a.get("detector")} for a in shown_attribution(result, top=5)],
+        # the detectors' training domains are said once, in their model-card lines above
+        "caveats": reading_caveats(result),
+        "domain_caveats": sum(domain_caveat(c, result.detectors) for c in result.caveats),
         "segments": segments,
         "provenance": provenance_view(result.provenance),
         "media": media_summary(result.media, exact_bytes=True),

@@ -15,13 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_gui.core.present import fmt_prob
 from deepfake_gui.core.results import ScanResult
 
 DPI = 90
 THUMB_PX = 360  # longest side of a thumbnail / key frame
 KEY_FRAMES = 4
-COLORS = {"score": "#1f4e79", "window": "#6a1b9a", "threshold": "#d32f2f", "band": "#ffc107",
-          "segment": "#ef5350", "frames": "#1f4e79", "audio": "#2e7d32"}
+# Okabe-Ito, as the app's timelines: series blue, threshold vermillion, band yellow, segments reddish purple
+COLORS = {"score": "#0072b2", "window": "#0072b2", "threshold": "#d55e00", "band": "#f0e442",
+          "segment": "#cc79a7", "frames": "#0072b2", "audio": "#009e73", "file": "#303030", "smooth": "#7a7a7a"}
 
 
 @dataclass
@@ -161,19 +163,15 @@ class _Track:
     ends: np.ndarray | None
     threshold: float | None
     band: tuple[float, float] | None
-    scale: str  # "score (logit)" or "probability of fake"
-    smooth: Any = None  # audio: the 1 s average the segment rule thresholded (explain.TimeSeries)
-
-
-def _band_scores(result: ScanResult, track: str, detector: str) -> tuple[float, float] | None:
-    arrays = result.arrays.get(f"{track}/{detector}") or {}
-    band = arrays.get("band_score")
-    return (float(min(band)), float(max(band))) if band is not None and len(band) == 2 else None
+    scale: str  # the y axis label: always P(fake), calibrated, 0-1
+    smooth: Any = None  # audio: (times, P(fake)) of the 1 s average the segment rule thresholded
+    file_probability: float | None = None  # the file's P(fake) from this detector, drawn on the same axis
+    centred: bool = False  # windows already at their centres
 
 
 def _tracks_from_arrays(result: ScanResult) -> list[_Track]:
-    """One curve per track and detector (a report shows every detector; the GUI has a picker)."""
-    from deepfake_gui.engine.explain import audio_series, frame_series, segment_series
+    """One curve per track and detector on the probability scale (engine.explain.probability_track, as the app)."""
+    from deepfake_gui.engine.explain import probability_track
 
     tracks = []
     for key in sorted(result.arrays, key=lambda k: (k.split("/")[0] != "frames", k)):
@@ -181,17 +179,12 @@ def _tracks_from_arrays(result: ScanResult) -> list[_Track]:
         if track not in ("frames", "audio"):
             continue
         try:
-            s = frame_series(result, detector) if track == "frames" else audio_series(result, "window", detector)
+            p = probability_track(result, track, detector)
         except KeyError:
             continue
-        smooth = None
-        if track == "audio":
-            try:
-                smooth = segment_series(result, "audio", detector)
-            except KeyError:
-                smooth = None
-        tracks.append(_Track(track, s.detector, s.times_s, s.scores, s.ends_s, s.threshold_score,
-                             _band_scores(result, track, s.detector), "score (logit)", smooth))
+        tracks.append(_Track(track, p.detector, p.times_s, p.probability, None, p.threshold, p.band, "P(fake)",
+                             (p.smooth_times_s, p.smooth_probability) if p.smooth_probability is not None else None,
+                             p.file_probability, p.kind == "window"))
     return tracks
 
 
@@ -210,39 +203,46 @@ def _tracks_from_json(result: ScanResult) -> list[_Track]:
         ends = series.get("end_s")
         tracks.append(_Track(track, detector, np.asarray(times, float), np.asarray(series["probability"], float),
                              None if ends is None else np.asarray(ends, float), d.get("threshold"),
-                             (float(band[0]), float(band[1])) if len(band) == 2 else None, "probability of fake"))
+                             (float(band[0]), float(band[1])) if len(band) == 2 else None, "P(fake)",
+                             None, d.get("probability")))
     return tracks
 
 
 def timeline(result: ScanResult) -> Figure:
     """Per-frame / per-window scores over time with threshold, inconclusive band and suspected segments."""
-    title = "Timeline: per-frame / per-window scores, threshold (red), inconclusive band (amber), segments (shaded)"
+    title = ("Timeline: calibrated P(fake) per frame / window, threshold (dashed), inconclusive band (yellow), "
+             "the file's P(fake) (dotted), suspected segments (shaded)")
     tracks = _tracks_from_arrays(result)
     note = ""
     if not tracks:
         tracks = _tracks_from_json(result)
-        note = "drawn from the stored JSON: probabilities, lead detector only" if tracks else ""
+        note = "drawn from the stored JSON: lead detector only" if tracks else ""
     if not tracks:
         return Figure(title, note="no per-frame or per-window scores in this result")
-    fig = _figure((7.5, 1.7 * len(tracks) + 0.3))
+    fig = _figure((7.5, 1.5 * len(tracks) + 0.4))
     axes = fig.subplots(len(tracks), 1, squeeze=False, sharex=True)
     for ax, t in zip(axes[:, 0], tracks, strict=True):
         if t.band is not None:
-            ax.axhspan(t.band[0], t.band[1], color=COLORS["band"], alpha=0.25, lw=0)
+            ax.axhspan(t.band[0], t.band[1], color=COLORS["band"], alpha=0.35, lw=0)
         for seg in result.segments:
             if seg.get("track") == t.name and seg.get("detector") == t.detector:
-                ax.axvspan(float(seg["start_s"]), float(seg["end_s"]), color=COLORS["segment"], alpha=0.15, lw=0)
-        if t.smooth is not None and len(t.smooth.times_s):
-            ax.plot(t.smooth.times_s, t.smooth.scores, color="#9e9e9e", lw=0.9, label="1 s average (segment rule)")
-        if t.ends is not None:  # windows: a point per window at its centre
-            centres = (t.times + t.ends) / 2
+                ax.axvspan(float(seg["start_s"]), float(seg["end_s"]), color=COLORS["segment"], alpha=0.3, lw=0)
+        if t.smooth is not None and len(t.smooth[0]):
+            ax.plot(t.smooth[0], t.smooth[1], color=COLORS["smooth"], lw=0.8, label="1 s average")
+        if t.centred or t.ends is not None:  # windows: a point per window at its centre
+            centres = t.times if t.ends is None else (t.times + t.ends) / 2
             ax.plot(centres, t.values, "o-", color=COLORS["window"], ms=3, lw=1.2, label="window (centre)")
         else:
             ax.plot(t.times, t.values, "o-", color=COLORS["score"], ms=3, lw=1.2, label="frame")
         if t.threshold is not None:
-            ax.axhline(t.threshold, color=COLORS["threshold"], lw=1.2)
+            ax.axhline(t.threshold, color=COLORS["threshold"], lw=1.2, ls="--", label="threshold")
+        if t.file_probability is not None:
+            ax.axhline(t.file_probability, color=COLORS["file"], lw=1.0, ls=":",
+                       label=f"file {fmt_prob(t.file_probability)}")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_yticks([0, 0.5, 1])
         ax.set_ylabel(t.scale, fontsize=7)
-        ax.legend(fontsize=6, loc="upper right", framealpha=0.7)
+        ax.legend(fontsize=6, loc="upper right", framealpha=0.7, ncol=4)
         ax.set_title(f"{t.name} · {t.detector}", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.25)
@@ -273,7 +273,7 @@ def spectrogram(result: ScanResult) -> Figure:
     for seg in result.segments:
         if seg.get("track") == "audio":
             for x in (float(seg["start_s"]), float(seg["end_s"])):
-                ax.axvline(x, color=COLORS["segment"], lw=1, ls="--")
+                ax.axvline(x, color="#ffffff", lw=1.2, ls="--")  # white on viridis: visible at any power
     ax.set_xlabel("time (s)", fontsize=8)
     ax.set_ylabel("Hz (mel scale)", fontsize=8)
     ax.tick_params(labelsize=7)

@@ -94,6 +94,7 @@ def test_scan_into_a_case_then_list_and_show(data_dir: Path, tmp_path: Path, cap
 
     assert cli.main(["cases", "show", "Port 7"]) == 0
     table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith('Case "Port 7": 2 file(s), created ')
     assert table[1].split()[:3] == ["file", "verdict", "probability"]
     img1 = next(line for line in table if line.startswith("img1.png")).split()
     assert img1[1:5] == ["real", "0.200", "to", "check"] and img1[5] == rows["img1.png"]["sha256"][:12]
@@ -150,3 +151,11 @@ def test_a_scan_killed_mid_way_loses_only_the_file_in_flight(tmp_path: Path) -> 
         store.add_result(ScanResult(path=str(paths[3]), verdict="real"))  # and it is writable again
         assert len(store.results(arrays=False)) == 4
     assert default_db_path() != db  # the test never touched the session's database
+
+
+def test_show_does_not_say_case_twice(data_dir: Path, tmp_path: Path, capsys) -> None:
+    assert cli.main(["scan", str(_images(tmp_path / "ev", 1)[0]), "--case", "case 12"]) == 0
+    capsys.readouterr()
+    assert cli.main(["cases", "show", "case 12"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith('"case 12": 1 file(s)') and "case case" not in first.casefold()

@@ -58,7 +58,7 @@ def _same(a, b) -> None:
 
 @needs_offline
 def test_a_reopened_case_draws_the_same_evidence(qtbot, reopened) -> None:
-    from deepfake_gui.engine.explain import audio_series, image_heatmap
+    from deepfake_gui.engine.explain import image_heatmap, probability_track
     from deepfake_gui.gui.views import VIEWS, evidence_widget_for
 
     scanned, back = reopened
@@ -78,7 +78,7 @@ def test_a_reopened_case_draws_the_same_evidence(qtbot, reopened) -> None:
     sound = evidence_widget_for(audio)
     qtbot.addWidget(sound)
     np.testing.assert_allclose(sound.view.score_track.curve.getData()[1],
-                               audio_series(scanned[1], "window").scores)
+                               probability_track(scanned[1], "audio").probability)
 
 
 def _stand_in(path: Path, verdict: str = "fake") -> ScanResult:

@@ -250,3 +250,26 @@ def test_a_grown_batch_keeps_the_map_and_says_what_is_new(explorer, files, tmp_p
     assert "1 new file(s) in the batch not mapped yet" in explorer.status_label.text()
     explorer.set_batch([extra])  # a different batch: the old map no longer fits
     assert explorer.embedding_set is None and len(explorer.batch_scatter.points()) == 0
+
+
+def test_users_are_not_offered_test_encoders_and_see_what_to_do_before_compute(qtbot, monkeypatch, engine) -> None:
+    """Issue 22: no random-weight test-* encoders in the choices; an empty state instead of empty axes."""
+    from deepfake_gui.engine.explore import EncoderChoice
+    from deepfake_gui.gui.views.common import TEST_ENCODERS_ENV, offered_encoders
+    from deepfake_gui.gui.views.embeddings import EmbeddingExplorer
+
+    choices = [EncoderChoice("efficientnet-lite0", "image", False), EncoderChoice("test-efficientnet", "image", True),
+               EncoderChoice("test-whisper", "audio", True)]
+    monkeypatch.delenv(TEST_ENCODERS_ENV, raising=False)
+    assert [c.name for c in offered_encoders(choices)] == ["efficientnet-lite0"]
+    monkeypatch.setenv(TEST_ENCODERS_ENV, "1")
+    assert len(offered_encoders(choices)) == 3
+    monkeypatch.delenv(TEST_ENCODERS_ENV)
+    widget = EmbeddingExplorer(engine, encoders=choices[:1])
+    qtbot.addWidget(widget)
+    widget.resize(800, 600)
+    widget.show()
+    widget._on_encoders(choices)  # what the background encoder listing delivers
+    assert [widget.encoder_combo.itemData(i) for i in range(widget.encoder_combo.count())] == ["efficientnet-lite0"]
+    assert widget.plot_stack.currentWidget() is widget.empty_label and "press Compute" in widget.empty_label.text()
+    assert not widget.separation_plot.isVisible()

@@ -114,12 +114,12 @@ def test_paths_given_at_start_are_scanned(qtbot, make_window, media_files) -> No
     row = model.results().index(by_name["rgb.png"])
     assert model.index(row, COLUMN_INDEX["Modality"]).data() == "image"
     assert model.index(row, COLUMN_INDEX["Duration / size"]).data() == "40×30"
-    assert model.index(row, COLUMN_INDEX["SHA-256"]).data() == by_name["rgb.png"].sha256[:12]
+    assert model.index(row, COLUMN_INDEX["SHA-256"]).data() == by_name["rgb.png"].sha256[:12] + "…"
     assert model.index(row, COLUMN_INDEX["Verdict"]).data() == "—"  # no detector ran: no invented verdict
     brush = model.index(row, COLUMN_INDEX["Verdict"]).data(Qt.ItemDataRole.BackgroundRole)
     assert isinstance(brush, QBrush) and brush.color().name() == VERDICT_COLOURS["none"][0]
     text_row = model.results().index(by_name[Path(paths[3]).name])
-    assert model.index(text_row, COLUMN_INDEX["Status"]).data() == by_name[Path(paths[3]).name].error
+    assert model.index(text_row, COLUMN_INDEX["Status"]).data() == "error: " + by_name[Path(paths[3]).name].error
     # the unreadable file is listed in the problems panel, and the run summary says so
     assert window.error_panel.count() == 1 and window.error_panel.isVisibleTo(window)
     assert "4 file(s), 1 with errors" in window.statusBar().currentMessage()
@@ -177,7 +177,7 @@ def test_columns_sort_by_value_not_by_text() -> None:
     proxy.sort(COLUMN_INDEX["Duration / size"], Qt.SortOrder.AscendingOrder)
     ascending = [proxy.index(r, COLUMN_INDEX["Duration / size"]).data() for r in range(proxy.rowCount())]
     assert ascending[:3] == ["2.0 s", "3.0 s", "10.0 s"]  # as text, "10.0 s" would come first
-    proxy.sort(COLUMN_INDEX["Score"], Qt.SortOrder.DescendingOrder)
+    proxy.sort(COLUMN_INDEX["P(fake)"], Qt.SortOrder.DescendingOrder)
     scores = [proxy.result_at(r).probability for r in range(proxy.rowCount())]
     assert scores == [0.97, 0.9, 0.5, 0.15, None, None]
     proxy.sort(COLUMN_INDEX["Verdict"], Qt.SortOrder.AscendingOrder)

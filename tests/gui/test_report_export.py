@@ -63,6 +63,44 @@ def test_export_writes_the_chosen_file_with_every_section(qtbot, results, tmp_pa
         assert f'id="file-{i}"' in page and Path(r.path).name in page and r.sha256 in page
     assert "My case" in page and "data:image/png;base64," in page
     assert window.statusBar().currentMessage().startswith("Report written")
+    assert job.dialog is not None and not job.dialog.isVisible()  # the progress dialog went away
+    assert job.dialog.maximum() in (0, len(results))  # per-file steps, then busy for the file itself
+    assert job.message_box is not None and str(out) in job.message_box.text()  # where it went
+
+
+def test_export_shows_progress_and_cancel_writes_nothing(qtbot, results, tmp_path: Path) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMainWindow, QPushButton
+
+    from deepfake_gui.gui import report_export
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    out = tmp_path / "r.html"
+    job = report_export.ReportExport(window, out)
+    job.start(results, report_export.CaseMeta(name="x"))
+    assert job.dialog is not None and job.dialog.isVisible() and job.dialog.labelText().startswith("Writing")
+    (button,) = job.dialog.findChildren(QPushButton)
+    with qtbot.waitSignal(job.cancelled, timeout=60_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # the dialog's Cancel
+    assert not out.exists()
+    assert window.statusBar().currentMessage() == "Report cancelled: nothing written"
+    assert not job.dialog.isVisible() and job.message_box is None
+
+
+def test_progress_names_the_file_being_drawn(qtbot, tmp_path: Path) -> None:
+    from deepfake_gui.gui import report_export
+
+    job = report_export.ReportExport(None, tmp_path / "r.pdf")
+    job.dialog = report_export.QProgressDialog()
+    qtbot.addWidget(job.dialog)
+    job.state.update(1, 3, "clip.mp4")
+    job._show_progress()
+    assert job.dialog.labelText() == "Drawing the figures of file 2 of 3: clip.mp4" and job.dialog.value() == 1
+    job.state.update(3, 3, "")
+    job._show_progress()
+    assert job.dialog.labelText() == "Writing the PDF file r.pdf…" and job.dialog.maximum() == 0
 
 
 def test_cancelled_dialog_writes_nothing(qtbot, results, monkeypatch) -> None:

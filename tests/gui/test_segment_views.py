@@ -100,7 +100,7 @@ def test_video_timeline_shades_each_tracks_segments_and_follows_the_detector(qtb
     assert shaded == view.audio_track.segment_regions  # the first detector's region was removed from the plot
     assert not any(r.movable for r in view.audio_track.segment_regions)
     assert view.frames_track.segment_regions[0].lines[0].pen.style() == Qt.PenStyle.SolidLine
-    assert "suspected segment" in view.legend.text() and "not proof" in view.legend.text()
+    assert "suspected segment" in view.legend.text() and "not proof" in view.legend.toolTip()
     qtbot.waitUntil(lambda: view.truth_checked, timeout=15_000)
     assert view.truth is None and view.frames_track.truth_regions == []  # no manifest next to this file
     assert "from manifest" not in view.legend.text()
@@ -191,14 +191,21 @@ def test_image_view_without_a_manifest_has_no_mask_toggle(qtbot, tmp_path) -> No
 
 
 def test_verdict_card_lists_segments_flags_real_and_shows_localization(qtbot, video_result) -> None:
+    from deepfake_gui.core.present import fmt_prob
+    from deepfake_gui.engine.explain import probability_track, segment_peak
     from deepfake_gui.gui.views.verdict_card import VerdictCard
 
     card = VerdictCard(video_result)
     qtbot.addWidget(card)
     texts = [label.text() for label in card.segment_labels]
-    assert texts[0].startswith("0.50–1.25 s · audio · audio-a · peak P(fake) 0.710")  # sorted by start
+    by_start = sorted(video_result.segments, key=lambda s: s["start_s"])
+    peaks = [fmt_prob(segment_peak(video_result, s)) for s in by_start]  # read off the plotted series
+    assert peaks[0] != "0.710"  # not the stored field, which the plot did not show
+    assert texts[0].startswith(f"0.50–1.25 s · audio · audio-a · peak P(fake) {peaks[0]}")  # sorted by start
     assert "within a file called real" in texts[0]
-    assert texts[1] == "1.00–2.00 s · frames · frames-det · peak P(fake) 0.930"
+    frames = probability_track(video_result, "frames", "frames-det")
+    assert peaks[1] == fmt_prob(float(frames.probability[(frames.times_s >= 1.0) & (frames.times_s <= 2.0)].max()))
+    assert texts[1] == f"1.00–2.00 s · frames · frames-det · peak P(fake) {peaks[1]}"
     assert texts[2].startswith("2.00–2.75 s · audio · audio-b") and "called real" not in texts[2]
     assert card.where_note is not None and "not proof" in card.where_note.text()
     cards = card.model_cards_label.text()

@@ -114,7 +114,10 @@ def test_verdict_card_rows_attribution_disagreement_and_model_cards(qtbot) -> No
     assert [row["probability"].text() for row in card.detector_rows] == ["0.010", "0.990"]
     assert card.disagreement_label is not None and "a says real" in card.disagreement_label.text()
     assert len(card.caveat_labels) == 2
-    assert [bar.format() for bar in card.attribution_bars] == ["60.0%", "25.0%", "10.0%"]  # top 3, sorted
+    assert card.attribution_bars == []  # an inconclusive file: no "closest source" (issue 22)
+    fake = VerdictCard(dataclasses.replace(result, verdict="fake"))
+    qtbot.addWidget(fake)
+    assert [bar.format() for bar in fake.attribution_bars] == ["60.0%", "25.0%", "10.0%"]  # top 3, sorted, no real
     tooltip = card.detector_rows[0]["name"].toolTip()
     assert "telephone speech" in tooltip and "0.930" in tooltip
     assert "no model card" in card.detector_rows[1]["name"].toolTip()
@@ -127,6 +130,7 @@ def test_verdict_card_rows_attribution_disagreement_and_model_cards(qtbot) -> No
 
 @needs_offline
 def test_verdict_card_of_a_real_scan(qtbot, results) -> None:
+    from deepfake_gui.core.present import reading_caveats
     from deepfake_gui.gui.views.verdict_card import VerdictCard
 
     video = results["video"]
@@ -134,7 +138,8 @@ def test_verdict_card_of_a_real_scan(qtbot, results) -> None:
     qtbot.addWidget(card)
     assert card.verdict_label.text() == (video.verdict or "no verdict").upper()
     assert len(card.detector_rows) == len(video.detectors) == 3
-    assert len(card.caveat_labels) == len(video.caveats)
+    assert len(card.caveat_labels) == len(reading_caveats(video))  # domain text is in the model cards
+    assert len(reading_caveats(video)) < len(video.caveats)
     assert (card.disagreement_label is not None) == any("detectors disagree" in c for c in video.caveats)
     for name, row in zip(video.detectors, card.detector_rows, strict=True):
         assert row["name"].text() == name
@@ -169,32 +174,45 @@ def test_image_overlay_is_the_heatmap_with_nan_left_clear(qtbot, results) -> Non
 # ------------------------------------------------------------------------ video
 
 
+def _assert_on_probability_scale(track, result, data) -> None:
+    """One detector's plot: every mark on the 0-1 axis and agreeing with the numbers the card prints."""
+    stored = result.detectors[data.detector]
+    x, y = _xy(track.curve)
+    np.testing.assert_allclose(x, data.times_s)
+    np.testing.assert_allclose(y, data.probability)
+    assert np.all((y >= 0) & (y <= 1))
+    assert track.threshold_line.value() == pytest.approx(stored["threshold"], abs=2e-3)
+    assert track.band_region.getRegion() == pytest.approx(stored["inconclusive_band"], abs=2e-3)
+    assert not track.band_region.movable
+    assert track.file_line.isVisible() and track.file_line.value() == pytest.approx(stored["probability"])
+    assert track.plot.getAxis("left").labelText == "P(fake)"
+    assert track.plot.getViewBox().viewRange()[1] == pytest.approx([-0.1, 1.1])
+
+
 @needs_offline
-def test_video_timeline_plots_frames_threshold_band_and_audio(qtbot, results) -> None:
-    from deepfake_gui.engine.explain import audio_series, frame_series
-    from deepfake_gui.gui.views.common import decision_band
+def test_video_timeline_plots_probabilities_threshold_band_file_line_and_audio(qtbot, results) -> None:
+    from deepfake_gui.engine.explain import frame_series, probability_scale, probability_track, segment_series
+    from deepfake_gui.gui.views.timeline import MIN_SCORE_HEIGHT
     from deepfake_gui.gui.views.video_view import VideoView
 
     result = results["video"]
     view = _shown(qtbot, VideoView(result))
     frames = frame_series(result)
-    x, y = _xy(view.frames_track.curve)
-    np.testing.assert_allclose(x, frames.times_s)
-    np.testing.assert_allclose(y, frames.scores)
-    track = view.frames_track
-    assert track.threshold_line.value() == pytest.approx(frames.threshold_score)
-    band = decision_band(result, frames.detector, frames.threshold_score)
-    assert band is not None and band[0] <= frames.threshold_score + 1e-6 <= band[1] + 2e-6
-    assert track.band_region.getRegion() == pytest.approx(band)
-    assert not track.band_region.movable
-    window, steps = audio_series(result, "window"), audio_series(result, "step")
-    ax, ay = _xy(view.audio_track.curve)
-    np.testing.assert_allclose(ax, _centres(window))
-    np.testing.assert_allclose(ay, window.scores)
-    np.testing.assert_allclose(_xy(view.audio_track.step_curve)[1], steps.scores)
-    assert view.audio_track.threshold_line.value() == pytest.approx(window.threshold_score)
+    _assert_on_probability_scale(view.frames_track, result, probability_track(result, "frames"))
+    np.testing.assert_allclose(_xy(view.frames_track.curve)[1],
+                               probability_scale(result, "frames", frames.detector)(frames.scores))
+    audio = probability_track(result, "audio")
+    _assert_on_probability_scale(view.audio_track, result, audio)
+    smooth = segment_series(result, "audio")
+    sx, sy = _xy(view.audio_track.smooth_curve)  # the 1 s average, not the raw +-50 logit steps
+    np.testing.assert_allclose(sx, smooth.times_s)
+    np.testing.assert_allclose(sy, probability_scale(result, "audio", audio.detector)(smooth.scores))
     assert view.audio_track.plot.getViewBox().linkedView(0) is view.frames_track.plot.getViewBox()
+    for track in (view.frames_track, view.audio_track):  # readable heights, one label each
+        assert track.plot.size().height() >= MIN_SCORE_HEIGHT
+    assert view.timeline.minimumHeight() >= 2 * MIN_SCORE_HEIGHT
     qtbot.waitUntil(lambda: view.frame_time is not None, timeout=15_000)
+    assert "P(fake)" in view.frame_label.text() and "score " not in view.frame_label.text()
     sound_only = dataclasses.replace(result, arrays={k: v for k, v in result.arrays.items() if k.startswith("audio/")})
     partial = _shown(qtbot, VideoView(sound_only))
     assert partial.frames_track is None and partial.audio_track is not None
@@ -249,9 +267,8 @@ def test_dragging_decodes_only_the_latest_frame(qtbot, results, monkeypatch) -> 
 
 @needs_offline
 def test_audio_view_spectrogram_waveform_and_score_curves(qtbot, results) -> None:
-    from deepfake_gui.engine.explain import audio_series, audio_spectrogram
+    from deepfake_gui.engine.explain import audio_series, audio_spectrogram, probability_track
     from deepfake_gui.gui.views.audio_view import AudioView, multimedia
-    from deepfake_gui.gui.views.common import decision_band
 
     result = results["audio"]
     view = _shown(qtbot, AudioView(result))
@@ -262,24 +279,20 @@ def test_audio_view_spectrogram_waveform_and_score_curves(qtbot, results) -> Non
     assert rect.left() == pytest.approx(0.0, abs=0.05) and rect.right() == pytest.approx(3.0, abs=0.05)
     assert view.envelope is not None and 0 < len(view.envelope.low) <= 2001
     assert np.all(view.envelope.low <= view.envelope.high) and np.max(view.envelope.high) <= 1.0
-    window, steps = audio_series(result, "window"), audio_series(result, "step")
-    x, y = _xy(view.score_track.curve)
+    window = audio_series(result, "window")
+    data = probability_track(result, "audio")
+    x, _y = _xy(view.score_track.curve)
     np.testing.assert_allclose(x, _centres(window))
-    np.testing.assert_allclose(y, window.scores)
-    sx, sy = _xy(view.score_track.step_curve)
-    np.testing.assert_allclose(sx, steps.times_s)
-    np.testing.assert_allclose(sy, steps.scores)
-    assert view.score_track.threshold_line.value() == pytest.approx(window.threshold_score)
-    assert view.score_track.band_region.getRegion() == pytest.approx(
-        decision_band(result, window.detector, window.threshold_score))
+    _assert_on_probability_scale(view.score_track, result, data)
+    np.testing.assert_allclose(_xy(view.score_track.smooth_curve)[1], data.smooth_probability)
     for plot in (view.spec_plot, view.score_track.plot):
         assert plot.getViewBox().linkedView(0) is view.wave_plot.getViewBox()
     assert view.play_button.isVisibleTo(view) == (multimedia() is not None)
     other = view.detector_combo.itemText(1)
     view.detector_combo.setCurrentIndex(1)
-    switched = audio_series(result, "window", other)
-    np.testing.assert_allclose(_xy(view.score_track.curve)[1], switched.scores)
-    assert view.score_track.threshold_line.value() == pytest.approx(switched.threshold_score)
+    switched = probability_track(result, "audio", other)
+    np.testing.assert_allclose(_xy(view.score_track.curve)[1], switched.probability)
+    _assert_on_probability_scale(view.score_track, result, switched)
 
 
 @needs_offline

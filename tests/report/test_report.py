@@ -17,6 +17,7 @@ from markupsafe import escape
 from PIL import Image, PngImagePlugin
 
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.core.present import reading_caveats
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.report import CaseMeta, case_inputs_from_entries, load_results_jsonl, render_html, write_report
 from deepfake_gui.report.pdf import weasyprint_problem
@@ -84,7 +85,7 @@ def test_every_file_has_its_section_with_verdict_detectors_hashes_and_integrity(
             assert esc(name) in section
             assert info["bundle_sha256"] in section and info["encoder_weights_sha256"] in section
             assert esc(info["trained_on"]) in section
-        for caveat in r.caveats:
+        for caveat in reading_caveats(r):  # the detectors' domain text is in their "trained on" lines
             assert esc(caveat) in section
         assert "unchanged during the scan" in section
         assert f"{r.integrity['size']:,} bytes" in section
@@ -120,20 +121,25 @@ def test_figures_are_embedded_pngs_and_nothing_is_fetched(report_html) -> None:
     assert "<style>" in report_html and "stylesheet" not in report_html
 
 
-def test_timeline_plots_every_detector_with_its_threshold_and_band(scanned) -> None:
-    from deepfake_gui.engine.explain import audio_series, frame_series
+def test_timeline_plots_every_detector_on_the_apps_probability_scale(scanned) -> None:
+    from deepfake_gui.engine.explain import probability_track, segment_peak
     from deepfake_gui.report.figures import _tracks_from_arrays
 
     video = scanned[2]
     tracks = _tracks_from_arrays(video)
     assert tracks[0].name == "frames"
     assert {t.detector for t in tracks} == {k.split("/", 1)[1] for k in video.arrays}
-    frames = frame_series(video)
-    np.testing.assert_array_equal(tracks[0].values, frames.scores)
-    assert tracks[0].threshold == frames.threshold_score
-    assert tracks[0].band == tuple(sorted(video.arrays[f"frames/{frames.detector}"]["band_score"]))
+    frames = probability_track(video, "frames")  # what the app's timeline draws
+    np.testing.assert_array_equal(tracks[0].values, frames.probability)
+    assert tracks[0].threshold == frames.threshold and tracks[0].band == frames.band
+    assert tracks[0].file_probability == video.detectors[frames.detector]["probability"]
+    assert tracks[0].threshold == pytest.approx(video.detectors[frames.detector]["threshold"], abs=2e-3)
     audio = next(t for t in tracks if t.name == "audio")
-    np.testing.assert_array_equal(audio.values, audio_series(video, "window", audio.detector).scores)
+    np.testing.assert_array_equal(audio.values, probability_track(video, "audio", audio.detector).probability)
+    assert all(0 <= v <= 1 for t in tracks for v in t.values)
+    for seg in video.segments:  # the segment table's peak is read off the plotted series
+        peak = segment_peak(video, seg)
+        assert peak is not None and 0 <= peak <= 1
 
 
 def test_hostile_names_metadata_and_notes_are_escaped(scanned, report_html) -> None:

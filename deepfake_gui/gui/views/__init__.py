@@ -13,11 +13,13 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.gui.views.audio_view import AudioView
+from deepfake_gui.gui.views.common import remember_splitter
 from deepfake_gui.gui.views.image_view import ImageView
 from deepfake_gui.gui.views.verdict_card import VerdictCard
 from deepfake_gui.gui.views.video_view import VideoView
 
 ViewFactory = Callable[[ScanResult], QWidget]
+SPLITTER_KEY = "evidence/splitter"  # verdict card / evidence view
 
 VIEWS: dict[str, ViewFactory] = {
     "image": ImageView,
@@ -73,10 +75,13 @@ class EvidenceWidget(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(self.view)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setObjectName("evidenceSplitter")
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
         scroll.setMinimumHeight(140)  # the verdict and the first caveats stay readable next to a large view
-        self.splitter.setSizes([320, 480])  # proportions: the card gets 40% of the height to start with
+        # the card gets about a third of the height to start with; a user's choice is kept for the next file
+        remember_splitter(self.splitter, SPLITTER_KEY, [260, 540])
         layout.addWidget(self.splitter)
 
 

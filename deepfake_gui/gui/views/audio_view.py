@@ -24,12 +24,12 @@ from deepfake_gui.engine.explain import (
     SPECTROGRAM_RATE,
     audio_series,
     audio_spectrogram,
+    probability_track,
     suspected_segments,
     true_segments,
 )
 from deepfake_gui.gui.views.common import (
     accent,
-    decision_band,
     detector_picker,
     detectors_for,
     media_duration,
@@ -127,7 +127,7 @@ class AudioView(QWidget):
                                         self._on_failed)
 
     def _build_plots(self) -> None:
-        self.wave_plot = self.timeline.add_plot("amplitude", height=70)
+        self.wave_plot = self.timeline.add_plot("amplitude", height=70, minimum=60)
         wave = accent("wave")
         self.wave_low = pg.PlotDataItem([], [], pen=pg.mkPen(wave, width=1))
         self.wave_high = pg.PlotDataItem([], [], pen=pg.mkPen(wave, width=1))
@@ -136,7 +136,7 @@ class AudioView(QWidget):
             self.wave_plot.addItem(item)
         self.wave_plot.setYRange(-1, 1, padding=0.02)
         self.wave_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.spec_plot = self.timeline.add_plot("frequency (Hz, mel scale)", height=150)
+        self.spec_plot = self.timeline.add_plot("Hz (mel)", height=150, minimum=110)
         self.spec_plot.showGrid(x=False, y=False)
         self.spectrogram_item = pg.ImageItem(axisOrder="row-major")
         self.spec_plot.addItem(self.spectrogram_item)
@@ -167,8 +167,7 @@ class AudioView(QWidget):
     def _show_detector(self, detector: str) -> None:
         self.window = audio_series(self.result, "window", detector)
         self.steps = audio_series(self.result, "step", detector)
-        band = decision_band(self.result, detector, self.window.threshold_score)
-        self.score_track.show(self.window, band, self.steps)
+        self.score_track.show(probability_track(self.result, "audio", detector))
         self.score_track.show_segments(suspected_segments(self.result, "audio", detector))
 
     # ------------------------------------------------------------------ loading

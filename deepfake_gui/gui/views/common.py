@@ -1,30 +1,30 @@
-"""Helpers every evidence view shares: verdict colours, the score scale and background loading.
+"""Helpers every evidence view shares: verdict colours, the plots' scale, remembered layout, background loading.
 
-Views plot decision scores (logits), the scale heatmaps and per-step series come
-in; the detector's threshold on that scale arrives with the arrays. The
-inconclusive band is stored as probabilities, so it is mapped back through the
-same calibration as the threshold, by the engine (see ``decision_band``).
+Timelines plot calibrated probabilities of fake (0-1), the number the verdict card
+and the report print, mapped by ``engine.explain.probability_track`` through the
+calibration that made each detector's verdict, so the threshold, the inconclusive
+band and the file's own probability sit on the same axis as the points. Heatmaps
+stay on the decision-score (logit) scale, labelled as such.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QObject, QRunnable, QSettings, QThreadPool, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QWidget
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import TimeSeries
 
 VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
-SCORE_LABEL = "score (logit)"
-THRESHOLD_COLOR = "#ff5252"
-BAND_BRUSH = (255, 193, 7, 45)  # translucent amber: the inconclusive band
-CURSOR_COLOR = "#ffd54f"
+SCORE_LABEL = "score (logit)"  # heatmaps: decision scores
+PROBABILITY_LABEL = "P(fake)"  # timelines: calibrated probability of fake, 0-1
 
 
 @dataclass
@@ -38,8 +38,51 @@ class DisplayPrefs:
 DISPLAY = DisplayPrefs()
 
 
+TEST_ENCODERS_ENV = "LAYERSCOPE_TEST_ENCODERS"  # "1": offer the test suite's random-weight encoders too
+
+
+def offered_encoders(choices: Iterable[Any]) -> list[Any]:
+    """The encoders a user may pick: not the test suite's random-weight ones (``test-*``).
+
+    Their maps and probes measure nothing about real files; the test suite (and a developer)
+    sets LAYERSCOPE_TEST_ENCODERS=1 to see them.
+    """
+    if os.environ.get(TEST_ENCODERS_ENV) == "1":
+        return list(choices)
+    return [c for c in choices if not (str(c.name).startswith("test-") or getattr(c, "random_init", False))]
+
+
+def fill(role: str) -> tuple[int, int, int, int]:
+    """A translucent fill ("band", "segment") readable on the current theme's plots."""
+    from deepfake_gui.gui.theme import plot_fill
+
+    return plot_fill(role)
+
+
+def view_settings() -> QSettings:
+    """Where views remember their layout: the app's gui.ini in the data folder (the main window's file)."""
+    from deepfake_gui.core.config import data_dir
+
+    return QSettings(str(data_dir() / "gui.ini"), QSettings.Format.IniFormat)
+
+
+def remember_splitter(splitter: QSplitter, key: str, default: list[int]) -> None:
+    """Restore a splitter's sizes from the settings (else ``default``) and save them whenever the user drags it.
+
+    Every result gets a new view; without this the room a user gave the timelines would reset on each file.
+    """
+    saved = view_settings().value(key)
+    if not (saved is not None and splitter.restoreState(saved)):
+        splitter.setSizes(default)
+
+    def save(*_args: object) -> None:
+        view_settings().setValue(key, splitter.saveState())
+
+    splitter.splitterMoved.connect(save)
+
+
 def accent(role: str) -> str:
-    """A plot line's colour ("threshold", "cursor", "frame", "window", "wave") readable on the current theme."""
+    """A plot line's colour ("threshold", "cursor", "frame", "window", "wave", "file", "smooth") for the theme."""
     from deepfake_gui.gui.theme import plot_accent
 
     return plot_accent(role)
@@ -47,20 +90,6 @@ def accent(role: str) -> str:
 
 def verdict_color(verdict: str | None) -> str:
     return VERDICT_COLORS.get(verdict, VERDICT_COLORS[None])
-
-
-def decision_band(result: ScanResult, detector: str, threshold_score: float) -> tuple[float, float] | None:
-    """The inconclusive band on the decision scale, or None when the engine gave none.
-
-    The engine maps the band through the same calibration as ``threshold_score``
-    (``band_score`` in the arrays), so the band and the threshold line always agree.
-    """
-    del threshold_score  # kept in the signature: callers pass the line the band belongs with
-    for key, arrays in result.arrays.items():
-        if key.split("/", 1)[-1] == detector and "band_score" in arrays:
-            lo, hi = sorted(float(v) for v in arrays["band_score"])
-            return lo, hi
-    return None
 
 
 def detectors_for(result: ScanResult, track: str) -> list[str]:

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -69,7 +70,7 @@ from deepfake_gui.engine.explore import (
     tsne_job,
 )
 from deepfake_gui.gui.batch_model import top_attribution
-from deepfake_gui.gui.views.common import VERDICT_COLORS, run_in_background, verdict_color
+from deepfake_gui.gui.views.common import VERDICT_COLORS, offered_encoders, run_in_background, verdict_color
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 PROJECTIONS = (("PCA (instant)", "pca"), ("t-SNE", "tsne"))
@@ -78,6 +79,9 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#e377c2", "#bcbd22", "#8
            "#aec7e8", "#ffbb78", "#c5b0d5", "#9edae5")
 NONE_COLOR = VERDICT_COLORS[None]
 REFERENCE_ALPHA = 90
+EMPTY_TEXT = ("No map yet.\n\nPick an encoder and, optionally, a reference set of known real and fake files, "
+              "then press Compute: every file of the batch becomes a point, placed by what the encoder's layers "
+              "see in it, so look-alike files sit together.")
 BATCH_SIZE, REFERENCE_SIZE = 10, 6
 SELECTED_COLOR = "#ffd54f"
 VERDICT_NAMES = {"fake": "fake", "real": "real", "inconclusive": "inconclusive", None: "no verdict"}
@@ -238,10 +242,21 @@ class EmbeddingExplorer(QWidget):
         self.problems_list.setMaximumHeight(80)
         self.problems_list.hide()
 
+        # until a map exists, say what to do instead of drawing empty axes and a lone layer marker
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setObjectName("explorerEmpty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setStyleSheet("font-size: 11pt; padding: 24px;")
+        self.plot_stack = QStackedWidget()
+        self.plot_stack.addWidget(self.empty_label)
+        self.plot_stack.addWidget(self.plot_widget)
+        self.separation_plot.hide()
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(slider_row)
-        layout.addWidget(self.plot_widget, stretch=1)
+        layout.addWidget(self.plot_stack, stretch=1)
         layout.addWidget(self.legend)
         layout.addWidget(self.separation_plot)
         layout.addLayout(progress_row)
@@ -396,7 +411,7 @@ class EmbeddingExplorer(QWidget):
 
     @Slot(object)
     def _on_encoders(self, choices: list[EncoderChoice]) -> None:
-        self._fill_encoders(choices)
+        self._fill_encoders(offered_encoders(choices))  # no random-weight test encoders for users
 
     @Slot(str)
     def _on_encoders_failed(self, message: str) -> None:
@@ -495,6 +510,8 @@ class EmbeddingExplorer(QWidget):
 
     def _show_set(self, embedding_set: EmbeddingSet) -> None:
         self.embedding_set = embedding_set
+        self.plot_stack.setCurrentWidget(self.plot_widget)
+        self.separation_plot.show()
         self.tsne.clear()
         self.clusters.clear()
         n_layers = embedding_set.n_layers
@@ -546,6 +563,8 @@ class EmbeddingExplorer(QWidget):
         self.layer_slider.setEnabled(False)
         self.layer_label.setText("layer —")
         self.separation_curve.setData([], [])
+        self.plot_stack.setCurrentWidget(self.empty_label)
+        self.separation_plot.hide()
         self._redraw()
 
     def _current_xy(self) -> np.ndarray | None:

@@ -65,7 +65,7 @@ from deepfake_gui.engine.probe_lab import (
     save_detector,
     tsne_job,
 )
-from deepfake_gui.gui.views.common import run_in_background
+from deepfake_gui.gui.views.common import offered_encoders, run_in_background
 from deepfake_gui.gui.worker import EngineThread, progress_fraction
 
 MODALITIES = (("Images", "image"), ("Audio", "audio"))
@@ -474,6 +474,8 @@ class ProbeLab(QWidget):
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(round(fraction * 1000))
         self.progress_bar.setFormat(event.message or "working…")
+        # the status names the step the engine is on (after "layer sweep done" come calibration and the maps)
+        self.show_status(f"Probe lab at work: {event.message or 'working'}… (Cancel stops it)")
 
     @Slot(object)
     def _on_result(self, result: object) -> None:
@@ -594,7 +596,7 @@ class ProbeLab(QWidget):
         self.scatter.setData([], [])
         self.map_label.setText("Map of the items at the selected layer: shown when the sweep ends")
         self.legend_label.setText("")
-        self.summary_label.setText("Sweeping…")
+        self.summary_label.setText("The chosen layer and its cross-validated AUC appear here when the run ends.")
         self.name_edit.setPlaceholderText("default: <generators>-<encoder>")
         self.warnings_label.hide()
 
@@ -669,6 +671,12 @@ class ProbeLab(QWidget):
     def _on_encoders(self, choices: list[EncoderChoice]) -> None:
         if not choices or choices[0].modality != self.modality_combo.currentData():
             return  # a list for a modality no longer shown
+        choices = offered_encoders(choices)  # no random-weight test encoders for users
+        if not choices:
+            self.encoder_combo.clear()
+            self.show_status(f"No {self.modality_combo.currentText().lower()} encoder has its weights here; "
+                             "see `layerscope models list`.", error=True)
+            return
         keep = self._wanted_encoder or self.encoder()
         self.encoder_combo.clear()
         for choice in choices:

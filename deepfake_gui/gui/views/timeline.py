@@ -1,10 +1,15 @@
-"""Score-over-time plots sharing one time axis and one movable time cursor.
+"""Probability-over-time plots sharing one time axis and one movable time cursor.
 
 The video and audio views stack their plots here so a click or a drag anywhere
 picks one instant for all of them (the frame to show, the playback position).
-Suspected segments (engine/segments.py) are shaded over the whole height of a
-score plot; true segments, when a localization manifest lists the file, are a
-thin strip along its bottom, so the two can be compared at a glance.
+Every score plot reads P(fake) on a fixed 0-1 axis (``engine.explain.probability_track``):
+the points, the detector's threshold, its inconclusive band and the file's own
+probability are all on that one scale, so a file at P(fake) > 0.999 sits at the
+top, not "near the threshold". Audio also shows the 1 s average of the per-step
+scores (what the segment rule reads; single 20 ms steps swing by tens of logits).
+Suspected segments (engine/segments.py) are shaded over the plot's height; true
+segments, when a localization manifest lists the file, are a thin strip along its
+bottom, so the two can be compared at a glance. Colours are Okabe-Ito (theme.py).
 """
 
 from __future__ import annotations
@@ -16,19 +21,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel
 
-from deepfake_gui.engine.explain import TimeSeries
-from deepfake_gui.gui.views.common import BAND_BRUSH, DISPLAY, SCORE_LABEL, accent
+from deepfake_gui.core.present import fmt_prob
+from deepfake_gui.engine.explain import ProbabilityTrack
+from deepfake_gui.gui.views.common import DISPLAY, PROBABILITY_LABEL, accent, fill
 
-STEP_ALPHA = 110  # the per-step curve: the plot's foreground colour, faint behind the window scores
-SEGMENT_ALPHA = 50  # suspected segments: the threshold's colour, faint (the scores stay readable through it)
 TRUTH_ALPHA = 190  # true segments: an opaque strip
 TRUTH_SPAN = (0.0, 0.08)  # the strip's share of the plot's height, from the bottom
 TRUTH_LABEL = "true segment (from manifest)"
-
-
-def step_color() -> tuple[int, int, int, int]:
-    color = pg.mkColor(pg.getConfigOption("foreground"))
-    return color.red(), color.green(), color.blue(), STEP_ALPHA
+MIN_SCORE_HEIGHT = 120  # px: a probability plot below this cannot show 0, 0.5 and 1 apart
+AXIS_HEIGHT = 40  # px: the time axis under the lowest plot
+Y_RANGE = (-0.1, 1.1)  # room for the 0 and 1 tick labels
+Y_TICKS = [[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(0.25, ""), (0.75, "")]]
+WHAT = {"frame": "frames", "window": "audio windows"}
 
 
 def _rgba(role: str, alpha: int) -> tuple[int, int, int, int]:
@@ -36,9 +40,15 @@ def _rgba(role: str, alpha: int) -> tuple[int, int, int, int]:
     return color.red(), color.green(), color.blue(), alpha
 
 
-def segment_color(alpha: int = SEGMENT_ALPHA) -> tuple[int, int, int, int]:
-    """Suspected segments wear the threshold's colour: it is where the scores crossed a threshold."""
-    return _rgba("threshold", alpha)
+def segment_color(alpha: int | None = None) -> tuple[int, int, int, int]:
+    """Suspected segments: Okabe-Ito reddish purple, unlike every line on the plot."""
+    rgba = fill("segment")
+    return rgba if alpha is None else (*rgba[:3], alpha)
+
+
+def band_color(alpha: int | None = None) -> tuple[int, int, int, int]:
+    rgba = fill("band")
+    return rgba if alpha is None else (*rgba[:3], alpha)
 
 
 def truth_color(alpha: int = TRUTH_ALPHA) -> tuple[int, int, int, int]:
@@ -55,23 +65,35 @@ def _css(rgba: tuple[int, int, int, int]) -> str:
 
 
 def legend_text(kinds: tuple[str, ...], *, truth: bool = False) -> str:
-    """The legend's rich text; ``truth`` adds the true-segment strip (only when a manifest gave it)."""
+    """The legend's rich text, short enough for two lines in a narrow panel (the tooltip says more).
+
+    ``truth`` adds the true-segment strip (only when a manifest gave it).
+    """
     marks = {
-        "frame": f"<span style='color:{accent('frame')}'>●</span> score of each sampled frame",
-        "window": f"<span style='color:{accent('window')}'>●</span> score of each window (at its centre)",
-        "step": "<span style='color:#9e9e9e'>━</span> per-step score inside the windows",
+        "frame": f"<span style='color:{accent('frame')}'>●</span> frame",
+        "window": f"<span style='color:{accent('window')}'>●</span> audio window",
+        "step": f"<span style='color:{accent('smooth')}'>━</span> 1 s average",
     }
     parts = [marks[k] for k in kinds if k in marks] + [
-        f"<span style='color:{accent('threshold')}'>╌</span> detector threshold",
-        "<span style='color:#e6a700'>■</span> inconclusive band",
-        f"<span style='background:{_css(segment_color(90))}'>&nbsp;&nbsp;&nbsp;</span> suspected segment "
-        "(the segment rule: smoothed scores over its threshold; dashed edges: in a file called real)",
+        f"<span style='color:{accent('threshold')}'>╌</span> threshold",
+        f"<span style='background:{_css(band_color(140))}'>&nbsp;&nbsp;&nbsp;</span> inconclusive band",
+        f"<span style='color:{accent('file')}'>┈┈</span> file's P(fake)",
+        f"<span style='background:{_css(segment_color(150))}'>&nbsp;&nbsp;&nbsp;</span> suspected segment",
     ]
     if truth:
         parts.append(f"<span style='color:{_css(truth_color(255))}'>▁▁</span> {TRUTH_LABEL}")
-    parts.append(f"<span style='color:{accent('cursor')}'>┃</span> cursor: click or drag")
-    return (f"Scores are decision scores (logits; higher leans fake). {' · '.join(parts)}. "
-            "Shading shows where the detector responded, not proof of manipulation.")
+    return "P(fake), calibrated, 0–1: " + " · ".join(parts)
+
+
+LEGEND_TOOLTIP = (
+    "Each plot reads the calibrated probability of fake (0–1) of one detector, the number the verdict card "
+    "prints.\nframe / audio window: the probability of each sampled frame, or of each audio window at its "
+    "centre.\n1 s average: the per-step scores averaged over 1 s, what the segment rule reads (a single 20 ms "
+    "step says little).\nthreshold (dashed) and inconclusive band (yellow): the detector's; the dotted line is "
+    "this file's own probability from that detector.\nsuspected segment (shaded; dashed edges in a file called "
+    "real): where the segment rule fired. Shading shows where a detector responded, not proof of manipulation."
+    "\nClick or drag anywhere to move the cursor."
+)
 
 
 def legend_label(kinds: tuple[str, ...], *, truth: bool = False) -> QLabel:
@@ -80,16 +102,18 @@ def legend_label(kinds: tuple[str, ...], *, truth: bool = False) -> QLabel:
     label.setObjectName("timelineLegend")
     label.setWordWrap(True)
     label.setStyleSheet("font-size: 8pt;")
+    label.setToolTip(LEGEND_TOOLTIP)
+    label.ensurePolished()
+    label.setMinimumHeight(2 * label.fontMetrics().lineSpacing() + 4)  # two lines: layouts miss wrapped heights
     return label
 
 
-def segment_tooltip(seg: dict) -> str:
-    """One suspected segment in words (the verdict card lists the same)."""
-    peak = seg.get("peak_probability")
+def segment_tooltip(seg: dict, peak: float | None = None) -> str:
+    """One suspected segment in words (the verdict card lists the same); ``peak`` as read off the plot."""
     text = (f"suspected segment {float(seg['start_s']):.2f}–{float(seg['end_s']):.2f} s "
             f"({seg.get('track')}, {seg.get('detector')})")
     if peak is not None:
-        text += f", peak P(fake) {float(peak):.3f}"
+        text += f", peak P(fake) {fmt_prob(peak)}"
     if seg.get("within_real_file"):
         text += "; in a file called real: worth a look, not a finding"
     return text
@@ -97,14 +121,16 @@ def segment_tooltip(seg: dict) -> str:
 
 @dataclass
 class ScoreTrack:
-    """The items of one score plot, kept so views and tests can read what is drawn."""
+    """The items of one probability plot, kept so views and tests can read what is drawn."""
 
     plot: pg.PlotItem
-    curve: pg.PlotDataItem
-    step_curve: pg.PlotDataItem
+    curve: pg.PlotDataItem  # frames / windows: P(fake) per point
+    smooth_curve: pg.PlotDataItem  # audio: the 1 s average of the per-step scores, as P(fake)
     threshold_line: pg.InfiniteLine
     band_region: pg.LinearRegionItem
+    file_line: pg.InfiniteLine  # the file's P(fake) from this detector
     detector: str = ""
+    data: ProbabilityTrack | None = None
     band: tuple[float, float] | None = field(default=None)
     segments: list[dict] = field(default_factory=list)  # the suspected segments drawn (dicts as in the JSON)
     segment_regions: list[pg.LinearRegionItem] = field(default_factory=list)
@@ -123,7 +149,8 @@ class ScoreTrack:
             region = pg.LinearRegionItem((float(seg["start_s"]), float(seg["end_s"])), orientation="vertical",
                                          movable=False, brush=pg.mkBrush(*segment_color()), pen=pen)
             region.setZValue(-15)  # behind the inconclusive band and the curves
-            region.setToolTip(segment_tooltip(seg))
+            peak = self.data.peak_between(float(seg["start_s"]), float(seg["end_s"])) if self.data else None
+            region.setToolTip(segment_tooltip(seg, peak))
             self.plot.addItem(region, ignoreBounds=True)
             self.segment_regions.append(region)
 
@@ -140,38 +167,30 @@ class ScoreTrack:
             self.plot.addItem(region, ignoreBounds=True)
             self.truth_regions.append(region)
 
-    def show(self, series: TimeSeries, band: tuple[float, float] | None, steps: TimeSeries | None = None) -> None:
-        """Draw one detector's scores: windows at their centres, frames at their times."""
-        x = series.times_s if series.ends_s is None else (series.times_s + series.ends_s) / 2
-        self.curve.setData(np.asarray(x, float), np.asarray(series.scores, float))
-        if steps is not None:
-            self.step_curve.setData(np.asarray(steps.times_s, float), np.asarray(steps.scores, float))
+    def show(self, data: ProbabilityTrack) -> None:
+        """Draw one detector's probabilities: frames at their times, windows at their centres."""
+        self.data, self.detector, self.band = data, data.detector, data.band
+        self.curve.setData(data.times_s, data.probability)
+        if data.smooth_probability is not None:
+            self.smooth_curve.setData(data.smooth_times_s, data.smooth_probability)
         else:
-            self.step_curve.setData([], [])
-        self.threshold_line.setValue(series.threshold_score)
-        self.detector, self.band = series.detector, band
+            self.smooth_curve.setData([], [])
+        self.threshold_line.setValue(data.threshold)
         self.threshold_line.setVisible(DISPLAY.show_threshold)
-        self.band_region.setVisible(band is not None and DISPLAY.show_band)
-        if band is not None:
-            self.band_region.setRegion(band)
-        self._fit_y(series, steps)
-        what = {"frame": "frames", "window": "audio windows"}.get(series.kind, series.kind)
-        missing = " (inconclusive band unknown)" if band is None else ""
-        self.plot.setTitle(f"<span style='font-size:8pt'>{what}: {series.detector}{missing}</span>")
-
-    def _fit_y(self, series: TimeSeries, steps: TimeSeries | None) -> None:
-        """Keep the threshold and band in view with the data, however far apart they are."""
-        values = [np.asarray(series.scores, float)]
-        step_scores = np.asarray(steps.scores, float) if steps is not None else np.zeros(0)
-        if np.isfinite(step_scores).any():  # single steps are noisy: their outliers may leave the view
-            values.append(np.nanpercentile(step_scores, [2, 98]))
-        values.append(np.array([series.threshold_score, *(self.band or ())], float))
-        allv = np.concatenate(values)
-        allv = allv[np.isfinite(allv)]
-        if allv.size:
-            lo, hi = float(allv.min()), float(allv.max())
-            pad = max(0.08 * (hi - lo), 0.5)
-            self.plot.setYRange(lo - pad, hi + pad, padding=0)
+        self.band_region.setVisible(data.band is not None and DISPLAY.show_band)
+        if data.band is not None:
+            self.band_region.setRegion(data.band)
+        self.file_line.setVisible(data.file_probability is not None)
+        if data.file_probability is not None:
+            self.file_line.setValue(data.file_probability)
+            self.file_line.label.setFormat(f"file {fmt_prob(data.file_probability)} ({data.file_verdict or '—'})")
+            below = (1, 0) if data.file_probability > 0.5 else (1, 1)  # keep the label inside the plot
+            self.file_line.label.anchors = [below, below]
+            self.file_line.label.updatePosition()
+        missing = " (inconclusive band unknown)" if data.band is None else ""
+        self.plot.setTitle(f"<span style='font-size:8pt'>{WHAT.get(data.kind, data.kind)}: {data.detector}"
+                           f"{missing}</span>")
+        self.plot.setYRange(*Y_RANGE, padding=0)
 
 
 class Timeline(pg.GraphicsLayoutWidget):
@@ -185,14 +204,18 @@ class Timeline(pg.GraphicsLayoutWidget):
         self.duration_s = max(float(duration_s or 0.0), 1e-3)
         self.plots: list[pg.PlotItem] = []
         self.cursors: list[pg.InfiniteLine] = []
+        self.minimums: list[int] = []  # px per plot, without the time axis
+        self.heights: list[int] = []
         self._syncing = False
         self.ci.setSpacing(2)
         self.scene().sigMouseClicked.connect(self._on_click)
 
     # ----------------------------------------------------------------- building
-    def add_plot(self, ylabel: str, *, height: int | None = None, xlabel: bool = False) -> pg.PlotItem:
+    def add_plot(self, ylabel: str, *, height: int | None = None, minimum: int = 50) -> pg.PlotItem:
+        """A plot on the next row; ``minimum`` px tall at least (the widget asks its layout for the sum)."""
         plot = self.addPlot(row=len(self.plots), col=0)
         plot.setLabel("left", ylabel)
+        self.minimums.append(minimum)
         plot.getAxis("left").setWidth(62)
         plot.setMouseEnabled(x=True, y=False)
         plot.setXRange(0, self.duration_s, padding=0.01)
@@ -200,8 +223,7 @@ class Timeline(pg.GraphicsLayoutWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         if self.plots:
             plot.setXLink(self.plots[0])
-        if height is not None:
-            plot.setPreferredHeight(height)
+        self.heights.append(height or minimum)
         cursor = pg.InfiniteLine(0.0, angle=90, movable=True, pen=pg.mkPen(accent("cursor"), width=2),
                                  hoverPen=pg.mkPen(pg.getConfigOption("foreground"), width=3),
                                  bounds=(0, self.duration_s))
@@ -215,26 +237,40 @@ class Timeline(pg.GraphicsLayoutWidget):
         return plot
 
     def add_score_track(self, *, height: int | None = None, kind: str = "frame") -> ScoreTrack:
-        plot = self.add_plot(SCORE_LABEL, height=height)
-        band = pg.LinearRegionItem((0, 0), orientation="horizontal", movable=False, brush=pg.mkBrush(*BAND_BRUSH),
-                                   pen=pg.mkPen(BAND_BRUSH[:3] + (150,), width=1))  # edges show a thin band
+        plot = self.add_plot(PROBABILITY_LABEL, height=height, minimum=MIN_SCORE_HEIGHT)
+        plot.setYRange(*Y_RANGE, padding=0)
+        plot.getAxis("left").setTicks(Y_TICKS)
+        plot.getAxis("left").setStyle(hideOverlappingLabels=False)  # 0 and 1 sit at the plot's edges
+        band = pg.LinearRegionItem((0, 0), orientation="horizontal", movable=False,
+                                   brush=pg.mkBrush(*band_color()),
+                                   pen=pg.mkPen(band_color(160), width=1))  # edges show a thin band
         band.setZValue(-10)
         threshold = pg.InfiniteLine(0.0, angle=0, movable=False,
                                     pen=pg.mkPen(accent("threshold"), width=1.5, style=Qt.PenStyle.DashLine))
+        file_line = pg.InfiniteLine(0.0, angle=0, movable=False,
+                                    pen=pg.mkPen(accent("file"), width=1.5, style=Qt.PenStyle.DotLine),
+                                    label="", labelOpts={"position": 0.99, "anchors": [(1, 1), (1, 1)],
+                                                         "color": accent("file")})
+        file_line.setZValue(5)
         plot.addItem(band, ignoreBounds=True)
         plot.addItem(threshold, ignoreBounds=True)
-        steps = plot.plot([], [], pen=pg.mkPen(step_color(), width=1))
+        plot.addItem(file_line, ignoreBounds=True)
+        smooth = plot.plot([], [], pen=pg.mkPen(accent("smooth"), width=1.2))
         color = accent(kind if kind in ("frame", "window") else "frame")
         curve = plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                           symbolBrush=color, symbolPen=None)
-        return ScoreTrack(plot, curve, steps, threshold, band)
+        return ScoreTrack(plot, curve, smooth, threshold, band, file_line)
 
     def set_x_label(self) -> None:
-        """Only the lowest plot carries the time axis label (the others share it)."""
+        """Only the lowest plot carries the time axis; its height grows by the axis, so the data areas match."""
         for i, plot in enumerate(self.plots):
             last = i == len(self.plots) - 1
             plot.setLabel("bottom", "time (s)" if last else None)
             plot.getAxis("bottom").setStyle(showValues=last)
+            extra = AXIS_HEIGHT if last else 0
+            plot.setMinimumHeight(self.minimums[i] + extra)
+            plot.setPreferredHeight(self.heights[i] + extra)
+        self.setMinimumHeight(sum(self.minimums) + AXIS_HEIGHT + 4 * len(self.plots))
 
     # ------------------------------------------------------------------ cursor
     def cursor_time(self) -> float:

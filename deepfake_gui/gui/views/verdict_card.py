@@ -25,8 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deepfake_gui.core.present import fmt_prob, media_summary
+from deepfake_gui.core.present import (
+    fmt_prob,
+    gate_reasons,
+    media_summary,
+    reading_caveats,
+    shown_attribution,
+)
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.explain import segment_peak
 from deepfake_gui.gui.theme import verdict_text_color
 from deepfake_gui.gui.views.common import verdict_color
 
@@ -97,10 +104,11 @@ def robustness_line(rob: dict[str, Any] | None) -> str:
     return f"<b>AUC under laundering</b> (grouped cross-validation, {trained}): {parts}"
 
 
-def segment_text(seg: dict[str, Any]) -> str:
-    """One suspected segment as the card lists it."""
+def segment_text(seg: dict[str, Any], peak: float | None = None) -> str:
+    """One suspected segment as the card lists it; ``peak`` as the timeline plots it (explain.segment_peak)."""
+    peak = seg.get("peak_probability") if peak is None else peak
     text = (f"{float(seg['start_s']):.2f}–{float(seg['end_s']):.2f} s · {seg.get('track')} · {seg.get('detector')}"
-            f" · peak P(fake) {fmt_prob(seg.get('peak_probability'))}")
+            f" · peak P(fake) {fmt_prob(peak)}")
     return text + (f"  ⚑ {REAL_FLAG}" if seg.get("within_real_file") else "")
 
 
@@ -155,10 +163,11 @@ class VerdictCard(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(3)
+        self.gate_label: QLabel | None = None
         self._build_headline()
         if result.detectors:
             self._build_detectors()
-        if result.attribution:
+        if shown_attribution(result):
             self._build_attribution()
         if result.status == "ok" and (result.detectors or result.segments):
             self._build_where()
@@ -188,9 +197,10 @@ class VerdictCard(QFrame):
             self.error_label.setStyleSheet(f"color: {verdict_text_color('fake')};")
             self._layout.addWidget(self.error_label)
             return
+        self._build_gate()
         prob = "no detector ran, so there is no probability" if r.probability is None else (
             f"calibrated probability of fake: {fmt_prob(r.probability)}"
-            + (f"   (score {r.score:.2f})" if r.score is not None else ""))
+            + (f"   (score {r.score:.2f}, logit)" if r.score is not None else ""))
         self.probability_label = _label(prob, name="probabilityLabel")
         self._layout.addWidget(self.probability_label)
         tracks = [f"{track}: {c.get('verdict') or '—'} ({fmt_prob(c.get('probability'))}, {c.get('detector')})"
@@ -201,6 +211,20 @@ class VerdictCard(QFrame):
         if tracks:
             self.components_label = _label("\n".join(tracks), name="componentsLabel")
             self._layout.addWidget(self.components_label)
+
+    def _build_gate(self) -> None:
+        """Why there is no committed verdict (engine/gate.py), right under the verdict, before any number."""
+        reasons, suggestion = gate_reasons(self.result)
+        if not reasons:
+            return
+        lines = ["<b>Why no real/fake verdict:</b>", *(f"• {escape(r)}" for r in reasons)]
+        if suggestion:
+            lines.append(f"<b>What to do:</b> {escape(suggestion)}")
+        self.gate_label = _label("<br>".join(lines), name="gateLabel", rich=True)
+        self.gate_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.gate_label.setStyleSheet("background: #fff3cd; color: #3d2c00; border: 1px solid #e69500;"
+                                      "border-radius: 4px; padding: 5px; font-size: 10pt;")
+        self._layout.addWidget(self.gate_label)
 
     def _build_detectors(self) -> None:
         self._layout.addWidget(_heading(f"Detectors ({len(self.result.detectors)})"))
@@ -271,7 +295,7 @@ class VerdictCard(QFrame):
 
     def _build_attribution(self) -> None:
         self._layout.addWidget(_heading("Closest known source (attribution)"))
-        top = sorted(self.result.attribution, key=lambda a: -float(a.get("probability") or 0))[:ATTRIBUTION_TOP]
+        top = shown_attribution(self.result, top=ATTRIBUTION_TOP)  # a file called fake only; never "real"
         host = QWidget()
         grid = QGridLayout(host)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -302,7 +326,7 @@ class VerdictCard(QFrame):
         if timed and not segments:
             self._layout.addWidget(_label("none found by the segment rule", name="segment"))
         for seg in segments:
-            label = _label(segment_text(seg), name="segment")
+            label = _label(segment_text(seg, segment_peak(self.result, seg)), name="segment")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             if seg.get("within_real_file"):
                 label.setStyleSheet("font-style: italic;")
@@ -315,7 +339,8 @@ class VerdictCard(QFrame):
         self._layout.addWidget(self.where_note)
 
     def _build_caveats(self) -> None:
-        caveats = self.result.caveats
+        """The caveats that change how to read this verdict; each detector's training domain is in its model card."""
+        caveats = reading_caveats(self.result)
         self._layout.addWidget(_heading(f"Caveats ({len(caveats)})"))
         if not caveats:
             self._layout.addWidget(_label("none raised"))

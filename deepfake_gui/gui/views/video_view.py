@@ -14,25 +14,30 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
+from deepfake_gui.core.present import fmt_prob
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import (
+    ProbabilityTrack,
     TimeSeries,
     audio_series,
     frame_series,
+    probability_track,
     suspected_segments,
     true_segments,
     video_frame,
 )
 from deepfake_gui.gui.views.common import (
-    decision_band,
     detector_picker,
     detectors_for,
     media_duration,
+    remember_splitter,
     run_in_background,
 )
 from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label, legend_text
 
 DEBOUNCE_MS = 40
+SPLITTER_KEY = "video_view/splitter"  # the frame / timelines split, remembered across files and sessions
+SPLITTER_DEFAULT = [340, 660]  # the timelines are the evidence: two thirds of the height to start with
 
 
 class FrameLoader:
@@ -91,6 +96,7 @@ class VideoView(QWidget):
         self._build_frame_viewer()
         self.timeline = Timeline(self.duration_s)
         self.frames_track: ScoreTrack | None = None
+        self.frames_probability: ProbabilityTrack | None = None  # what the frames plot draws
         self.audio_track: ScoreTrack | None = None
         frames_picker, self.frames_combo = detector_picker(frame_names, "frames detector")
         audio_picker, self.audio_combo = detector_picker(audio_names, "audio detector")
@@ -139,31 +145,33 @@ class VideoView(QWidget):
             ("window", "step") if self.audio_track else ())
         self.legend = legend_label(self.legend_kinds)
         bottom_layout.addWidget(self.legend)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(bottom)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([500, 500])  # the timelines are the evidence: as tall as the frame to start with
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("videoSplitter")
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(bottom)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
+        top.setMinimumHeight(80)
+        remember_splitter(self.splitter, SPLITTER_KEY, SPLITTER_DEFAULT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
 
     # ------------------------------------------------------------------ tracks
     def _show_frames(self, detector: str) -> None:
         if self.frames_track is None:
             return
         self.frames = frame_series(self.result, detector)
-        self.frames_track.show(self.frames, decision_band(self.result, detector, self.frames.threshold_score))
+        self.frames_probability = probability_track(self.result, "frames", detector)
+        self.frames_track.show(self.frames_probability)
         self.frames_track.show_segments(suspected_segments(self.result, "frames", detector))
 
     def _show_audio(self, detector: str) -> None:
         if self.audio_track is None:
             return
         self.audio_window = audio_series(self.result, "window", detector)
-        steps = audio_series(self.result, "step", detector)
-        band = decision_band(self.result, detector, self.audio_window.threshold_score)
-        self.audio_track.show(self.audio_window, band, steps)
+        self.audio_track.show(probability_track(self.result, "audio", detector))
         self.audio_track.show_segments(suspected_segments(self.result, "audio", detector))
 
     @Slot(object)
@@ -200,10 +208,11 @@ class VideoView(QWidget):
 
     def _frame_text(self, time_s: float) -> str:
         text = f"frame at {time_s:.2f} s"
-        if self.frames is not None and len(self.frames.times_s):
-            i = int(np.argmin(np.abs(self.frames.times_s - time_s)))
-            score = float(self.frames.scores[i])
-            side = "above" if score >= self.frames.threshold_score else "below"
-            text += (f" · nearest scored frame {self.frames.times_s[i]:.2f} s: score {score:.2f} "
-                     f"({side} the threshold {self.frames.threshold_score:.2f})")
+        track = self.frames_probability
+        if track is not None and len(track.times_s):
+            i = int(np.argmin(np.abs(track.times_s - time_s)))
+            p = float(track.probability[i])
+            side = "above" if p >= track.threshold else "below"
+            text += (f" · nearest scored frame {track.times_s[i]:.2f} s: P(fake) {fmt_prob(p)} "
+                     f"({side} the threshold {fmt_prob(track.threshold)})")
         return text
