@@ -400,12 +400,15 @@ def measured_condition_caveat(detector: str, match: ConditionMatch, robustness: 
     augment = robustness.get("augment")
     trained = f", trained with {augment!r} augmentation" if augment and augment != "none" else ""
     clean_text = f"clean {clean:.3f}; " if clean is not None else ""
-    beyond = ("; this file is more degraded than that condition, so the figure may be optimistic"
-              if match.beyond else "")
+    if match.beyond:  # a figure measured on milder copies is not a figure for this file
+        return Caveat("beyond-measured-condition",
+                      f"this file {match.finding}: that is more degraded than anything {detector} was measured on "
+                      f"(the harshest is {_condition_words(match.condition)}, {match.condition}, AUC {auc:.3f}); "
+                      "its accuracy here is not measured and likely worse", match.condition)
     return Caveat("measured-under-condition",
                   f"this file {match.finding}: under {_condition_words(match.condition)} ({match.condition}), "
                   f"{detector}'s measured AUC is {auc:.3f} ({clean_text}{method} on its training domain"
-                  f"{trained}){beyond}", match.condition)
+                  f"{trained})", match.condition)
 
 
 # --- training domain ---------------------------------------------------------------
