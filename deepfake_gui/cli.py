@@ -44,13 +44,16 @@ class _ProgressBar:
 
 # ------------------------------------------------------------------ commands
 def cmd_scan(args: argparse.Namespace) -> int:
+    """Exit 0: every file has a result; 1: some are errors or partial; 2: usage errors (docs/reliability.md)."""
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
     from deepfake_gui.core.jobs import Progress
     from deepfake_gui.core.results import ScanResult
     from deepfake_gui.engine.scan import ScanOptions, scan_job
 
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    bar = _ProgressBar("scan")
-    n_ok = n_err = 0
+    missing = [p for p in args.paths if not os.path.lexists(p)]  # before any model loads or --out is truncated
+    if missing:
+        raise UsageError("no such file or folder: " + ", ".join(_printable(p) for p in missing)
+                         + " (nothing was scanned)")
     try:
         options = ScanOptions(
             device=args.device, detectors=args.detector or [], window_s=args.window, hop_s=args.hop,
@@ -60,19 +63,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
             batch_size=getattr(args, "batch_size", None),
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
         )
-        for event in _case_events(args, _scan_events(args, options, scan_job)):
+    except LayerScopeError as exc:
+        raise UsageError(str(exc)) from None
+    counts = {"ok": 0, "partial": 0, "error": 0}
+    events = _case_events(args, _scan_events(args, options, scan_job))  # a bad case name fails here
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    bar = _ProgressBar("scan")
+    try:
+        for event in events:
             if isinstance(event, Progress):
                 bar.update(event.done, event.total, event.message)
             elif isinstance(event, ScanResult):
                 _emit(event.to_json_dict(), out)
-                n_ok += event.status == "ok"
-                n_err += event.status != "ok"
+                counts[event.status if event.status in counts else "error"] += 1
     finally:
         bar.close()
         if out is not sys.stdout:
             out.close()
-    print(f"scanned {n_ok + n_err} files: {n_ok} ok, {n_err} with errors", file=sys.stderr)
-    return 0
+    print(f"scanned {sum(counts.values())} files: {counts['ok']} ok, {counts['partial']} partial, "
+          f"{counts['error']} with errors", file=sys.stderr)
+    return 0 if counts["ok"] == sum(counts.values()) else 1
+
+
+def _printable(path: str) -> str:
+    """A path as valid UTF-8 text for messages (undecodable bytes shown as U+FFFD)."""
+    from deepfake_gui.core.results import clean_text
+
+    return clean_text(str(path))
 
 
 def _scan_events(args: argparse.Namespace, options, scan_job):
@@ -89,8 +106,13 @@ def _case_events(args: argparse.Namespace, events):
     if not getattr(args, "case", None):
         return events
     from deepfake_gui.cases import record_into_case, validate_case_name
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
 
-    return record_into_case(events, validate_case_name(args.case))  # a bad name fails before the first file
+    try:
+        name = validate_case_name(args.case)  # a bad name fails before the first file
+    except LayerScopeError as exc:
+        raise UsageError(str(exc)) from None
+    return record_into_case(events, name)
 
 
 def _run_job(job, desc: str):
@@ -660,10 +682,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]  # `layerscope` or `layerscope FILE...` opens the app
     args = build_parser().parse_args(argv)
-    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
 
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"layerscope: error: {exc}", file=sys.stderr)
+        return 2
     except LayerScopeError as exc:
         print(f"layerscope: error: {exc}", file=sys.stderr)
         return 1

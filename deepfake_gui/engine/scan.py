@@ -17,7 +17,7 @@ from typing import Any
 from deepfake_gui.core.errors import LayerScopeError, MediaError
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.walk import iter_input_files
+from deepfake_gui.engine.walk import InputEntry, walk_inputs
 
 
 @dataclass
@@ -77,7 +77,7 @@ def scan_job(
 
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
-    files = list(iter_input_files(paths))
+    files = list(walk_inputs(paths))  # absolute paths; special files and unreadable folders come with a reason
     total = len(files)
     yield Progress(0, total, "loading detectors")
     if detectors is None:
@@ -105,7 +105,10 @@ def scan_job(
             yield Progress(done_k, total, entry.path.name)
         group.clear()
 
-    def read_ahead(path: Path) -> tuple[dict[str, Any] | None, str, Any]:
+    def read_ahead(entry: InputEntry) -> tuple[dict[str, Any] | None, str, Any]:
+        path = entry.path
+        if entry.problem is not None:
+            return None, _utc_now(), MediaError(path, "cannot scan", entry.problem, "unsupported")
         before, started = file_state(path), _utc_now()
         try:
             return before, started, probe(path)
@@ -114,7 +117,8 @@ def scan_job(
 
     from deepfake_gui.engine.prefetch import prefetch
 
-    for done, (path, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
+    for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
+        path = entry.path
         cancel.raise_if_cancelled()
         if isinstance(info, BaseException):
             exc = info
