@@ -53,7 +53,7 @@ def clean_json(value: Any) -> Any:
 @dataclass
 class ScanResult:
     path: str
-    status: str = "ok"  # ok | error
+    status: str = "ok"  # ok | partial (scored in part: a track did not decode to the end) | error
     error: str | None = None
     sha256: str | None = None
     modality: str | None = None

@@ -206,6 +206,8 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
     result = ScanResult(path=str(path))
     tracks = _tracks_for(info)
     scores = []
+    undecoded: dict[str, MediaError] = {}  # track -> why it did not decode to the end (the file, not a detector)
+    failed: list[str] = []  # detectors that ran and raised
     for track, modality in tracks:
         fitting = [d for d in detectors if d.modality == modality]
         if not fitting:
@@ -223,13 +225,37 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
                 score = yield from _relabel(job, done, total, path.name)
             except Cancelled:
                 raise
-            except (ValueError, MediaError, LayerScopeError) as exc:
-                result.caveats.append(f"detector {active.name} could not score the {track}: {exc}")
+            except MediaError as exc:
+                undecoded.setdefault(track, exc)
+            except (ValueError, LayerScopeError) as exc:
+                failed.append(f"detector {active.name} could not score the {track}: {exc}")
             else:
                 scores.append(score)
+    result.caveats.extend(failed)
+    if not scores and undecoded:
+        raise next(iter(undecoded.values()))  # nothing was scored: the file's error line says why
+    if not scores and failed:
+        raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
     result = finish_result(result, info, scores, detectors, options)
     _add_segments(result, info, scores, detectors)
+    if undecoded:
+        mark_partial(result, undecoded)
     return result
+
+
+def mark_partial(result: ScanResult, undecoded: dict[str, MediaError]) -> None:
+    """A file scored only in part (a track did not decode to the end): ``partial``, never a plain "real".
+
+    The unscored part could hold the fake, so a "real" becomes "inconclusive"; a
+    "fake" stands (a fake part makes the file fake).
+    """
+    what = "; ".join(f"the {track} did not decode to the end ({exc})" for track, exc in undecoded.items())
+    result.status = "partial"
+    result.error = f"{result.path}: scored in part only: {what}"
+    result.caveats.append(f"scored in part only: {what}")
+    if result.verdict == "real":
+        result.verdict = "inconclusive"
+        result.caveats.append("called inconclusive, not real: the part that was not scored could hold the fake")
 
 
 def file_state(path: Path) -> dict[str, Any] | None:
@@ -248,19 +274,48 @@ def _utc_now() -> str:
 
 
 def _check_integrity(result: ScanResult, path: Path, before: dict[str, Any] | None, started: str) -> None:
-    """Record the file's state and the tool version; a file that changed mid-scan is an error, not a verdict."""
+    """Record the file's state and the tool version; a file that changed mid-scan is an error, not a verdict.
+
+    Size and mtime can be kept while bytes change (a writer may restore the
+    mtime), so the content is hashed again after the scan and compared with the
+    hash taken when it was probed: the sha256 reported is then the hash of the
+    bytes that were scanned.
+    """
     from deepfake_gui import __version__
+    from deepfake_gui.core.hashing import sha256_file
 
     after = file_state(path)
-    unchanged = before is not None and before == after
+    same_state = before is not None and before == after
+    hashed_before = result.sha256
+    hashed_after = None
+    if hashed_before and after is not None:
+        try:
+            hashed_after = sha256_file(path)
+        except OSError:
+            hashed_after = None
+    same_bytes = hashed_before is None or hashed_before == hashed_after
+    unchanged = same_state and same_bytes
     result.integrity = {"tool_version": __version__, "started_utc": started, "finished_utc": _utc_now(),
                         "size": before and before["size"], "mtime_ns": before and before["mtime_ns"],
+                        "sha256_before": hashed_before, "sha256_after": hashed_after,
                         "unchanged_during_scan": unchanged}
-    if before is not None and not unchanged and result.status == "ok":
+    if before is not None and not unchanged and result.status != "error":
+        change = (f"size {before['size']} -> {after['size'] if after else 'gone'}" if not same_state
+                  else f"same size and mtime, but sha256 {hashed_before[:12]}… -> "
+                       f"{hashed_after[:12] + '…' if hashed_after else 'unreadable'}")
         result.status = "error"
-        result.error = (f"{path}: the file changed during the scan (size {before['size']} -> "
-                        f"{after['size'] if after else 'gone'}); its verdict would describe neither version. "
-                        "Scan it again once it is no longer being written.")
+        result.sha256 = None  # no single content was scanned
+        result.error = (f"{path}: the file changed during the scan ({change}); its verdict would describe neither "
+                        "version. Scan it again once it is no longer being written.")
+    if result.status == "error":
+        clear_scores(result)
+
+
+def clear_scores(result: ScanResult) -> None:
+    """An error line carries no verdict, probability or score (nor the per-detector figures behind them)."""
+    result.score = result.probability = result.verdict = None
+    result.detectors, result.attribution, result.components, result.segments = {}, [], {}, []
+    result.series, result.heatmap, result.arrays = {}, None, {}
 
 
 def _add_provenance(result: ScanResult, path: Path, info) -> None:
