@@ -10,7 +10,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from deepfake_gui import __version__
 
@@ -68,21 +69,66 @@ def cmd_scan(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "partial": 0, "error": 0}
     events = _case_events(args, _scan_events(args, options, scan_job))  # a bad case name fails here
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    bar = _ProgressBar("scan")
-    try:
-        for event in events:
-            if isinstance(event, Progress):
-                bar.update(event.done, event.total, event.message)
-            elif isinstance(event, ScanResult):
-                _emit(event.to_json_dict(), out)
-                counts[event.status if event.status in counts else "error"] += 1
-    finally:
-        bar.close()
-        if out is not sys.stdout:
-            out.close()
-    print(f"scanned {sum(counts.values())} files: {counts['ok']} ok, {counts['partial']} partial, "
-          f"{counts['error']} with errors", file=sys.stderr)
+    with _native_stderr_to_log() as log:
+        bar = _ProgressBar("scan")
+        try:
+            for event in events:
+                if isinstance(event, Progress):
+                    bar.update(event.done, event.total, event.message)
+                elif isinstance(event, ScanResult):
+                    _emit(event.to_json_dict(), out)
+                    counts[event.status if event.status in counts else "error"] += 1
+        finally:
+            bar.close()
+            if out is not sys.stdout:
+                out.close()
+        print(f"scanned {sum(counts.values())} files: {counts['ok']} ok, {counts['partial']} partial, "
+              f"{counts['error']} with errors", file=sys.stderr)
+    if log.get("lines"):
+        print(f"{log['lines']} lines of decoder messages (libtiff, FFmpeg) are in {log['path']}", file=sys.stderr)
     return 0 if counts["ok"] == sum(counts.values()) else 1
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[dict]:
+    """Native decoders (libtiff, FFmpeg) print warnings straight to file descriptor 2; send them to a log file.
+
+    On a folder of odd files they flooded the terminal between the progress bar
+    and the summary. Python's own stderr (progress, summary, tracebacks) keeps
+    the terminal. Only when stderr is the process's fd 2 (not under a test capture).
+    """
+    import tempfile
+
+    info: dict = {}
+    try:
+        real = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if not real:
+        yield info
+        return
+    sys.stderr.flush()
+    log = tempfile.NamedTemporaryFile(prefix="layerscope-decoders-", suffix=".log", delete=False)  # noqa: SIM115
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding or "utf-8",  # noqa: SIM115
+                      errors="backslashreplace", buffering=1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield info
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        log.close()
+        with open(log.name, "rb") as fh:
+            lines = fh.read().count(b"\n")
+        if lines:
+            info.update(lines=lines, path=log.name)
+        else:
+            os.unlink(log.name)
 
 
 def _printable(path: str) -> str:
