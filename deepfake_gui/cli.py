@@ -63,6 +63,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule,
             batch_size=getattr(args, "batch_size", None),
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
+            decode_timeout_s=args.decode_timeout or None,
         )
     except LayerScopeError as exc:
         raise UsageError(str(exc)) from None
@@ -597,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a video's frame and audio scores make one (default max: either track fake)")
     p.add_argument("--cluster", metavar="ray[=ADDRESS]",
                    help="scan on Ray: a local instance (ray) or an existing cluster (ray=ADDRESS); needs [cluster]")
+    p.add_argument("--decode-timeout", type=float, default=120.0, metavar="S",
+                   help="probe each file (its first decode) in a worker process that is stopped after S seconds "
+                   "(default 120) or when it crashes or passes 4 GB: that file gets an error line and the scan goes "
+                   "on; 0 decodes in the scan's own process")
     p.add_argument("--case", metavar="NAME", help="also store every result in this case (created if new; see "
                    "`layerscope cases`); a rescanned file gets a new version")
     p.set_defaults(func=cmd_scan)

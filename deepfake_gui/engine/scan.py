@@ -42,6 +42,9 @@ class ScanOptions:
     provenance: bool = True  # read metadata and C2PA Content Credentials (provenance/)
     cross_file_batches: bool = True  # small pictures' tiles share encoder batches (engine/image_batch.py)
     prefetch: int = 2  # files probed and hashed ahead in a worker thread (engine/prefetch.py); 0 = inline
+    # Probe (the first decode) in a worker process with a time and memory limit (engine/isolate.py): a decoder
+    # crash or hang is one error line. The CLI turns it on; None = in this process (tests, stand-ins).
+    decode_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -56,6 +59,8 @@ class ScanOptions:
             if self.max_tiles < 1 or (self.batch_size is not None and self.batch_size < 1) \
                     or self.frames_per_second <= 0:
                 raise ValueError("max_tiles and batch_size must be at least 1 and frames_per_second positive")
+            if self.decode_timeout_s is not None and not self.decode_timeout_s > 0:
+                raise ValueError(f"decode_timeout_s must be positive, not {self.decode_timeout_s}")
             if self.fusion_rule not in ("max", "mean"):
                 raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
         except ValueError as exc:
@@ -105,40 +110,50 @@ def scan_job(
             yield Progress(done_k, total, entry.path.name)
         group.clear()
 
+    prober = None
+    if options.decode_timeout_s is not None:
+        from deepfake_gui.engine.isolate import IsolatedProber
+
+        prober = IsolatedProber(options.decode_timeout_s)
+
     def read_ahead(entry: InputEntry) -> tuple[dict[str, Any] | None, str, Any]:
         path = entry.path
         if entry.problem is not None:
             return None, _utc_now(), MediaError(path, "cannot scan", entry.problem, "unsupported")
         before, started = file_state(path), _utc_now()
         try:
-            return before, started, probe(path)
+            return before, started, (prober.probe(path) if prober is not None else probe(path))
         except Exception as exc:  # a scan never dies on one bad file
             return before, started, exc
 
     from deepfake_gui.engine.prefetch import prefetch
 
-    for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
-        path = entry.path
-        cancel.raise_if_cancelled()
-        if isinstance(info, BaseException):
-            exc = info
+    try:
+        for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
+            path = entry.path
+            cancel.raise_if_cancelled()
+            if isinstance(info, BaseException):
+                exc = info
+                yield from flush()
+                result = ScanResult(path=str(path))
+                result.status, result.error = "error", _probe_error(path, exc)
+                _check_integrity(result, path, before, started)
+                yield result
+                yield Progress(done, total, path.name)
+                continue
+            if batching and info.modality == "image":
+                group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
+                if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
+                    yield from flush()
+                continue
             yield from flush()
-            result = ScanResult(path=str(path))
-            result.status, result.error = "error", _probe_error(path, exc)
-            _check_integrity(result, path, before, started)
+            result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
             yield result
             yield Progress(done, total, path.name)
-            continue
-        if batching and info.modality == "image":
-            group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
-            if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
-                yield from flush()
-            continue
         yield from flush()
-        result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
-        yield result
-        yield Progress(done, total, path.name)
-    yield from flush()
+    finally:
+        if prober is not None:
+            prober.close()
 
 
 def scan_batch_size(requested: int | None, detectors: list) -> int:
