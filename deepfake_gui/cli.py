@@ -77,7 +77,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 if isinstance(event, Progress):
                     bar.update(event.done, event.total, event.message)
                 elif isinstance(event, ScanResult):
-                    _emit(event.to_json_dict(), out)
+                    event = _emit_result(event, out)
                     counts[event.status if event.status in counts else "error"] += 1
         finally:
             bar.close()
@@ -130,6 +130,22 @@ def _native_stderr_to_log() -> Iterator[dict]:
             info.update(lines=lines, path=log.name)
         else:
             os.unlink(log.name)
+
+
+def _emit_result(result, out):
+    """Write one result line; a result that is not valid JSON (NaN, infinity) becomes its file's error line."""
+    try:
+        _emit(result.to_json_dict(), out)
+        return result
+    except ValueError as exc:
+        from deepfake_gui.core.results import ScanResult
+
+        failed = ScanResult(path=result.path, status="error", sha256=result.sha256, modality=result.modality,
+                            media=result.media, integrity=result.integrity,
+                            error=f"{result.path}: unexpected ValueError: its result could not be written as "
+                                  f"JSON ({exc})")
+        _emit(failed.to_json_dict(), out)
+        return failed
 
 
 def _printable(path: str) -> str:

@@ -63,3 +63,23 @@ def test_a_dangling_link_given_by_name_is_an_error_line_not_a_usage_error(tmp_pa
     assert cli.main(["scan", str(link)]) == 1
     (line,) = map(json.loads, capsys.readouterr().out.splitlines())
     assert line["status"] == "error" and "no such file" in line["error"]
+
+
+def test_a_result_that_is_not_valid_json_becomes_its_files_error_line(tmp_path: Path, no_models: list[int],
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys) -> None:
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine import scan as scan_module
+
+    def infinite(path, info, detectors, options, cancel, done=0, total=1):
+        yield from ()
+        return ScanResult(path=str(path), verdict="fake", probability=float("inf"))
+
+    monkeypatch.setattr(scan_module, "scan_file", infinite)
+    _png(tmp_path / "a.png")
+    _png(tmp_path / "b.png")
+    assert cli.main(["scan", str(tmp_path)]) == 1
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [Path(r["path"]).name for r in lines] == ["a.png", "b.png"]  # the batch went on
+    assert all(r["status"] == "error" and "could not be written as JSON" in r["error"] for r in lines)
+    assert all(r["verdict"] is None and r["probability"] is None for r in lines)
