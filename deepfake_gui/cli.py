@@ -10,7 +10,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from deepfake_gui import __version__
 
@@ -44,13 +45,16 @@ class _ProgressBar:
 
 # ------------------------------------------------------------------ commands
 def cmd_scan(args: argparse.Namespace) -> int:
+    """Exit 0: every file has a result; 1: some are errors or partial; 2: usage errors (docs/reliability.md)."""
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
     from deepfake_gui.core.jobs import Progress
     from deepfake_gui.core.results import ScanResult
     from deepfake_gui.engine.scan import ScanOptions, scan_job
 
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    bar = _ProgressBar("scan")
-    n_ok = n_err = 0
+    missing = [p for p in args.paths if not os.path.lexists(p)]  # before any model loads or --out is truncated
+    if missing:
+        raise UsageError("no such file or folder: " + ", ".join(_printable(p) for p in missing)
+                         + " (nothing was scanned)")
     try:
         options = ScanOptions(
             device=args.device, detectors=args.detector or [], window_s=args.window, hop_s=args.hop,
@@ -59,20 +63,96 @@ def cmd_scan(args: argparse.Namespace) -> int:
             frames_per_second=args.fps, faces=args.faces, fusion_rule=args.fusion_rule,
             batch_size=getattr(args, "batch_size", None),
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
+            decode_timeout_s=args.decode_timeout or None,
         )
-        for event in _case_events(args, _scan_events(args, options, scan_job)):
-            if isinstance(event, Progress):
-                bar.update(event.done, event.total, event.message)
-            elif isinstance(event, ScanResult):
-                _emit(event.to_json_dict(), out)
-                n_ok += event.status == "ok"
-                n_err += event.status != "ok"
+    except LayerScopeError as exc:
+        raise UsageError(str(exc)) from None
+    counts = {"ok": 0, "partial": 0, "error": 0}
+    events = _case_events(args, _scan_events(args, options, scan_job))  # a bad case name fails here
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    with _native_stderr_to_log() as log:
+        bar = _ProgressBar("scan")
+        try:
+            for event in events:
+                if isinstance(event, Progress):
+                    bar.update(event.done, event.total, event.message)
+                elif isinstance(event, ScanResult):
+                    event = _emit_result(event, out)
+                    counts[event.status if event.status in counts else "error"] += 1
+        finally:
+            bar.close()
+            if out is not sys.stdout:
+                out.close()
+        print(f"scanned {sum(counts.values())} files: {counts['ok']} ok, {counts['partial']} partial, "
+              f"{counts['error']} with errors", file=sys.stderr)
+    if log.get("lines"):
+        print(f"{log['lines']} lines of decoder messages (libtiff, FFmpeg) are in {log['path']}", file=sys.stderr)
+    return 0 if counts["ok"] == sum(counts.values()) else 1
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[dict]:
+    """Native decoders (libtiff, FFmpeg) print warnings straight to file descriptor 2; send them to a log file.
+
+    On a folder of odd files they flooded the terminal between the progress bar
+    and the summary. Python's own stderr (progress, summary, tracebacks) keeps
+    the terminal. Only when stderr is the process's fd 2 (not under a test capture).
+    """
+    import tempfile
+
+    info: dict = {}
+    try:
+        real = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if not real:
+        yield info
+        return
+    sys.stderr.flush()
+    log = tempfile.NamedTemporaryFile(prefix="layerscope-decoders-", suffix=".log", delete=False)  # noqa: SIM115
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding or "utf-8",  # noqa: SIM115
+                      errors="backslashreplace", buffering=1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield info
     finally:
-        bar.close()
-        if out is not sys.stdout:
-            out.close()
-    print(f"scanned {n_ok + n_err} files: {n_ok} ok, {n_err} with errors", file=sys.stderr)
-    return 0
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+        log.close()
+        with open(log.name, "rb") as fh:
+            lines = fh.read().count(b"\n")
+        if lines:
+            info.update(lines=lines, path=log.name)
+        else:
+            os.unlink(log.name)
+
+
+def _emit_result(result, out):
+    """Write one result line; a result that is not valid JSON (NaN, infinity) becomes its file's error line."""
+    try:
+        _emit(result.to_json_dict(), out)
+        return result
+    except ValueError as exc:
+        from deepfake_gui.core.results import ScanResult
+
+        failed = ScanResult(path=result.path, status="error", sha256=result.sha256, modality=result.modality,
+                            media=result.media, integrity=result.integrity,
+                            error=f"{result.path}: unexpected ValueError: its result could not be written as "
+                                  f"JSON ({exc})")
+        _emit(failed.to_json_dict(), out)
+        return failed
+
+
+def _printable(path: str) -> str:
+    """A path as valid UTF-8 text for messages (undecodable bytes shown as U+FFFD)."""
+    from deepfake_gui.core.results import clean_text
+
+    return clean_text(str(path))
 
 
 def _scan_events(args: argparse.Namespace, options, scan_job):
@@ -89,8 +169,13 @@ def _case_events(args: argparse.Namespace, events):
     if not getattr(args, "case", None):
         return events
     from deepfake_gui.cases import record_into_case, validate_case_name
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
 
-    return record_into_case(events, validate_case_name(args.case))  # a bad name fails before the first file
+    try:
+        name = validate_case_name(args.case)  # a bad name fails before the first file
+    except LayerScopeError as exc:
+        raise UsageError(str(exc)) from None
+    return record_into_case(events, name)
 
 
 def _run_job(job, desc: str):
@@ -595,6 +680,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how a video's frame and audio scores make one (default max: either track fake)")
     p.add_argument("--cluster", metavar="ray[=ADDRESS]",
                    help="scan on Ray: a local instance (ray) or an existing cluster (ray=ADDRESS); needs [cluster]")
+    p.add_argument("--decode-timeout", type=float, default=120.0, metavar="S",
+                   help="probe each file (its first decode) in a worker process that is stopped after S seconds "
+                   "(default 120) or when it crashes or passes 4 GB: that file gets an error line and the scan goes "
+                   "on; 0 decodes in the scan's own process")
     p.add_argument("--case", metavar="NAME", help="also store every result in this case (created if new; see "
                    "`layerscope cases`); a rescanned file gets a new version")
     p.set_defaults(func=cmd_scan)
@@ -744,10 +833,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         argv = ["gui", *argv]  # `layerscope` or `layerscope FILE...` opens the app
     args = build_parser().parse_args(argv)
-    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.core.errors import LayerScopeError, UsageError
 
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"layerscope: error: {exc}", file=sys.stderr)
+        return 2
     except LayerScopeError as exc:
         print(f"layerscope: error: {exc}", file=sys.stderr)
         return 1

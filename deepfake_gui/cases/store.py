@@ -21,7 +21,7 @@ from typing import Any
 from deepfake_gui.cases.arrays import decode_arrays, encode_arrays
 from deepfake_gui.cases.schema import REVIEW_STATUSES, connect, default_db_path
 from deepfake_gui.core.errors import LayerScopeError
-from deepfake_gui.core.results import ScanResult
+from deepfake_gui.core.results import ScanResult, clean_json, clean_text, path_bytes
 
 MAX_NAME_LENGTH = 100
 _FORBIDDEN = '/\\:*?"<>|'  # the name stays usable in a report's file name on every system
@@ -223,9 +223,12 @@ class CaseStore:
         arrays) or not at all. A file whose content changed since its last
         result goes back to "to check".
         """
-        path = os.path.abspath(result.path)
+        path = path_key(result.path)
         data = result.to_json_dict()
-        data["path"] = path
+        data["path"] = clean_text(os.path.abspath(result.path))
+        raw = path_bytes(os.path.abspath(result.path))
+        if raw is not None:
+            data["path_bytes"] = raw
         result_json = json.dumps(data, ensure_ascii=False, allow_nan=True, default=str)
         try:
             index_json, blob = encode_arrays(result.arrays or {})
@@ -239,7 +242,8 @@ class CaseStore:
             self._case_row()
             row = conn.execute("SELECT id, sha256 FROM files WHERE case_id = ? AND path = ?",
                                (self.case_id, path)).fetchone()
-            meta = json.dumps(result.provenance, ensure_ascii=False, default=str) if result.provenance else None
+            meta = (json.dumps(clean_json(result.provenance), ensure_ascii=False, default=str)
+                    if result.provenance else None)
             values = (result.sha256, integrity.get("size"), integrity.get("mtime_ns"), result.modality, meta, now)
             if row is None:
                 file_id = conn.execute(
@@ -330,7 +334,7 @@ class CaseStore:
     # ------------------------------------------------------------- internals
     def _file_id(self, path: str) -> int:
         row = self._conn.execute("SELECT id FROM files WHERE case_id = ? AND path = ?",
-                                 (self.case_id, os.path.abspath(path))).fetchone()
+                                 (self.case_id, path_key(path))).fetchone()
         if row is None:
             raise LayerScopeError(f"{path}: not in case {self.name!r}")
         return int(row[0])
@@ -345,6 +349,19 @@ class CaseStore:
             added_utc=row["added_utc"], result_id=row["result_id"], version=row["version"],
             versions=row["versions"], stored_utc=row["stored_utc"],
             result=self._result(row["result_id"], row["result_json"], arrays))
+
+
+def path_key(path: str) -> str:
+    """How a file is named in the case: its absolute path as UTF-8 text, lossless.
+
+    A name that is not valid UTF-8 keeps its odd bytes as ``\\xff`` escapes
+    (SQLite refuses the surrogates Python decodes them to); two such names never
+    collide, and any other name is its plain absolute path.
+    """
+    absolute = os.path.abspath(path)
+    if path_bytes(absolute) is None:
+        return absolute
+    return os.fsencode(absolute).decode("utf-8", "backslashreplace")
 
 
 def _utc_now() -> str:

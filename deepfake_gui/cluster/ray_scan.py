@@ -109,12 +109,13 @@ def ray_scan_job(paths: Iterable[str | Path], options: Any = None, cancel: Cance
     ``worker_cls`` is the actor class (tests pass one that crashes, to prove the retry).
     """
     from deepfake_gui.engine.scan import ScanOptions
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.engine.walk import walk_inputs
 
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
     cluster = cluster or ClusterOptions()
-    files = [str(p) for p in iter_input_files(paths)]
+    # every path is accounted for: the workers report special files and unreadable folders as errors
+    files = [str(e.path) for e in walk_inputs(paths)]
     total = len(files)
     yield Progress(0, total, "starting Ray")
     ray = _ray()

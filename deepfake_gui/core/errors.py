@@ -13,6 +13,10 @@ class LayerScopeError(Exception):
     """Base class for errors with a message meant for the user."""
 
 
+class UsageError(LayerScopeError):
+    """The command line itself is wrong (a missing path, a bad setting): exit code 2, nothing is scanned."""
+
+
 class MediaError(LayerScopeError):
     """A file could not be probed or decoded.
 

@@ -17,7 +17,7 @@ from typing import Any
 from deepfake_gui.core.errors import LayerScopeError, MediaError
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.walk import iter_input_files
+from deepfake_gui.engine.walk import InputEntry, walk_inputs
 
 
 @dataclass
@@ -42,6 +42,9 @@ class ScanOptions:
     provenance: bool = True  # read metadata and C2PA Content Credentials (provenance/)
     cross_file_batches: bool = True  # small pictures' tiles share encoder batches (engine/image_batch.py)
     prefetch: int = 2  # files probed and hashed ahead in a worker thread (engine/prefetch.py); 0 = inline
+    # Probe (the first decode) in a worker process with a time and memory limit (engine/isolate.py): a decoder
+    # crash or hang is one error line. The CLI turns it on; None = in this process (tests, stand-ins).
+    decode_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -56,6 +59,8 @@ class ScanOptions:
             if self.max_tiles < 1 or (self.batch_size is not None and self.batch_size < 1) \
                     or self.frames_per_second <= 0:
                 raise ValueError("max_tiles and batch_size must be at least 1 and frames_per_second positive")
+            if self.decode_timeout_s is not None and not self.decode_timeout_s > 0:
+                raise ValueError(f"decode_timeout_s must be positive, not {self.decode_timeout_s}")
             if self.fusion_rule not in ("max", "mean"):
                 raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
         except ValueError as exc:
@@ -77,7 +82,7 @@ def scan_job(
 
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
-    files = list(iter_input_files(paths))
+    files = list(walk_inputs(paths))  # absolute paths; special files and unreadable folders come with a reason
     total = len(files)
     yield Progress(0, total, "loading detectors")
     if detectors is None:
@@ -105,36 +110,50 @@ def scan_job(
             yield Progress(done_k, total, entry.path.name)
         group.clear()
 
-    def read_ahead(path: Path) -> tuple[dict[str, Any] | None, str, Any]:
+    prober = None
+    if options.decode_timeout_s is not None:
+        from deepfake_gui.engine.isolate import IsolatedProber
+
+        prober = IsolatedProber(options.decode_timeout_s)
+
+    def read_ahead(entry: InputEntry) -> tuple[dict[str, Any] | None, str, Any]:
+        path = entry.path
+        if entry.problem is not None:
+            return None, _utc_now(), MediaError(path, "cannot scan", entry.problem, "unsupported")
         before, started = file_state(path), _utc_now()
         try:
-            return before, started, probe(path)
+            return before, started, (prober.probe(path) if prober is not None else probe(path))
         except Exception as exc:  # a scan never dies on one bad file
             return before, started, exc
 
     from deepfake_gui.engine.prefetch import prefetch
 
-    for done, (path, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
-        cancel.raise_if_cancelled()
-        if isinstance(info, BaseException):
-            exc = info
+    try:
+        for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
+            path = entry.path
+            cancel.raise_if_cancelled()
+            if isinstance(info, BaseException):
+                exc = info
+                yield from flush()
+                result = ScanResult(path=str(path))
+                result.status, result.error = "error", _probe_error(path, exc)
+                _check_integrity(result, path, before, started)
+                yield result
+                yield Progress(done, total, path.name)
+                continue
+            if batching and info.modality == "image":
+                group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
+                if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
+                    yield from flush()
+                continue
             yield from flush()
-            result = ScanResult(path=str(path))
-            result.status, result.error = "error", _probe_error(path, exc)
-            _check_integrity(result, path, before, started)
+            result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
             yield result
             yield Progress(done, total, path.name)
-            continue
-        if batching and info.modality == "image":
-            group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
-            if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
-                yield from flush()
-            continue
         yield from flush()
-        result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
-        yield result
-        yield Progress(done, total, path.name)
-    yield from flush()
+    finally:
+        if prober is not None:
+            prober.close()
 
 
 def scan_batch_size(requested: int | None, detectors: list) -> int:
@@ -202,6 +221,8 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
     result = ScanResult(path=str(path))
     tracks = _tracks_for(info)
     scores = []
+    undecoded: dict[str, MediaError] = {}  # track -> why it did not decode to the end (the file, not a detector)
+    failed: list[str] = []  # detectors that ran and raised
     for track, modality in tracks:
         fitting = [d for d in detectors if d.modality == modality]
         if not fitting:
@@ -219,10 +240,17 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
                 score = yield from _relabel(job, done, total, path.name)
             except Cancelled:
                 raise
-            except (ValueError, MediaError, LayerScopeError) as exc:
-                result.caveats.append(f"detector {active.name} could not score the {track}: {exc}")
+            except MediaError as exc:
+                undecoded.setdefault(track, exc)
+            except (ValueError, LayerScopeError) as exc:
+                failed.append(f"detector {active.name} could not score the {track}: {exc}")
             else:
                 scores.append(score)
+    result.caveats.extend(failed)
+    if not scores and undecoded:
+        raise next(iter(undecoded.values()))  # nothing was scored: the file's error line says why
+    if not scores and failed:
+        raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
     result = finish_result(result, info, scores, detectors, options)
     if scores:
         from deepfake_gui.engine.gate import apply_gate, content_check
@@ -230,7 +258,24 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         result = apply_gate(result, content_check(path, info))
     if result.gate is None:  # a segment on a file the detectors cannot judge says nothing
         _add_segments(result, info, scores, detectors)
+    if undecoded:
+        mark_partial(result, undecoded)
     return result
+
+
+def mark_partial(result: ScanResult, undecoded: dict[str, MediaError]) -> None:
+    """A file scored only in part (a track did not decode to the end): ``partial``, never a plain "real".
+
+    The unscored part could hold the fake, so a "real" becomes "inconclusive"; a
+    "fake" stands (a fake part makes the file fake).
+    """
+    what = "; ".join(f"the {track} did not decode to the end ({exc})" for track, exc in undecoded.items())
+    result.status = "partial"
+    result.error = f"{result.path}: scored in part only: {what}"
+    result.caveats.append(f"scored in part only: {what}")
+    if result.verdict == "real":
+        result.verdict = "inconclusive"
+        result.caveats.append("called inconclusive, not real: the part that was not scored could hold the fake")
 
 
 def file_state(path: Path) -> dict[str, Any] | None:
@@ -249,19 +294,48 @@ def _utc_now() -> str:
 
 
 def _check_integrity(result: ScanResult, path: Path, before: dict[str, Any] | None, started: str) -> None:
-    """Record the file's state and the tool version; a file that changed mid-scan is an error, not a verdict."""
+    """Record the file's state and the tool version; a file that changed mid-scan is an error, not a verdict.
+
+    Size and mtime can be kept while bytes change (a writer may restore the
+    mtime), so the content is hashed again after the scan and compared with the
+    hash taken when it was probed: the sha256 reported is then the hash of the
+    bytes that were scanned.
+    """
     from deepfake_gui import __version__
+    from deepfake_gui.core.hashing import sha256_file
 
     after = file_state(path)
-    unchanged = before is not None and before == after
+    same_state = before is not None and before == after
+    hashed_before = result.sha256
+    hashed_after = None
+    if hashed_before and after is not None:
+        try:
+            hashed_after = sha256_file(path)
+        except OSError:
+            hashed_after = None
+    same_bytes = hashed_before is None or hashed_before == hashed_after
+    unchanged = same_state and same_bytes
     result.integrity = {"tool_version": __version__, "started_utc": started, "finished_utc": _utc_now(),
                         "size": before and before["size"], "mtime_ns": before and before["mtime_ns"],
+                        "sha256_before": hashed_before, "sha256_after": hashed_after,
                         "unchanged_during_scan": unchanged}
-    if before is not None and not unchanged and result.status == "ok":
+    if before is not None and not unchanged and result.status != "error":
+        change = (f"size {before['size']} -> {after['size'] if after else 'gone'}" if not same_state
+                  else f"same size and mtime, but sha256 {hashed_before[:12]}… -> "
+                       f"{hashed_after[:12] + '…' if hashed_after else 'unreadable'}")
         result.status = "error"
-        result.error = (f"{path}: the file changed during the scan (size {before['size']} -> "
-                        f"{after['size'] if after else 'gone'}); its verdict would describe neither version. "
-                        "Scan it again once it is no longer being written.")
+        result.sha256 = None  # no single content was scanned
+        result.error = (f"{path}: the file changed during the scan ({change}); its verdict would describe neither "
+                        "version. Scan it again once it is no longer being written.")
+    if result.status == "error":
+        clear_scores(result)
+
+
+def clear_scores(result: ScanResult) -> None:
+    """An error line carries no verdict, probability or score (nor the per-detector figures behind them)."""
+    result.score = result.probability = result.verdict = None
+    result.detectors, result.attribution, result.components, result.segments = {}, [], {}, []
+    result.series, result.heatmap, result.arrays = {}, None, {}
 
 
 def _add_provenance(result: ScanResult, path: Path, info) -> None:

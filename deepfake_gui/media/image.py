@@ -1,11 +1,17 @@
 """Still and animated images through Pillow, always as RGB uint8 (H, W, 3).
 
-Pillow's own decompression-bomb check is replaced by ours so the error names the
-file and the claimed size instead of a generic warning.
+The memory budget (docs/reliability.md): a picture or frame may claim at most
+PIXEL_BUDGET pixels. The claimed size is checked before any pixel is decoded,
+and again after every seek (a GIF frame may claim extents beyond its canvas,
+which grows the picture). Anything Pillow raises while decoding untrusted bytes,
+MemoryError included, is the file's error line.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,24 +21,60 @@ from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageErro
 
 from deepfake_gui.core.errors import MediaError
 
-# Pillow raises at 2 x MAX_IMAGE_PIXELS (about 179 MP); we keep that bound and say it plainly.
-PIXEL_LIMIT = 2 * 89_478_485
+# 100 MP: a 100 MP RGB picture decodes to 400 MB in Pillow plus 300 MB as numpy, within the 2 GB per file
+# beside the models (a 13,300 x 13,300 PNG of one colour, 553 KB on disk, is refused instead of taking 3 GB).
+PIXEL_BUDGET = 100_000_000
+PIXEL_LIMIT = PIXEL_BUDGET  # the former name
+MAX_FRAMES = 10_000  # an animation's frames are read one by one to sum their durations
 # Pillow open-format names; MPO files are opened by the JPEG plugin (naming "MPO" here
 # made Image.open raise KeyError for every non-PNG/JPEG file).
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
-Image.MAX_IMAGE_PIXELS = None  # our own check below, with a useful message
+# Our own check replaces Pillow's (it names the file and the claimed width x height, and it runs after every
+# seek, where Pillow's open-time check does not); a bomb error or MemoryError from elsewhere still maps to
+# "image too large" (decode_error).
+Image.MAX_IMAGE_PIXELS = None
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+_log = logging.getLogger(__name__)
+_PIL_DIR = os.path.dirname(Image.__file__) + os.sep
+_show_warning = warnings.showwarning
+
+
+def _route_pillow_warnings(message, category, filename, lineno, file=None, line=None) -> None:
+    """Pillow's warnings about odd files ("Corrupt EXIF data", "Tag data larger than file") go to logging.
+
+    On a folder of odd pictures they flooded stderr; they describe the file, and
+    the file's own line already says what failed. Other warnings are shown as usual.
+    """
+    if str(filename).startswith(_PIL_DIR):
+        _log.info("Pillow: %s: %s", category.__name__, message)
+        return
+    _show_warning(message, category, filename, lineno, file, line)
+
+
+warnings.showwarning = _route_pillow_warnings
+# Pillow also logs ("More samples per pixel than can be decoded"); with no handler Python prints those to stderr.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 def check_pixel_count(path: str | Path, fmt: str, width: int, height: int) -> None:
-    if width * height > PIXEL_LIMIT:
+    """Refuse a claimed size above the budget before anything is decoded at that size."""
+    if width <= 0 or height <= 0:
+        raise MediaError(path, f"cannot decode {fmt}", f"it claims {width}x{height} pixels", "unreadable")
+    if width * height > PIXEL_BUDGET:
         raise MediaError(
             path,
             "image too large",
-            f"{fmt} claims {width}x{height} pixels, above the {PIXEL_LIMIT // 1_000_000} MP limit "
-            "(possible decompression bomb)",
+            f"{fmt} claims {width}x{height} pixels, above the {PIXEL_BUDGET // 1_000_000} MP budget per picture "
+            "(possible decompression bomb); nothing was decoded",
             reason="too-large",
         )
+
+
+def check_frame_count(path: str | Path, fmt: str, n_frames: int) -> None:
+    if n_frames > MAX_FRAMES:
+        raise MediaError(path, "image too large", f"{fmt} claims {n_frames} frames, above the {MAX_FRAMES} "
+                         "frame budget per animation", reason="too-large")
 
 
 @contextmanager
@@ -46,7 +88,7 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
         im = Image.open(path, formats=IMAGE_FORMATS)
     except UnidentifiedImageError as exc:
         raise MediaError(path, "not an image", "Pillow does not recognise the content", "not-media") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # anything a decoder raises on untrusted bytes is the file's error
         raise decode_error(path, "image", exc) from exc
     try:
         check_pixel_count(path, im.format or "image", *im.size)
@@ -83,10 +125,13 @@ def load_image(path: str | Path) -> np.ndarray:
     with open_image(path) as im:
         try:
             im.seek(0)
+            check_pixel_count(path, im.format or "image", *im.size)  # a first frame's extents may grow it
             im.load()
             oriented = ImageOps.exif_transpose(im)
             return to_rgb_uint8(oriented)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except MediaError:
+            raise
+        except Exception as exc:  # anything a decoder raises on untrusted bytes is the file's error
             raise decode_error(path, im.format or "image", exc) from exc
 
 
@@ -101,18 +146,28 @@ def iter_image_frames(path: str | Path) -> Iterator[tuple[int, float, np.ndarray
         t_ms = 0
         try:
             for index, frame in enumerate(ImageSequence.Iterator(im)):
+                check_pixel_count(path, fmt, *frame.size)  # a frame's extents may grow the canvas
+                if index >= MAX_FRAMES:
+                    check_frame_count(path, fmt, index + 1)
                 frame.load()  # WebP fills info["duration"] only when the frame is decoded
                 duration_ms = int(round(float(frame.info.get("duration", 0) or 0)))
                 rgb = to_rgb_uint8(ImageOps.exif_transpose(frame))
                 yield index, t_ms / 1000.0, rgb
                 t_ms += duration_ms
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except MediaError:
+            raise
+        except Exception as exc:  # anything a decoder raises on untrusted bytes is the file's error
             raise decode_error(path, fmt, exc) from exc
 
 
 def decode_error(path: str | Path, fmt: str, exc: BaseException) -> MediaError:
-    """'truncated PNG' when Pillow ran out of data, else 'cannot decode PNG'."""
+    """'truncated PNG' when Pillow ran out of data, 'image too large' for a bomb or no memory, else 'cannot decode'."""
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, Image.DecompressionBombError | MemoryError):
+        return MediaError(path, "image too large", f"{type(exc).__name__}: {text[:300]} (budget "
+                          f"{PIXEL_BUDGET // 1_000_000} MP per picture)", "too-large")
+    if not isinstance(exc, OSError | SyntaxError | ValueError | EOFError):
+        text = f"{type(exc).__name__}: {text}"  # e.g. TypeError: Missing dimensions (a broken TIFF)
     if "truncated" in text.lower() or isinstance(exc, EOFError):
         return MediaError(path, f"truncated {fmt}", f"the data ends early ({text})", "truncated")
     return MediaError(path, f"cannot decode {fmt}", text, "unreadable")

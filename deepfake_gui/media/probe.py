@@ -59,7 +59,13 @@ def probe(path: str | Path, *, with_hash: bool = True) -> MediaInfo:
 def _probe_image(path: Path, size: int) -> MediaInfo | None:
     from PIL import Image, UnidentifiedImageError
 
-    from deepfake_gui.media.image import IMAGE_FORMATS, check_pixel_count, decode_error, load_image
+    from deepfake_gui.media.image import (
+        IMAGE_FORMATS,
+        check_frame_count,
+        check_pixel_count,
+        decode_error,
+        load_image,
+    )
 
     fmt = "image"
     try:
@@ -69,15 +75,19 @@ def _probe_image(path: Path, size: int) -> MediaInfo | None:
             # before any seek: seeking a GIF decodes the frame at the claimed size
             check_pixel_count(path, fmt, *im.size)
             n_frames = int(getattr(im, "n_frames", 1) or 1)
+            check_frame_count(path, fmt, n_frames)
             duration_ms = 0.0
             if n_frames > 1:
                 for i in range(n_frames):
                     im.seek(i)
+                    check_pixel_count(path, fmt, *im.size)  # a frame's extents may grow the canvas
                     im.load()  # WebP sets info["duration"] only once the frame is decoded
                     duration_ms += float(im.info.get("duration", 0) or 0)
     except UnidentifiedImageError:
         return None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except MediaError:
+        raise
+    except Exception as exc:  # anything a decoder raises on untrusted bytes is the file's error
         raise decode_error(path, fmt, exc) from exc
     image = load_image(path)  # proves it decodes; applies EXIF orientation
     height, width = image.shape[:2]
@@ -195,6 +205,12 @@ def _video_info(path: Path, size: int, fmt: str, stream, container_duration: flo
     if frames is None and fps and duration:
         frames = round(fps * duration)
         extra["frame_count_estimated"] = True
+    from deepfake_gui.media.image import PIXEL_BUDGET
+
+    width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if width * height > PIXEL_BUDGET:  # each sampled frame is decoded whole to RGB
+        raise MediaError(path, "video too large", f"its frames claim {width}x{height} pixels, above the "
+                         f"{PIXEL_BUDGET // 1_000_000} MP budget per picture; nothing was decoded", "too-large")
     return MediaInfo(
         path=str(path),
         modality="video",

@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,15 @@ FORMAT = "layerscope-detector"
 FORMAT_VERSION = 1
 KINDS = ("linear-probe", "attribution", "one-class", "fusion")
 MAX_JSON_BYTES = 2_000_000
+MAX_JSON_DEPTH = 32  # the shipped bundles nest 7 deep; Python's parser recurses, so a deep file must not reach it
 WEIGHTS_FILE = "weights.safetensors"
+MAX_WEIGHTS_BYTES = 2 << 30  # read whole to hash it: bounded like the JSON
+MAX_ABS_NUMBER = 1e12  # any number in detector.json (a file claiming 1e308 describes no real detector)
+MAX_PLATT = 1e6  # |a| and |b| of a Platt calibration: decision scores are O(1..100)
+MAX_LAYER = 10_000
+# Kinds whose verdicts come from the calibration, threshold and band in detector.json (probes/detector.py):
+# these must be stated, never defaulted.
+CALIBRATED_KINDS = ("linear-probe", "attribution", "fusion")
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "format": str,
@@ -106,17 +117,30 @@ def load_bundle(folder: str | Path) -> DetectorBundle:
         raise BundleError(f"{folder}: not a detector bundle (expected a folder with detector.json)")
     if not meta_path.is_file():
         raise BundleError(f"{folder}: detector.json is missing")
-    if meta_path.stat().st_size > MAX_JSON_BYTES:
+    _inside(folder, meta_path, "detector.json")
+    try:
+        with open(meta_path, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)  # bounded even if the file grows after a size check
+    except OSError as exc:
+        raise BundleError(f"{meta_path}: cannot read ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_JSON_BYTES:
         raise BundleError(f"{meta_path}: larger than {MAX_JSON_BYTES} bytes; refusing to parse")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{meta_path}: not valid JSON ({exc})") from exc
+        text = raw.decode("utf-8")
+        _check_depth(text, meta_path)
+        meta = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BundleError(f"{meta_path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
     if not isinstance(meta, dict):
         raise BundleError(f"{meta_path}: the top level must be a JSON object")
     _validate_meta(meta, folder)
     weights_path = folder / meta["weights_file"]
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    try:
+        if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
+            raise BundleError(f"{weights_path}: larger than {MAX_WEIGHTS_BYTES} bytes; refusing to read it")
+        digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise BundleError(f"{weights_path}: cannot read ({exc.strerror or exc})") from exc
     if digest != meta["weights_sha256"]:
         raise BundleError(f"{weights_path}: sha256 {digest[:12]}… does not match detector.json "
                           f"({meta['weights_sha256'][:12]}…); the bundle was altered or damaged")
@@ -127,6 +151,67 @@ def load_bundle(folder: str | Path) -> DetectorBundle:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in detector.json")
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_depth(text: str, where: Path) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH before parsing (the parser would hit RecursionError)."""
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise BundleError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep; refusing to parse")
+        elif token in "]}":
+            depth -= 1
+
+
+def _inside(folder: Path, path: Path, what: str) -> None:
+    """``path`` must be a regular file whose real location is inside the bundle folder (no links out of it)."""
+    real_folder, real = os.path.realpath(folder), os.path.realpath(path)
+    if os.path.commonpath([real_folder, real]) != real_folder:
+        raise BundleError(f"{path}: {what} resolves to {real}, outside the bundle folder; refusing to read it")
+    if os.path.exists(real) and not os.path.isfile(real):
+        raise BundleError(f"{path}: {what} is not a regular file")
+
+
+def _finite_numbers(value: Any, where: Path, key: str = "") -> None:
+    """Every number in detector.json is finite and below MAX_ABS_NUMBER in size (1e999 parses as infinity)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER:
+            raise BundleError(f"{where}: {key or 'a value'} is {value!r}; numbers must be finite and at most "
+                              f"{MAX_ABS_NUMBER:g} in size")
+        return
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        _finite_numbers(v, where, f"{key}.{k}" if key else str(k))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_calibration(where: Path, key: str, cal: Any, threshold: Any, band: Any) -> None:
+    """A Platt calibration (a, b), a probability threshold and an inconclusive band, all stated and sane."""
+    if not isinstance(cal, dict) or not all(k in cal and _number(cal[k]) for k in ("a", "b")):
+        raise BundleError(f"{where}: {key} calibration must be an object whose a and b are numbers (both stated: "
+                          "no default is assumed)")
+    for name in ("a", "b"):
+        if abs(cal[name]) > MAX_PLATT:
+            raise BundleError(f"{where}: {key} calibration {name} is {cal[name]!r}; it must be a finite number "
+                              f"at most {MAX_PLATT:g} in size")
+    if not _number(threshold) or not 0.0 <= threshold <= 1.0:
+        raise BundleError(f"{where}: {key} threshold is {threshold!r}; it must be a probability in [0, 1] "
+                          "(no default is assumed)")
+    if not (isinstance(band, list) and len(band) == 2 and all(_number(x) and 0.0 <= x <= 1.0 for x in band)
+            and band[0] <= band[1]):
+        raise BundleError(f"{where}: {key} inconclusive_band is {band!r}; it must be [low, high], probabilities "
+                          "with low <= high (no default is assumed)")
 
 
 def _validate_meta(meta: dict, folder: Path, weights_written: bool = True) -> None:
@@ -157,17 +242,32 @@ def _validate_meta(meta: dict, folder: Path, weights_written: bool = True) -> No
         raise BundleError(f"{where}: weights_file must be a .safetensors file inside the bundle, got {name!r}")
     if weights_written and not (folder / name).is_file():
         raise BundleError(f"{where}: weights file {name} is missing")
-    for key in ("threshold",):
-        if key in meta and not isinstance(meta[key], (int, float)):
-            raise BundleError(f"{where}: {key} must be a number")
-    cal = meta.get("calibration")
-    if cal is not None and (not isinstance(cal, dict) or any(
-            k in cal and (not isinstance(cal[k], (int, float)) or isinstance(cal[k], bool)) for k in ("a", "b"))):
-        raise BundleError(f"{where}: calibration must be an object whose a and b are numbers")
-    band = meta.get("inconclusive_band")
-    if band is not None and not (isinstance(band, list) and len(band) == 2 and
-                                 all(isinstance(x, (int, float)) for x in band) and band[0] <= band[1]):
-        raise BundleError(f"{where}: inconclusive_band must be [low, high] with low <= high")
+    if any(not _number(i) or i > MAX_LAYER for i in meta["layers"]):
+        raise BundleError(f"{where}: layer indices must be at most {MAX_LAYER}")
+    _finite_numbers(meta, where)
+    if weights_written:
+        _inside(folder, folder / name, "weights_file")
+    if meta["kind"] in CALIBRATED_KINDS:
+        _check_calibration(where, "the detector", meta.get("calibration"), meta.get("threshold"),
+                           meta.get("inconclusive_band"))
+    else:  # one-class: the threshold that flags is a tensor; a stated one is a distance
+        if "threshold" in meta and (not _number(meta["threshold"]) or meta["threshold"] < 0):
+            raise BundleError(f"{where}: threshold must be a non-negative number")
+        cal = meta.get("calibration")
+        if cal is not None and (not isinstance(cal, dict) or any(
+                k in cal and (not _number(cal[k]) or abs(cal[k]) > MAX_PLATT) for k in ("a", "b"))):
+            raise BundleError(f"{where}: calibration must be an object whose a and b are finite numbers")
+    entries = meta.get("scan_calibration")
+    if entries is not None:
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise BundleError(f"{where}: scan_calibration must be a list of objects")
+        for n, entry in enumerate(entries):
+            key = f"scan_calibration[{n}]"
+            _check_calibration(where, key, entry, entry.get("threshold"), entry.get("inconclusive_band"))
+            if not all(_number(entry.get(k)) and entry[k] > 0 for k in ("window_s", "hop_s")):
+                raise BundleError(f"{where}: {key} needs positive window_s and hop_s")
+            if not isinstance(entry.get("track"), str) or not isinstance(entry.get("aggregation"), str):
+                raise BundleError(f"{where}: {key} needs track and aggregation names")
 
 
 def _read_safetensors(path: Path) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deepfake_gui import __version__
 from deepfake_gui.core.errors import LayerScopeError
-from deepfake_gui.core.results import ScanResult
+from deepfake_gui.core.results import ScanResult, clean_text
 from deepfake_gui.report.context import CaseMeta, detector_versions, file_view, summary_rows, tool_versions
 
 TEMPLATE = "report.html.j2"
@@ -56,7 +56,7 @@ def write_report(results: Sequence[ScanResult], out: str | Path, case: CaseMeta 
         raise LayerScopeError(f"{out}: a report must end in .html or .pdf, not {suffix or 'no suffix'!r}")
     if not results:
         raise LayerScopeError(f"{out}: there are no results to report")
-    html = render_html(results, case, progress)
+    html = clean_text(render_html(results, case, progress))  # a file name that is not UTF-8 cannot stop it
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".pdf":
         from deepfake_gui.report.pdf import html_to_pdf

@@ -111,7 +111,7 @@ def test_cases_rename_delete_and_errors(data_dir: Path, tmp_path: Path, capsys) 
     assert "no case named 'old'" in capsys.readouterr().err
     assert cli.main(["cases", "delete", "new"]) == 1  # needs --yes
     assert cli.main(["cases", "delete", "new", "--yes"]) == 0
-    assert cli.main(["scan", str(tmp_path / "ev"), "--case", "bad:name"]) == 1
+    assert cli.main(["scan", str(tmp_path / "ev"), "--case", "bad:name"]) == 2  # a usage error
     err = capsys.readouterr().err
     assert "case name 'bad:name': it cannot contain ':'" in err
     assert cli.main(["cases", "list", "--json"]) == 0

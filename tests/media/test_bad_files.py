@@ -27,8 +27,8 @@ PROBE_FAILURES: dict[str, tuple[str, list[str]]] = {
     "random_ogg": ("not-media", ["not a media file"]),
     "random_wav": ("not-media", ["not a media file"]),
     "text": ("not-media", ["not a media file: it is a text file"]),
-    "bomb_png": ("too-large", ["image too large", "50000x50000", "178 MP limit"]),
-    "bomb_gif": ("too-large", ["image too large", "20000x20000", "178 MP limit"]),
+    "bomb_png": ("too-large", ["image too large", "50000x50000", "100 MP budget"]),
+    "bomb_gif": ("too-large", ["image too large", "20000x20000", "100 MP budget"]),
 }
 
 

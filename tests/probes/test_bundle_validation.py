@@ -233,7 +233,8 @@ def linear_with_domain(d: int = D) -> tuple[dict, dict[str, np.ndarray]]:
     domain, threshold = fit_domain_model(X, groups)
     meta = {"name": "lin", "kind": "linear-probe", "modality": "audio",
             "encoder": {"name": "test-ge2e", "weights_sha256": "random-init"}, "layers": [1],
-            "classes": ["real", "fake"], "domain": {"threshold": threshold}}
+            "classes": ["real", "fake"], "domain": {"threshold": threshold},
+            "calibration": {"method": "platt", "a": 1.0, "b": 0.0}, "threshold": 0.5, "inconclusive_band": [0.4, 0.6]}
     return meta, arrays | domain
 
 

@@ -148,12 +148,27 @@ def test_social_video_params_depend_on_the_seed(clip: Path, tmp_path: Path) -> N
         assert info.audio_codec == "aac" and info.frame_count == N
 
 
-def test_launder_copy_is_deterministic_and_cached(clip: Path, tmp_path: Path) -> None:
+def test_launder_copy_is_cached_and_reproducible(clip: Path, tmp_path: Path) -> None:
+    """The cached copy is reused; a fresh encode with the same key is the same video, not always the same bytes.
+
+    Why not byte-identical: under load, two encodes in one process gave different
+    MP4 bytes once in a full run (issue 21), and the first of four encodes in one
+    process differed from the other three with flush-to-zero never set (and setting
+    it changed nothing), so it is not the FP environment alone. Nothing relies on the bytes: the cache is keyed by
+    the source's sha256, the condition, its version and the seed, and a copy, once
+    written, is reused (asserted exactly below). What a fresh encode must keep is
+    the video: frames, timestamps, size, sound length and pixels up to rounding.
+    """
     c = CONDITIONS["h264_crf28_0.5x"]
     first = launder_copy(clip, c, seed=2, root=tmp_path / "a")
     other = launder_copy(clip, c, seed=2, root=tmp_path / "b")
     assert first.suffix == ".mp4" and file_sha256(clip) in first.name
-    assert file_sha256(first) == file_sha256(other)
+    assert first.relative_to(tmp_path / "a") == other.relative_to(tmp_path / "b")  # the same cache key
+    (frames_a, times_a), (frames_b, times_b) = _frames(first), _frames(other)
+    assert frames_a.shape == frames_b.shape == (N, H // 2, W // 2, 3)
+    np.testing.assert_array_equal(times_a, times_b)
+    assert np.abs(frames_a.astype(np.int16) - frames_b).mean() <= 1.0  # rounding, not a different encode
+    assert len(load_audio(first)) == len(load_audio(other))
     stamp = first.stat().st_mtime_ns
     again = launder_copy(clip, c, seed=2, root=tmp_path / "a")
     assert again == first and again.stat().st_mtime_ns == stamp  # reused, not rewritten
