@@ -75,8 +75,25 @@ def test_selective_band_keeps_its_promise_on_the_scores_it_was_fitted_on():
     probs = np.clip(np.r_[rng.beta(2, 5, 400), rng.beta(5, 2, 400)], 0, 1)
     (lo, hi), fig = selective_band(probs, labels)
     fake, real = probs >= hi, probs < lo
-    assert (labels[fake] == 0).mean() <= 0.05 and (labels[real] == 1).mean() <= 0.05
+    committed = fake | real
+    right = (fake & (labels == 1)) | (real & (labels == 0))
+    assert right[committed].mean() >= 0.95
     assert (fake & (labels == 0)).sum() / 400 <= 0.05
-    assert fig["coverage"] == (fake | real).mean()
-    assert fig["accuracy_committed"] >= 0.95
+    assert fig["coverage"] == committed.mean()
+    assert fig["accuracy_committed"] == right[committed].mean()
     assert 0.2 < fig["coverage"] < 0.9
+    # no wider commitment keeps the promise: widening either edge by one file breaks it
+    for lo2, hi2 in ((np.sort(probs[probs >= lo])[0] + 1e-9, hi), (lo, np.sort(probs[probs < hi])[-1])):
+        f2, r2 = probs >= hi2, probs < lo2
+        c2 = f2 | r2
+        ok2 = (((f2 & (labels == 1)) | (r2 & (labels == 0)))[c2].mean() >= 0.95
+               and (f2 & (labels == 0)).sum() / 400 <= 0.05)
+        assert not ok2 or c2.sum() <= committed.sum()
+
+
+def test_selective_band_commits_on_nothing_when_nothing_is_reliable():
+    labels = np.r_[np.zeros(50, int), np.ones(50, int)]
+    probs = np.full(100, 0.5)
+    (lo, hi), fig = selective_band(probs, labels)
+    assert fig["coverage"] == 0.0 and fig["false_accusation"] == 0.0
+    assert lo <= 0.5 < hi or (lo == 0.0 and hi == 1.0)
