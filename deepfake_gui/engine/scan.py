@@ -256,8 +256,7 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         from deepfake_gui.engine.gate import apply_gate, content_check
 
         result = apply_gate(result, content_check(path, info))
-    if result.gate is None:  # a segment on a file the detectors cannot judge says nothing
-        _add_segments(result, info, scores, detectors)
+    _add_segments(result, info, scores, detectors, withhold=result.gate is not None)
     if undecoded:
         mark_partial(result, undecoded)
     return result
@@ -348,11 +347,20 @@ def _add_provenance(result: ScanResult, path: Path, info) -> None:
         result.caveats.append(caveat)
 
 
-def _add_segments(result: ScanResult, info, scores: list, detectors: list) -> None:
-    """Suspected fake segments of the timed tracks (engine/segments.py), flagged when the file is called real."""
+def _add_segments(result: ScanResult, info, scores: list, detectors: list, withhold: bool = False) -> None:
+    """Suspected fake segments of the timed tracks (engine/segments.py), flagged when the file is called real.
+
+    ``withhold``: the gate withheld the verdict, so segments say nothing either; the smoothed series the
+    timelines draw are still computed, but no segment is listed.
+    """
     from deepfake_gui.engine.segments import result_segments, segment_caveat
 
-    result.segments = result_segments(scores, detectors, info, result.verdict)
+    segments = result_segments(scores, detectors, info, result.verdict)
+    if withhold:
+        if segments and result.gate is not None:
+            result.gate["segments_withheld"] = len(segments)
+        return
+    result.segments = segments
     caveat = segment_caveat(result.segments)
     if caveat:
         result.caveats.append(caveat)

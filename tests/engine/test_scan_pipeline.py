@@ -24,9 +24,11 @@ def _scan(paths, detectors, **kw) -> list[ScanResult]:
 @needs_offline
 def test_default_detectors_are_the_shipped_bundles(detectors) -> None:
     names = {d.folder.name: d for d in detectors}
-    assert {"audio-whisper", "audio-ge2e", "image-effnet"} <= set(names)
+    assert set(names) == {"audio-whisper", "image-effnet"}  # one default per modality
     assert all(d.unavailable is None and d.encoder is not None for d in names.values())
-    # best cross-validated AUC leads its modality
+    for active in names.values():  # trained on all development data, calibrated on held-out scores
+        assert len(active.detector.meta["training"]["data_sets"]) == 2
+        assert active.detector.meta["metrics"]["headline"]["protocol"] == "leave-one-generator-out"
     audio = [d for d in detectors if d.modality == "audio"]
     assert audio[0].folder.name == "audio-whisper"
 
@@ -38,7 +40,7 @@ def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detecto
     assert result.status == "ok", result.error
     assert result.verdict in {"fake", "real", "inconclusive"}
     assert 0.0 <= result.probability <= 1.0
-    assert set(result.detectors) >= {"audio-whisper-tiny-en-layer1", "audio-ge2e-lstm2+3"} or len(result.detectors) == 2
+    assert set(result.detectors) == {"audio-whisper-tiny-en"}
     series = result.series["audio"]
     # 6.5 s with 4 s windows and a 1 s hop: starts 0, 1, 2 and an end-aligned 2.5
     assert series["start_s"] == [0.0, 1.0, 2.0, 2.5]
@@ -46,7 +48,7 @@ def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detecto
     assert len(series["probability"]) == 4
     steps = result.arrays[f"audio/{series['detector']}"]
     assert len(steps["step_times_s"]) == pytest.approx(6.5 / 0.02, abs=2)  # Whisper: one score per 20 ms
-    assert any("was trained on 8 kHz telephone-band read speech" in c for c in result.caveats)
+    assert any("was trained on read speech: 8 kHz telephone" in c for c in result.caveats)
     json.dumps(result.to_json_dict(), allow_nan=False)  # the JSON line is valid and holds no arrays
     assert "arrays" not in result.to_json_dict()
     from deepfake_gui.engine.explain import audio_series, audio_spectrogram
@@ -61,8 +63,10 @@ def test_audio_scan_has_windows_steps_verdict_and_domain(tmp_path: Path, detecto
     spec = audio_spectrogram(path)
     assert spec.db.shape[0] == 64 and spec.times_s[-1] == pytest.approx(6.5, abs=0.05)
     assert spec.freqs_hz[-1] <= 8000
-    # no calibration was fitted for 4 s / 1 s logsumexp: the scan says so instead of pretending
-    assert any("has no calibration for 4 s windows" in c for c in result.caveats)
+    # the file score is the whole-file mean its held-out calibration was fitted for, whatever the windows
+    info = result.detectors["audio-whisper-tiny-en"]
+    assert info["aggregation"] == "mean" and info["calibration"] == "file"
+    assert not any("has no calibration" in c for c in result.caveats)
 
 
 @needs_offline
@@ -70,10 +74,18 @@ def test_default_audio_setting_uses_its_own_calibration(tmp_path: Path, detector
     path = _write_wav(tmp_path / "voice.wav", speechlike(8000, 5.0), 8000)
     (result,) = _scan([path], detectors)
     for info in result.detectors.values():
-        assert info["calibration"] == "audio 2 s windows, 0.5 s hop, logsumexp"
-        assert info["aggregation"] == "logsumexp"
+        assert info["calibration"] == "file"  # fitted on held-out generators and sources
+        assert info["aggregation"] == "mean"
     assert not any("has no calibration" in c for c in result.caveats)
     assert result.series["audio"]["start_s"][:3] == [0.0, 0.5, 1.0]
+    # the old telephone detector keeps its logsumexp calibration when asked for by name
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    old = resolve_detectors([str(Path(__file__).resolve().parents[2] / "models" / "examples" /
+                                 "audio-whisper-telephone")], "cpu", defaults=False)
+    (again,) = _scan([path], old)
+    (entry,) = again.detectors.values()
+    assert entry["calibration"] == "audio 2 s windows, 0.5 s hop, logsumexp" and entry["aggregation"] == "logsumexp"
 
 
 @needs_offline
@@ -99,12 +111,12 @@ def test_leading_silence_and_short_clip_and_rate_caveats(tmp_path: Path, detecto
     text = " | ".join(result.caveats)
     assert "leading silence of 1.0 s" in text
     assert "trailing silence" not in text
-    assert "16000 Hz" in text  # trained at 8 kHz: the domain caveat fires
     assert "too short" not in text  # 3 s is a normal length for this detector
 
     tiny = _write_wav(tmp_path / "tiny.wav", speechlike(8000, 0.4), 8000)
     (short,) = _scan([tiny], detectors)
     assert any("0.40 s long" in c and "too short" in c for c in short.caveats)
+    assert short.verdict == "inconclusive" and short.gate["reasons"][0]["code"] == "too-short"
 
     clean = _write_wav(tmp_path / "clean.wav", speechlike(8000, 5.0), 8000)
     (ok,) = _scan([clean], detectors)

@@ -361,7 +361,25 @@ def test_fuse_verdicts(verdicts: list, expected: str | None) -> None:
 def whisper_detector():
     from deepfake_gui.probes.detector import Detector
 
-    return Detector.load(MODELS / "audio-whisper")
+    # the previous telephone detector: it carries a scan calibration for 2 s / 0.5 s logsumexp windows
+    return Detector.load(MODELS / "examples" / "audio-whisper-telephone")
+
+
+def test_shipped_audio_detector_scores_the_whole_file_mean_its_held_out_calibration_was_fitted_for() -> None:
+    from deepfake_gui.probes.detector import Detector
+
+    shipped = Detector.load(MODELS / "audio-whisper")
+    assert "held-out" in shipped.meta["calibration"]["fitted_on"]
+    assert shipped.meta["scan_aggregation"]["audio"] == "mean"
+    assert shipped.aggregation_for("audio", "logsumexp", 2.0, 0.5) == "mean"  # no calibration for logsumexp
+    assert shipped.aggregation_for("audio", "mean", 2.0, 0.5) == "mean"
+    old = Detector.load(MODELS / "examples" / "audio-whisper-telephone")
+    assert old.aggregation_for("audio", "logsumexp", 2.0, 0.5) == "logsumexp"  # it has its own calibration
+    assert old.aggregation_for("audio", "max", 2.0, 0.5) == "max"  # nothing preferred: as asked
+    lo, hi = shipped.meta["inconclusive_band"]
+    assert lo <= shipped.meta["threshold"] <= hi
+    sel = shipped.meta["selective"]
+    assert sel["accuracy_committed"] >= 0.95 and sel["false_accusation"] <= 0.05
 
 
 def _platt(a: float, b: float, x: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import media_factory
 import numpy as np
@@ -29,7 +30,10 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
     _write_wav(folder / "voice.wav", speechlike(8000, 3.0, noise=0.0), 8000)
     media_factory.write_video(folder / "clip.mp4", width=128, height=96, frames=30, fps=10, pattern=False)
     paths = [folder / "picture.png", folder / "voice.wav", folder / "clip.mp4"]
-    scanned = [e for e in scan_job(paths, ScanOptions(device="cpu"), detectors=resolve_detectors(device="cpu"))
+    # the defaults plus a second audio detector (the previous telephone GE2E), so views show a detector switch
+    second = Path(__file__).resolve().parents[2] / "models" / "examples" / "audio-ge2e-telephone"
+    detectors = resolve_detectors(device="cpu") + resolve_detectors([str(second)], device="cpu", defaults=False)
+    scanned = [e for e in scan_job(paths, ScanOptions(device="cpu"), detectors=detectors)
                if isinstance(e, ScanResult)]
     assert [r.status for r in scanned] == ["ok"] * 3, [r.error for r in scanned]
     return {r.modality: r for r in scanned}

@@ -15,8 +15,8 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 SHIPPED = sorted(p.parent for p in MODELS.rglob("detector.json"))
 
 
-def _copy(tmp_path: Path, name: str = "audio-ge2e") -> Path:
-    folder = tmp_path / name
+def _copy(tmp_path: Path, name: str = "examples/audio-ge2e-telephone") -> Path:
+    folder = tmp_path / Path(name).name
     folder.mkdir()
     for item in (MODELS / name).iterdir():
         if item.is_file():

@@ -56,7 +56,7 @@ def test_every_hostile_file_gets_one_clean_line(corpus, monkeypatch: pytest.Monk
     root, expect = corpus
     monkeypatch.setattr(scan_module, "_track_job", _decode_everything)
     monkeypatch.setattr(verdicts_module, "finish_result", _finish)
-    monkeypatch.setattr(scan_module, "_add_segments", lambda *a: None)
+    monkeypatch.setattr(scan_module, "_add_segments", lambda *a, **k: None)
     options = ScanOptions(device="cpu", batch_size=4, cross_file_batches=False)
     results = [e for e in scan_job([root], options, detectors=STAND_INS) if isinstance(e, ScanResult)]
     by_name = {os.path.basename(r.path): r for r in results}
@@ -68,7 +68,8 @@ def test_every_hostile_file_gets_one_clean_line(corpus, monkeypatch: pytest.Monk
         assert b"unexpected" not in line, line[:400]
         if reason == "ok":
             assert r.status == "ok", (name, r.error)
-            assert r.verdict == "real"
+            # the stand-in says real; the content gate may withhold it (tiny, flat, tone), always with a reason
+            assert r.verdict == "real" or (r.verdict == "inconclusive" and r.gate["reasons"]), (name, r.gate)
             continue
         assert r.status == "error", (name, r.status, r.caveats)
         assert r.verdict is None and r.probability is None and r.score is None and r.detectors == {}
