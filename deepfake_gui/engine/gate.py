@@ -23,6 +23,7 @@ from deepfake_gui.core.results import ScanResult
 
 MAX_AUDIO_CHECK_S = 120.0  # content of longer files is judged on their first two minutes
 CHECK_RATE = 16000
+JPEG_QUALITY_MARGIN = 5  # JPEG qualities within this of the training pictures' lowest count as seen
 
 ADAPT_SUGGESTION = ("if this is a recording chain or person the detectors have not heard, add genuine recordings "
                     "of it with `layerscope adapt` and scan again")
@@ -60,12 +61,42 @@ def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
     return out
 
 
-def apply_gate(result: ScanResult, check=None) -> ScanResult:
+def recompression_reasons(path: Path, info, detectors: list) -> list[dict[str, str]]:
+    """A JPEG re-compressed harder than every picture an image detector was trained on: not measured, so no verdict.
+
+    The bundle's ``domain_profile.jpeg_quality_min`` is the lowest JPEG quality among its training pictures.
+    """
+    if info.modality != "image":
+        return []
+    floors = {d.name: (d.detector.meta.get("domain_profile") or {}).get("jpeg_quality_min")
+              for d in detectors if d.modality == "image" and not d.unavailable}
+    floors = {k: v for k, v in floors.items() if isinstance(v, int | float)}
+    if not floors:
+        return []
+    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+
+    try:
+        quality = jpeg_quality_estimate(path)
+    except (OSError, ValueError):
+        return []
+    if quality is None:
+        return []
+    out = []
+    for name, floor in sorted(floors.items()):
+        if quality < floor - JPEG_QUALITY_MARGIN:
+            out.append({"code": "recompressed", "message": (
+                f"{name}: re-compressed harder (JPEG quality about {quality}) than any picture it was trained on "
+                f"(quality {int(floor)} or better): its accuracy on such copies is not measured; a messaging-app "
+                "copy of a genuine photo can look generated to it")})
+    return out
+
+
+def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | None = None) -> ScanResult:
     """Turn a committed verdict into "inconclusive" when a content or domain check fails; record why."""
     reasons = list(check.reasons) if check is not None else []
     content_failed = bool(reasons)
     if not content_failed:
-        reasons += domain_reasons(result)
+        reasons += list(extra or []) + domain_reasons(result)
     if check is not None:
         result.media = (result.media or {}) | {"content": check.to_dict()}
     if not reasons or result.status != "ok":

@@ -253,9 +253,11 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
     result = finish_result(result, info, scores, detectors, options)
     if scores:
-        from deepfake_gui.engine.gate import apply_gate, content_check
+        from deepfake_gui.engine.gate import apply_gate, content_check, recompression_reasons
 
-        result = apply_gate(result, content_check(path, info))
+        scored = {s.detector for s in scores}
+        result = apply_gate(result, content_check(path, info),
+                            recompression_reasons(path, info, [d for d in detectors if d.name in scored]))
     _add_segments(result, info, scores, detectors, withhold=result.gate is not None)
     if undecoded:
         mark_partial(result, undecoded)

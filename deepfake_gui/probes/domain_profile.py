@@ -29,6 +29,7 @@ def measure_domain_profile(paths: Sequence[str | Path], modality: str, descripti
     durations: list[float] = []
     sizes: list[tuple[int, int]] = []
     formats: Counter[str] = Counter()
+    jpeg_qualities: list[int] = []
     for path in chosen:
         try:
             info = probe(path, with_hash=False)
@@ -41,6 +42,14 @@ def measure_domain_profile(paths: Sequence[str | Path], modality: str, descripti
             durations.append(float(info.duration_s))
         if info.width and info.height:
             sizes.append((int(info.width), int(info.height)))
+        if modality == "image":
+            from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+
+            try:
+                quality = jpeg_quality_estimate(path)
+            except (OSError, ValueError):
+                quality = None
+            jpeg_qualities.append(100 if quality is None else int(quality))  # not a JPEG: no re-compression
     profile: dict = {"modality": modality, "n_probed": len(chosen), "formats": dict(formats.most_common(5))}
     if rates:
         profile["sample_rate"] = rates.most_common(1)[0][0]
@@ -54,6 +63,8 @@ def measure_domain_profile(paths: Sequence[str | Path], modality: str, descripti
         h = np.asarray([s[1] for s in sizes])
         profile["size"] = [int(np.median(w)), int(np.median(h))]
         profile["size_range"] = [[int(w.min()), int(h.min())], [int(w.max()), int(h.max())]]
+    if jpeg_qualities:
+        profile["jpeg_quality_min"] = min(jpeg_qualities)  # scan withholds verdicts on harder re-compression
     profile["description"] = description or _describe(profile)
     return profile
 

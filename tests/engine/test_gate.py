@@ -97,3 +97,27 @@ def test_selective_band_commits_on_nothing_when_nothing_is_reliable():
     (lo, hi), fig = selective_band(probs, labels)
     assert fig["coverage"] == 0.0 and fig["false_accusation"] == 0.0
     assert lo <= 0.5 < hi or (lo == 0.0 and hi == 1.0)
+
+
+def test_a_jpeg_recompressed_harder_than_any_training_picture_is_withheld(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from deepfake_gui.engine.gate import recompression_reasons
+    from deepfake_gui.media import probe
+    from tests.media_factory import noisy_rgb
+
+    detector = SimpleNamespace(name="image-probe", modality="image", unavailable=None,
+                               detector=SimpleNamespace(meta={"domain_profile": {"jpeg_quality_min": 92}}))
+    pictures = {}
+    for quality in (70, 90, 95):
+        path = tmp_path / f"q{quality}.jpg"
+        Image.fromarray(noisy_rgb(256, 256, 30, seed=quality)).save(path, quality=quality)
+        pictures[quality] = recompression_reasons(path, probe(path, with_hash=False), [detector])
+    assert pictures[90] == [] and pictures[95] == []  # within 5 of the training pictures' lowest quality
+    (reason,) = pictures[70]
+    assert reason["code"] == "recompressed"
+    assert "JPEG quality about 70" in reason["message"] and "quality 92 or better" in reason["message"]
+    result = apply_gate(_result("fake", 0.99), ContentCheck("photo-like"), pictures[70])
+    assert result.verdict == "inconclusive" and result.gate["reasons"] == pictures[70]
