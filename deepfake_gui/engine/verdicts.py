@@ -179,4 +179,23 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         result.components = components
     if result.verdict == "real":
         result.attribution = []
+    if result.verdict == "inconclusive":
+        result.caveats[:0] = band_reasons(tracks, components)
     return result
+
+
+def band_reasons(tracks: dict, components: dict) -> list[str]:
+    """Why a track is inconclusive when no detector disagreed: its probability lies inside the band."""
+    out = []
+    for track, members in tracks.items():
+        if components.get(track, {}).get("verdict") != "inconclusive":
+            continue
+        opinions = {s.verdict for _, s in members if s.verdict is not None}
+        if {"fake", "real"} <= opinions:
+            continue  # the disagreement caveat says why
+        active, lead = members[0]
+        lo, hi = lead.calibration.band
+        out.append(f"inconclusive: P(fake) {lead.probability:.2f} of the {track} lies inside {active.name}'s "
+                   f"inconclusive band ({lo:.2f}-{hi:.2f}), where it was not reliable on generators and sources "
+                   "it had not seen")
+    return out

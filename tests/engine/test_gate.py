@@ -121,3 +121,20 @@ def test_a_jpeg_recompressed_harder_than_any_training_picture_is_withheld(tmp_pa
     assert "JPEG quality about 70" in reason["message"] and "quality 92 or better" in reason["message"]
     result = apply_gate(_result("fake", 0.99), ContentCheck("photo-like"), pictures[70])
     assert result.verdict == "inconclusive" and result.gate["reasons"] == pictures[70]
+
+
+def test_an_inconclusive_track_inside_the_band_says_so():
+    from types import SimpleNamespace
+
+    from deepfake_gui.engine.verdicts import band_reasons
+
+    active = SimpleNamespace(name="audio-probe")
+    inside = SimpleNamespace(verdict="inconclusive", probability=0.62,
+                             calibration=SimpleNamespace(band=(0.48, 0.82)))
+    (line,) = band_reasons({"audio": [(active, inside)]}, {"audio": {"verdict": "inconclusive"}})
+    assert line == ("inconclusive: P(fake) 0.62 of the audio lies inside audio-probe's inconclusive band "
+                    "(0.48-0.82), where it was not reliable on generators and sources it had not seen")
+    fake = SimpleNamespace(verdict="fake", probability=0.9, calibration=inside.calibration)
+    real = SimpleNamespace(verdict="real", probability=0.1, calibration=inside.calibration)
+    assert band_reasons({"audio": [(active, fake), (active, real)]}, {"audio": {"verdict": "inconclusive"}}) == []
+    assert band_reasons({"audio": [(active, fake)]}, {"audio": {"verdict": "fake"}}) == []
