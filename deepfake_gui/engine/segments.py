@@ -207,6 +207,18 @@ def track_series(score) -> tuple[np.ndarray, np.ndarray, str] | None:
     return None
 
 
+def segment_base_score(calibration) -> float:
+    """Where a stretch starts to count, on the score scale.
+
+    A calibration fitted on held-out generators and sources commits to "fake" only above its band, so a
+    stretch must reach the band's upper edge too: a segment on every genuine file says nothing. Older
+    calibrations (in-domain CV) keep the threshold the segment rule was tuned on.
+    """
+    if calibration.source == "file" and getattr(calibration, "held_out", False):
+        return float(max(calibration.threshold_score, calibration.band_scores[1]))
+    return float(calibration.threshold_score)
+
+
 def track_segments(score, calibration, duration_s: float | None, rule: SegmentRule | None = None) -> list[Segment]:
     """Segments of one detector on one track (``score``: engine.track.TrackScore).
 
@@ -218,13 +230,14 @@ def track_segments(score, calibration, duration_s: float | None, rule: SegmentRu
         return []
     times, scores, kind = series
     rule = rule or RULES.get(score.track, SegmentRule())
-    found = series_segments(times, scores, calibration.threshold_score, rule, duration_s, kind)
+    base = segment_base_score(calibration)
+    found = series_segments(times, scores, base, rule, duration_s, kind)
     if score.arrays is not None:  # what the rule thresholded, for the timeline views
         order = np.argsort(times, kind="stable")
         score.arrays["segment_times_s"] = np.asarray(times, dtype=np.float64)[order]
         score.arrays["segment_scores"] = smooth_scores(score.arrays["segment_times_s"],
                                                        np.asarray(scores, dtype=np.float64)[order], rule.smooth_s)
-        score.arrays["segment_threshold_score"] = calibration.threshold_score + rule.threshold_offset
+        score.arrays["segment_threshold_score"] = base + rule.threshold_offset
     return [Segment(start, end, score.track, score.detector, peak, mean,
                     float(calibration.probability(np.array([peak]))[0]))
             for start, end, peak, mean in found]

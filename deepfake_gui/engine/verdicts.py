@@ -113,6 +113,10 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             "encoder_weights_sha256": getattr(active.encoder, "weights_sha256", None),
             "layers": active.detector.meta.get("layer_names"), "trained_on": active.describe_domain(),
             "cv_auc": active.detector.meta.get("metrics", {}).get("cv_auc"),
+            # unseen generators: the model card's headline (leave-one-generator-out), and how often it commits
+            "logo_auc": (active.detector.meta.get("metrics", {}).get("headline") or {}).get("mean_auc"),
+            "logo_min_auc": (active.detector.meta.get("metrics", {}).get("headline") or {}).get("min_auc"),
+            "held_out_coverage": (active.detector.meta.get("selective") or {}).get("coverage"),
             "localization": active.detector.meta.get("localization"),  # measured where-figures, if any
             "adapted_to": describe_reference_set(active.detector.meta),  # reference set (layerscope adapt)
             "robustness": robustness_summary(active.detector.meta.get("robustness")),

@@ -29,6 +29,7 @@ class Calibration:
     threshold: float
     band: tuple[float, float]
     source: str  # "file" (pooled features, as trained) or the matching scan setting
+    held_out: bool = False  # fitted on held-out generators and sources (engine/train_protocols.py)
 
     @classmethod
     def from_meta(cls, meta: dict) -> Calibration:
@@ -37,7 +38,7 @@ class Calibration:
         threshold = float(meta.get("threshold", 0.5))
         band = meta.get("inconclusive_band") or [threshold, threshold]
         return cls(Platt(float(cal.get("a", 1.0)), float(cal.get("b", 0.0))), threshold,
-                   (float(band[0]), float(band[1])), "file")
+                   (float(band[0]), float(band[1])), "file", "held-out" in str(cal.get("fitted_on", "")))
 
     def probability(self, decision: np.ndarray) -> np.ndarray:
         return self.platt(decision)

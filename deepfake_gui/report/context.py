@@ -77,7 +77,12 @@ def _flatten(prefix: str, value: Any, rows: list[tuple[str, str]]) -> None:
 def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
     """One detector's card: training domain, measured metrics, which files it is."""
     info = info or {}
-    metrics = {"cross-validated AUC (training domain)": _num(info.get("cv_auc"))}
+    metrics = {}
+    if info.get("logo_auc") is not None:
+        metrics["AUC on unseen generators (leave-one-generator-out mean)"] = _num(info.get("logo_auc"))
+        metrics["worst unseen generator AUC"] = _num(info.get("logo_min_auc"))
+        metrics["share of held-out files it commits on"] = _num(info.get("held_out_coverage"))
+    metrics["cross-validated AUC (training domain)"] = _num(info.get("cv_auc"))
     for key, value in (info.get("metrics") or {}).items():
         if isinstance(value, int | float):
             metrics[str(key)] = _num(value)

@@ -59,7 +59,7 @@ def low_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _measured(caveats: list[str]) -> list[str]:
-    return [c for c in caveats if "measured AUC" in c or "measured on (the harshest" in c or "not measured" in c]
+    return [c for c in caveats if "measured AUC" in c or "the harshest is" in c]
 
 
 def test_an_image_detector_with_a_table_quotes_its_jpeg60_figure(low_jpeg: Path) -> None:
@@ -143,5 +143,9 @@ def test_scan_of_a_low_quality_jpeg_carries_the_measured_caveat(bundle_with_tabl
     measured = _measured(result.caveats)
     assert len(measured) == 1, result.caveats
     assert f"more degraded than anything {name} was measured on" in measured[0]
+    # trained on quality-95 tiles, so a quality-40 copy gets no verdict at all, and says why
+    assert result.verdict in ("inconclusive", None)
+    if result.gate is not None:
+        assert {r["code"] for r in result.gate["reasons"]} <= {"recompressed", "outside-domain"}
     assert "jpeg60, AUC 0.851" in measured[0] and measured[0].endswith("likely worse")
     assert any(c.startswith("JPEG quality about 4") for c in result.caveats)  # the file caveat still fires

@@ -185,7 +185,7 @@ def test_partially_fake_clip_gets_segments_in_the_json(tmp_path: Path, detectors
     monkeypatch.setattr(active.detector, "token_decision", nudged)
     # the generated clip is unlike any training recording, so the gate would withhold verdict and segments:
     # this test is about the segment rule, so the gate lets it through
-    monkeypatch.setattr("deepfake_gui.engine.gate.apply_gate", lambda result, check=None: result)
+    monkeypatch.setattr("deepfake_gui.engine.gate.apply_gate", lambda result, *a, **k: result)
     (result,) = _scan([path], detectors)
     assert result.status == "ok", result.error
     line = json.loads(json.dumps(result.to_json_dict(), allow_nan=False))

@@ -121,6 +121,9 @@ def model_card_text(name: str, info: dict[str, Any] | None) -> str:
     rows = [
         f"<b>{escape(name)}</b>",
         f"<b>trained on:</b> {escape(str(info.get('trained_on') or 'not stated'))}",
+        *([f"<b>unseen generators (leave-one-generator-out) AUC:</b> {_fmt(info.get('logo_auc'), '.3f')} "
+           f"(worst {_fmt(info.get('logo_min_auc'), '.3f')}); commits on {_fmt(info.get('held_out_coverage'), '.0%')}"
+           " of held-out files"] if info.get("logo_auc") is not None else []),
         f"<b>cross-validated AUC:</b> {_fmt(auc, '.3f')} (inside that domain only)",
         f"<b>encoder:</b> {escape(str(info.get('encoder') or '—'))}; layers {escape(layers or '—')}",
         f"<b>bundle:</b> {escape(str(info.get('bundle') or '—'))}",
@@ -239,7 +242,9 @@ class VerdictCard(QFrame):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(1)
-        for col, title in enumerate(("track", "verdict", "P(fake)", "threshold", "CV AUC")):
+        infos = [self.result.detector_info.get(n) or {} for n in self.result.detectors]
+        unseen = any(i.get("logo_auc") is not None for i in infos)
+        for col, title in enumerate(("track", "verdict", "P(fake)", "threshold", "LOGO AUC" if unseen else "CV AUC")):
             head = _label(title, wrap=False)
             head.setStyleSheet("color: palette(mid); font-size: 8pt;")
             grid.addWidget(head, 0, col)
@@ -252,7 +257,7 @@ class VerdictCard(QFrame):
                 "verdict": _label(str(d.get("verdict") or "—"), wrap=False),
                 "probability": _label(fmt_prob(d.get("probability")), wrap=False),
                 "threshold": _label(_fmt(d.get("threshold"), ".2f"), wrap=False),
-                "auc": _label(_fmt((info or {}).get("cv_auc"), ".3f"), wrap=False),
+                "auc": _label(_fmt((info or {}).get("logo_auc" if unseen else "cv_auc"), ".3f"), wrap=False),
             }
             cells["name"].setStyleSheet("font-weight: bold; margin-top: 3px;")
             cells["verdict"].setStyleSheet(f"color: {verdict_text_color(d.get('verdict'))}; font-weight: bold;")
