@@ -162,7 +162,7 @@ def collect(items: list[Item], detectors: list, options, cancel: CancelToken | N
     from deepfake_gui.engine.scan import scan_job
 
     options.keep_arrays = True
-    by_path = {str(Path(it.path).absolute()): it for it in items}  # scan results carry absolute paths
+    by_path = {str(Path(it.path).resolve()): it for it in items}  # scan results carry absolute paths
     by_name = {d.name: d for d in detectors}
     tracks: list[TrackRecord] = []
     images: list[ImageRecord] = []
@@ -173,7 +173,7 @@ def collect(items: list[Item], detectors: list, options, cancel: CancelToken | N
             continue
         if not isinstance(event, ScanResult):
             continue
-        item = by_path[str(Path(event.path).absolute())]
+        item = by_path[str(Path(event.path).resolve())]
         files.append({"path": event.path, "part": item.part, "label": item.label, "generator": item.generator,
                       "group": item.group, "verdict": event.verdict, "probability": event.probability,
                       "status": event.status, "error": event.error})

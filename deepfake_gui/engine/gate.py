@@ -68,9 +68,12 @@ def recompression_reasons(path: Path, info, detectors: list) -> list[dict[str, s
     """
     if info.modality != "image":
         return []
-    floors = {d.name: (d.detector.meta.get("domain_profile") or {}).get("jpeg_quality_min")
-              for d in detectors if d.modality == "image" and not d.unavailable}
-    floors = {k: v for k, v in floors.items() if isinstance(v, int | float)}
+    floors = {}
+    for d in detectors:
+        meta = getattr(getattr(d, "detector", None), "meta", None) or {}
+        floor = (meta.get("domain_profile") or {}).get("jpeg_quality_min")
+        if d.modality == "image" and not d.unavailable and isinstance(floor, int | float):
+            floors[d.name] = floor
     if not floors:
         return []
     from deepfake_gui.analysis.caveats import jpeg_quality_estimate
