@@ -12,7 +12,7 @@ DATA="${1:-../shared/data}"
 OUT="${2:-models}"
 LS=".venv/bin/layerscope"
 
-"$LS" train --data "$DATA/audio" --data "$DATA/wild-audio" --encoder whisper-tiny-en --top-k "${AUDIO_TOP_K:-1}" --C "${AUDIO_C:-0.1}" \
+"$LS" train --data "$DATA/audio" --data "$DATA/wild-audio" --encoder whisper-tiny-en --top-k "${AUDIO_TOP_K:-1}" --C "${AUDIO_C:-1}" \
   --out "$OUT/audio-whisper" --name audio-whisper-tiny-en --device cpu --json \
   --domain-note "read speech: 8 kHz telephone IVR prompts (4 speakers; en, fr, it, ru) and 16 kHz studio and audiobook speech (LibriTTS, VCTK, LJSpeech, MLS, CSS10, Korean), trimmed and peak-normalised; fakes from espeak-ng, festival, Griffin-Lim, WORLD and 12 published neural TTS systems and vocoders (HiFi-GAN, MelGAN, WaveGlow, WaveNet, WaveRNN, Universal MelGAN, Tacotron 2, Glow-TTS, YourTTS, SC-GlowTTS)" \
   > "$OUT/audio-whisper.train.json"
