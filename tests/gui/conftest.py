@@ -1,0 +1,20 @@
+"""GUI tests leave no background work behind.
+
+A view's pool job (report export, spectrogram, frame decode) can outlive the test that started
+it, e.g. after Cancel; if it then reports to a relay whose widgets the test's teardown already
+deleted, the crash lands in whichever test runs next (seen as a rare segfault in tests/media).
+Waiting for the pool after every GUI test keeps each test's threads inside the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_background_work_left(qapp):
+    yield
+    from deepfake_gui.gui.views.common import wait_for_background
+
+    assert wait_for_background(60_000), "a background job of this test was still running after 60 s"
+    qapp.processEvents()
