@@ -23,8 +23,17 @@ def detector_caveats(active, score: TrackScore, info, matches: list | None = Non
     out: list[str] = []
     cv = detector.meta.get("metrics", {}).get("cv_auc")
     cv_text = f" (cross-validated AUC {cv:.3f} there)" if isinstance(cv, int | float) else ""
-    out.append(f"{active.name} was trained on {active.describe_domain()}{cv_text}; "
-               "its accuracy is only known inside that domain")
+    headline = detector.meta.get("metrics", {}).get("headline") or {}
+    if isinstance(headline.get("mean_auc"), int | float) and isinstance(cv, int | float):
+        worst = headline.get("min_auc")
+        worst_text = f", worst {worst:.3f}" if isinstance(worst, int | float) else ""
+        cv_text = (f" (on generators left out of its training: AUC {headline['mean_auc']:.3f}{worst_text}; "
+                   f"cross-validated {cv:.3f} on those it knows)")
+        out.append(f"{active.name} was trained on {active.describe_domain()}{cv_text}; "
+                   "outside that domain its accuracy is not known")
+    else:
+        out.append(f"{active.name} was trained on {active.describe_domain()}{cv_text}; "
+                   "its accuracy is only known inside that domain")
     if active.random_init:
         out.append(f"{active.name} runs on an encoder with random weights: its score is for testing only "
                    "and is not a verdict")
