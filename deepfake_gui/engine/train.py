@@ -189,7 +189,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
 
     arrays = final.to_arrays()
     meta_extra: dict = {}
-    held_out = yield from _held_out_figures(X, X_fit, data, folds, opts, cancel, arrays, meta_extra,
+    held_out = yield from _held_out_figures(X, data, folds, opts, cancel, arrays, meta_extra,
                                             encoder.spec.modality)
     t0 = time.perf_counter()
     if opts.attribution and len(set(data.generators)) > 2:
@@ -409,7 +409,7 @@ def _select_by_logo(opts: TrainOptions, data: LabeledSet) -> bool:
     return possible
 
 
-def _held_out_figures(X: np.ndarray, X_fit: np.ndarray, data: LabeledSet, folds, opts: TrainOptions,
+def _held_out_figures(X: np.ndarray, data: LabeledSet, folds, opts: TrainOptions,
                       cancel: CancelToken, arrays: dict, meta_extra: dict,
                       modality: str) -> Generator[Progress, None, dict]:
     """LOGO / LOSO tables, held-out calibration, source-calibrated domain gate and shortcut audit.
@@ -445,7 +445,7 @@ def _held_out_figures(X: np.ndarray, X_fit: np.ndarray, data: LabeledSet, folds,
     if opts.held_out_calibration:
         yield Progress(0, 1, "calibration on held-out generators and sources")
         out["calibration"] = held_out_calibration(X, data, logo, opts.classifier, opts.C)
-    gate = source_held_out_domain(X, data)  # originals: sources are known for them
+    gate = source_held_out_domain(X, data)  # originals only: laundered copies have no source of their own
     if gate is not None:
         gate_arrays, threshold = gate
         arrays.update(gate_arrays)

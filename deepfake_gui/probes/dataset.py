@@ -143,7 +143,7 @@ def load_datasets(roots: list[str | Path]) -> LabeledSet:
         groups += [f"{name}:{g}" for g in data.groups.tolist()]
         sources += data.item_sources()
         match += data.item_match()
-    root = Path(*Path(sets[0].root).resolve().parts[:-1]) if len(Path(sets[0].root).resolve().parts) > 1 else Path()
+    root = Path(sets[0].root).resolve().parent
     return LabeledSet(root, paths, np.concatenate(labels), gens, np.array(groups), "combined", sources, match)
 
 

@@ -85,7 +85,7 @@ def _summarise(name: str, labels: np.ndarray, scores: np.ndarray, groups: np.nda
     if n_real == 0 or n_fake == 0:
         return HeldOut(name, None, None, n_real, n_fake, n_groups)
     auc = roc_auc(labels, scores)
-    ci = bootstrap_auc_ci(labels, scores, groups, n_draws=n_draws, seed=seed) if n_groups > 1 else None
+    ci = bootstrap_auc_ci(labels, scores, groups, n_draws=n_draws, seed=seed) if n_groups > 1 and n_draws else None
     return HeldOut(name, float(auc), ci, n_real, n_fake, n_groups)
 
 

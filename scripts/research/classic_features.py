@@ -20,22 +20,14 @@ SR = 16000
 
 
 def audio_features(path: Path) -> dict[str, np.ndarray]:
-    from deepfake_gui.analysis.caveats import edge_silence
+    from deepfake_gui.analysis.shortcuts import audio_shortcuts
     from deepfake_gui.media import load_audio
 
     x = load_audio(path, SR).astype(np.float64)
-    lead, trail = edge_silence(x, SR)
     n_fft, hop = 512, 160
     frames = np.lib.stride_tricks.sliding_window_view(np.pad(x, (0, n_fft)), n_fft)[::hop]
     spec = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2 + 1e-12  # (T, 257)
-    freqs = np.fft.rfftfreq(n_fft, 1 / SR)
-    power = spec.sum(0)
-    cum = np.cumsum(power) / power.sum()
-    bandwidth = float(freqs[np.searchsorted(cum, 0.99)])
-    high = float(power[freqs > 4000].sum() / power.sum())
-    rms = float(np.sqrt(np.mean(x**2)) + 1e-12)
-    shortcut = np.array([len(x) / SR, 20 * np.log10(rms), 20 * np.log10(np.abs(x).max() + 1e-12), lead, trail,
-                         bandwidth, np.log10(high + 1e-12)])
+    shortcut = audio_shortcuts(x, SR)  # the same features as train's shortcut audit
     mel = _mel_filters(40, n_fft, 8000) @ spec.T  # (40, T)
     logmel = np.log(mel + 1e-10)
     edges = np.linspace(0, spec.shape[1], 61).astype(int)
@@ -62,19 +54,14 @@ def _mel_filters(n_mels: int, n_fft: int, fmax: float) -> np.ndarray:
 
 
 def image_features(path: Path) -> dict[str, np.ndarray]:
-    from PIL import Image
-
+    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+    from deepfake_gui.analysis.shortcuts import image_shortcuts
     from deepfake_gui.media import load_image
 
-    with Image.open(path) as im:
-        q = _jpeg_quality(im)
     rgb = load_image(path).astype(np.float64)
     h, w = rgb.shape[:2]
     grey = rgb.mean(2)
-    mx, mn = rgb.max(2), rgb.min(2)
-    sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-9), 0)
-    is_grey = float(np.abs(rgb - grey[..., None]).mean() < 1.0)
-    shortcut = np.array([w, h, w / h, q, *rgb.mean((0, 1)), *rgb.std((0, 1)), sat.mean(), is_grey])
+    shortcut = image_shortcuts(rgb, jpeg_quality_estimate(path))  # the same features as train's shortcut audit
     side = min(256, h, w)
     y0, x0 = (h - side) // 2, (w - side) // 2
     crop = grey[y0:y0 + side, x0:x0 + side]
@@ -89,14 +76,6 @@ def image_features(path: Path) -> dict[str, np.ndarray]:
     grid = spec[: side // g * g, : side // g * g].reshape(g, side // g, g, side // g).mean((1, 3)).ravel()
     lap = np.abs(4 * crop - np.roll(crop, 1, 0) - np.roll(crop, -1, 0) - np.roll(crop, 1, 1) - np.roll(crop, -1, 1))
     return {"shortcut": shortcut, "residual": np.concatenate([radial, grid, [lap.mean(), lap.std()]])}
-
-
-def _jpeg_quality(im) -> float:
-    tables = getattr(im, "quantization", None)
-    if not tables:
-        return 100.0
-    luma = np.asarray(tables[0], dtype=np.float64)
-    return float(100 - luma.mean())  # monotone in quality; enough for a shortcut feature
 
 
 def main() -> None:

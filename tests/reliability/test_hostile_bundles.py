@@ -93,11 +93,16 @@ def test_a_scan_calibration_with_an_absurd_slope_is_refused(tmp_path: Path) -> N
         load_bundle(folder)
 
 
+def _move_outside(folder: Path, name: str, outside: Path) -> Path:
+    """Move a bundle file out of its folder and leave a symlink to it in its place."""
+    (folder / name).rename(outside)
+    (folder / name).symlink_to(outside)
+    return outside
+
+
 def test_a_weights_symlink_pointing_outside_the_bundle_is_refused(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
-    outside = tmp_path / "elsewhere.safetensors"
-    (folder / "weights.safetensors").rename(outside)
-    (folder / "weights.safetensors").symlink_to(outside)
+    outside = _move_outside(folder, "weights.safetensors", tmp_path / "elsewhere.safetensors")
     assert hashlib.sha256(outside.read_bytes()).hexdigest() == _meta(folder)["weights_sha256"]  # else intact
     with pytest.raises(BundleError, match="outside the bundle folder"):
         load_bundle(folder)
@@ -105,8 +110,6 @@ def test_a_weights_symlink_pointing_outside_the_bundle_is_refused(tmp_path: Path
 
 def test_a_detector_json_symlink_pointing_outside_is_refused(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
-    outside = tmp_path / "detector.json"
-    (folder / "detector.json").rename(outside)
-    (folder / "detector.json").symlink_to(outside)
+    _move_outside(folder, "detector.json", tmp_path / "detector.json")
     with pytest.raises(BundleError, match="outside the bundle folder"):
         load_bundle(folder)
