@@ -210,6 +210,28 @@ register(
     )
 )
 
+PHASE_SIZES = (256, 320, 384, 448, 512, 640)
+register(
+    EncoderSpec(
+        name="phase-coherence",
+        modality="audio",
+        family="phase",
+        layer_names=tuple(f"if{n}" for n in PHASE_SIZES),
+        pooling="mean",
+        preprocessing={"sample_rate": 16000, "features": "STFT phase-advance deviation per bin, Hann window "
+                       "of the layer's size, hop 80 (5 ms); mean over frames above -40 dB of the loudest"},
+        preprocessing_version="phase-1",
+        builder="deepfake_gui.encoders.families.phase:build_phase",
+        licence="MIT (LayerScope; no weights)",
+        weights=(WeightSource("none", "signal-processing"),),
+        size_bytes=0,
+        description="Phase coherence: per-bin deviation of each STFT bin's phase advance from a steady tone's, "
+        "at six window sizes (16-40 ms). No weights; signal processing only.",
+        install_hint="nothing to install (signal processing)",
+        token_rate_hz=16000 / 80,
+    )
+)
+
 # ----------------------------------------------------- tiny random test variants
 _TINY = (
     ("test-clip", "image", "clip", tuple(f"block{i}" for i in range(1, 4)), "cls",

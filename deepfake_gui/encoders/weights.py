@@ -24,7 +24,7 @@ HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 @dataclass
 class WeightStatus:
-    status: str  # present | missing | checksum-mismatch | random-init
+    status: str  # present | missing | checksum-mismatch | random-init (a weightless encoder is present)
     path: Path | None = None
     source: str = ""
     sha256: str | None = None
@@ -121,6 +121,8 @@ def weight_file(path: Path) -> Path:
 def locate_weights(spec: EncoderSpec, *, verify: bool = True) -> WeightStatus:
     if spec.random_init:
         return WeightStatus("random-init", None, "random", "random-init")
+    if spec.weights and all(source.kind == "none" for source in spec.weights):
+        return WeightStatus("present", None, "computed (no weights)", "signal-processing")
     last_source = ""
     for source in spec.weights:
         path, where = _find(spec, source)
