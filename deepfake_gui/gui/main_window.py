@@ -9,6 +9,7 @@ through ``result_selected`` and ``set_evidence_widget``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 from deepfake_gui import __version__
 from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.relocate import Relocations, relocate_job, wanted_for
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
 from deepfake_gui.gui.batch_model import (
@@ -95,6 +97,9 @@ class MainWindow(QMainWindow):
         self.proxy = ResultFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self._jobs: dict[str, list[QListWidgetItem]] = {}  # our pending scan jobs -> their queue items
+        self._relocate_job: str | None = None  # the running search for moved files (also in _jobs)
+        self._relocate_message = ""
+        self.relocated: dict[str, str] = {}  # path found by SHA-256 -> the path stored at scan time
         self._job_counts: dict[str, list[int]] = {}  # job -> [results, errors]
         self._clock = ProgressClock()
         self._selected: ScanResult | None = None
@@ -235,6 +240,10 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         self.export_report_action = _action(self, "&Export report…", self.export_report, "Ctrl+Shift+E")
         file_menu.addAction(self.export_report_action)
+        self.find_moved_action = _action(self, "Find &moved files…", self._find_moved_from_menu)
+        self.find_moved_action.setToolTip("Files that are no longer where they were scanned: found again by "
+                                          "their SHA-256 in a folder you choose")
+        file_menu.addAction(self.find_moved_action)
         file_menu.addSeparator()
         file_menu.addAction(_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit))
         scan_menu = self.menuBar().addMenu("&Scan")
@@ -327,7 +336,10 @@ class MainWindow(QMainWindow):
         """The selected file's verdict card and evidence view (views/ picks one by modality)."""
         from deepfake_gui.gui.views import evidence_widget_for
 
-        self.set_evidence_widget(None if result is None else evidence_widget_for(result, self))
+        widget = None if result is None else evidence_widget_for(result, self)
+        if widget is not None and hasattr(widget, "locate_requested"):
+            widget.locate_requested.connect(self._find_moved_from_menu)
+        self.set_evidence_widget(widget)
 
     def evidence_widget(self) -> QWidget | None:
         return self._evidence_widget
@@ -390,6 +402,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_result(self, result: object) -> None:
         job_id = self.engine.current_job_id
+        if job_id is not None and job_id == self._relocate_job and isinstance(result, Relocations):
+            self._apply_relocations(result)
+            return
         if job_id not in self._jobs or not isinstance(result, ScanResult):
             return
         self.model.upsert(result)
@@ -403,20 +418,30 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_job_finished(self, job_id: str) -> None:
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self._end_job(job_id, self._relocate_message)
+        elif job_id in self._jobs:
             done, errors = self._job_counts.get(job_id, [0, 0])
             self._end_job(job_id, f"Scanned {done} file(s)" + (f", {errors} with errors" if errors else ""))
 
     @Slot(str)
     def _on_job_cancelled(self, job_id: str) -> None:
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self._end_job(job_id, "Search for moved files cancelled")
+        elif job_id in self._jobs:
             self._end_job(job_id, "Scan cancelled")
 
     @Slot(str, str, str)
     def _on_job_failed(self, job_id: str, message: str, details: str) -> None:
         if job_id == "warm-up":
             self.error_panel.add("Detectors", message, details)
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self.error_panel.add("Find moved files", message, details)
+            self._end_job(job_id, "The search for moved files failed: see Problems")
+        elif job_id in self._jobs:
             self.error_panel.add("Scan failed", message, details)
             self._end_job(job_id, "Scan failed: see Problems")
 
@@ -527,7 +552,54 @@ class MainWindow(QMainWindow):
                 _stored, meta = case_report_inputs(self.cases.current_name)
             except Exception as exc:  # the report still works without the case's notes
                 self.error_panel.add("Report", f"case details unavailable: {exc}")
+        if self.relocated:  # the report says where each moved file was found; its review state follows it
+            from deepfake_gui.report import CaseMeta
+            from deepfake_gui.report.sources import follow_relocations
+
+            meta = follow_relocations(meta or CaseMeta(source="the results open in the app"), dict(self.relocated))
         export_report(self, results, meta)
+
+    @Slot()
+    def find_moved_files(self, folder: str | None = None) -> str | None:
+        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job id."""
+        wanted = wanted_for(self.model.results())
+        if not wanted:
+            self.statusBar().showMessage("Every file in the table is where it was scanned", 10_000)
+            return None
+        if self._relocate_job is not None:
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, f"Folder where the {len(wanted)} moved file(s) may be")
+            if not folder:
+                return None
+        factory = functools.partial(relocate_job, wanted, [folder])
+        job_id = self.engine.submit(factory, "relocate")
+        self._relocate_job = job_id
+        self._relocate_message = f"Looked for {len(wanted)} moved file(s) in {folder}"
+        self._jobs[job_id] = []
+        self._set_busy(True)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat(f"Looking for {len(wanted)} moved file(s) by SHA-256 in {folder}…")
+        return job_id
+
+    @Slot()
+    def _find_moved_from_menu(self) -> None:
+        self.find_moved_files()
+
+    def _apply_relocations(self, found: Relocations) -> None:
+        """Rows follow their files to the paths found; the message says how many were found and where."""
+        for old, new in found.found.items():
+            if self.model.relocate(old, new) is not None:
+                self.relocated[new] = self.relocated.pop(old, old)
+        where = ", ".join(found.folders)
+        if found.found:
+            names = ", ".join(Path(old).name for old in found.found)
+            self._relocate_message = (f"Found {len(found.found)} of {len(found.found) + len(found.missing)} moved "
+                                      f"file(s) by SHA-256 in {where}: {names}")
+        else:
+            self._relocate_message = f"None of the {len(found.missing)} missing file(s) is in {where}"
+        for old in found.missing:
+            self.error_panel.add(Path(old).name, f"not found by its SHA-256 in {where}", old)
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.app_settings, self)
