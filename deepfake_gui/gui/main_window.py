@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -214,7 +214,20 @@ class MainWindow(QMainWindow):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # scan order until a header is clicked
         table.setSortingEnabled(True)
         table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.table_empty_label = QLabel(table.viewport())  # what to do when no row is shown (see _update_shown_label)
+        self.table_empty_label.setObjectName("tableEmpty")
+        self.table_empty_label.setWordWrap(True)
+        self.table_empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.table_empty_label.setStyleSheet("color: palette(mid); font-size: 11pt; padding: 12px;")
+        table.viewport().installEventFilter(self)
         return table
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        """Keep the empty-table message over the whole viewport as it resizes."""
+        table = getattr(self, "table", None)  # events can arrive while the table is being built
+        if table is not None and watched is table.viewport() and event.type() == QEvent.Type.Resize:
+            self.table_empty_label.setGeometry(watched.rect())
+        return super().eventFilter(watched, event)
 
     def copy_selection(self) -> str:
         """Copy the selected rows with full values (whole SHA-256 and path) to the clipboard."""
@@ -459,6 +472,7 @@ class MainWindow(QMainWindow):
         self.queue.show()
         self.queue_label.show()
         self._set_busy(True)
+        self._update_shown_label()
         self.statusBar().showMessage(f"{self.queue.count()} item(s) queued")
         return job_id
 
@@ -490,7 +504,10 @@ class MainWindow(QMainWindow):
         self._update_shown_label()
 
     def _update_shown_label(self, *_args: object) -> None:
-        self.shown_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} shown")
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.shown_label.setText(f"{shown} of {total} shown")
+        self.table_empty_label.setText(empty_table_text(shown, total, self.is_scanning()))
+        self.table_empty_label.setVisible(shown == 0)
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -786,6 +803,19 @@ class MainWindow(QMainWindow):
         splitter = self.settings.value("window/splitter")
         if splitter:
             self.splitter.restoreState(splitter)
+
+
+def empty_table_text(shown: int, total: int, scanning: bool) -> str:
+    """What an empty batch table tells the user to do (nothing when rows are shown)."""
+    if shown:
+        return ""
+    if total:
+        return (f"No file matches the filters ({total} hidden): choose All verdicts and All media above "
+                "to see them again.")
+    if scanning:
+        return "Scanning: each file appears here as soon as it is scored."
+    return ("No files yet. Drop images, videos, sound files or whole folders here, or use File ▸ Open; "
+            "File ▸ Open case… brings back an earlier investigation.")
 
 
 def _combo(name: str, choices: Sequence[tuple[str, str | None]]) -> QComboBox:

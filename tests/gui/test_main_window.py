@@ -478,3 +478,37 @@ def test_file_export_report_writes_the_open_cases_report(qtbot, window, tmp_path
         pass
     page = target.read_text(encoding="utf-8")
     assert "Report case" in page and all(Path(p).name in page for p in paths)
+
+
+def test_table_columns_resize_and_empty_states_say_what_to_do(qtbot, make_window, tmp_path) -> None:
+    """Issue 22 item 6: resizable columns wide enough for their text, and an empty table that says what to do."""
+    from PySide6.QtWidgets import QHeaderView
+
+    from deepfake_gui.gui.batch_model import COLUMNS
+
+    window = make_window(scan=fake_scan())
+    window.resize(1280, 800)
+    window.show()
+    header = window.table.horizontalHeader()
+    assert all(header.sectionResizeMode(i) == QHeaderView.ResizeMode.Interactive for i in range(len(COLUMNS) - 1))
+    assert [header.sectionSize(i) for i in range(len(COLUMNS) - 1)] == [c.width for c in COLUMNS[:-1]]
+    empty = window.table_empty_label
+    assert empty.isVisibleTo(window) and "Drop images, videos, sound files or whole folders" in empty.text()
+    assert empty.geometry() == window.table.viewport().rect()
+
+    window.add_paths([str(tmp_path / n) for n in ("a.png", "b.png", "c.wav", "f.txt")])
+    wait_idle(qtbot, window)
+    assert not empty.isVisibleTo(window)
+    metrics = window.table.fontMetrics()
+    for row in range(window.proxy.rowCount()):  # the status and the short hash fit their default widths
+        for name in ("Status", "SHA-256", "Verdict"):
+            text = window.proxy.index(row, COLUMN_INDEX[name]).data()
+            if name != "Status" or not text.startswith("error"):
+                assert metrics.horizontalAdvance(text) + 12 <= header.sectionSize(COLUMN_INDEX[name]), (name, text)
+    header.resizeSection(COLUMN_INDEX["Status"], 300)  # the user's to resize
+    assert header.sectionSize(COLUMN_INDEX["Status"]) == 300
+
+    window.verdict_combo.setCurrentIndex(window.verdict_combo.findData("inconclusive"))
+    window.modality_combo.setCurrentIndex(window.modality_combo.findData("image"))
+    assert window.proxy.rowCount() == 0 and empty.isVisibleTo(window)
+    assert empty.text().startswith("No file matches the filters (4 hidden): choose All verdicts and All media")
