@@ -227,6 +227,11 @@ def test_pdf_is_written_from_the_same_html(scanned, tmp_path: Path) -> None:
     data = out.read_bytes()
     assert data[:5] == b"%PDF-"
     assert len(data) > 50_000  # pages with embedded figures, not an empty shell
+    import weasyprint
+
+    # compact (issue 22: 11 files once took 41 pages): the overview page, then about a page per file
+    pages = weasyprint.HTML(string=render_html(scanned, CaseMeta(name="pdf case"))).render().pages
+    assert len(pages) <= 2 + len(scanned), len(pages)
 
 
 def test_report_model_card_lists_auc_under_each_condition() -> None:
