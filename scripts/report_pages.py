@@ -5,7 +5,8 @@ shared data) with the shipped detectors, keeping the arrays as the app does, wri
 prints its page count and the pages per file. ``--png DIR`` also renders every page to PNG
 (with pdftoppm) so the layout can be looked at.
 
-    .venv/bin/python scripts/report_pages.py --data ../shared/data --out /tmp/report.pdf --png /tmp/pages
+    .venv/bin/python scripts/report_pages.py --data ../shared/data --out /tmp/report.pdf --png /tmp/pages \
+        --shot docs/screenshots/report_page.png --shot-page 11
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the PDF to write")
     parser.add_argument("--count", type=int, default=11, help="how many files (default 11)")
     parser.add_argument("--png", type=Path, default=None, help="also render each page to PNG here (pdftoppm)")
+    parser.add_argument("--shot", type=Path, default=None,
+                        help="also save one page as a PNG for the docs (e.g. docs/screenshots/report_page.png)")
+    parser.add_argument("--shot-page", type=int, default=2, help="which page --shot saves (default 2)")
     args = parser.parse_args(argv)
 
     from deepfake_gui.core.results import ScanResult
@@ -57,13 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(results)} files ({', '.join(sorted({r.modality or '?' for r in results}))}): {pages} pages, "
           f"{pages / max(len(results), 1):.1f} per file; scan {scanned - start:.0f} s, "
           f"report {time.monotonic() - scanned:.0f} s; wrote {args.out}")
+    if args.png is None and args.shot is None:
+        return 0
+    if shutil.which("pdftoppm") is None:
+        print("pdftoppm is not installed (apt-get install poppler-utils): no PNGs", file=sys.stderr)
+        return 1
     if args.png is not None:
-        if shutil.which("pdftoppm") is None:
-            print("pdftoppm is not installed (apt-get install poppler-utils): no PNGs", file=sys.stderr)
-            return 1
         args.png.mkdir(parents=True, exist_ok=True)
         subprocess.run(["pdftoppm", "-r", "50", "-png", str(args.out), str(args.png / "page")], check=True)
         print(f"pages as PNG in {args.png}")
+    if args.shot is not None:
+        page = str(args.shot_page)
+        subprocess.run(["pdftoppm", "-r", "90", "-png", "-singlefile", "-f", page, "-l", page, str(args.out),
+                        str(args.shot.with_suffix(""))], check=True)
+        print(f"page {page} as {args.shot}")
     return 0
 
 

@@ -103,9 +103,16 @@ def _attribution_tip(result: ScanResult) -> str:
         for a in shown_attribution(result))
 
 
+def error_reason(result: ScanResult) -> str:
+    """Why the file could not be scanned, without the path the engine's message starts with (the row names it)."""
+    message = result.error or result.status
+    prefix = f"{result.path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 def _status_text(result: ScanResult) -> str:
     if result.status != "ok":
-        return "error: " + (result.error or result.status)
+        return "error: " + error_reason(result)
     return "ok" + (f" · {len(result.caveats)} caveat(s)" if result.caveats else "")
 
 

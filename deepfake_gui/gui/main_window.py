@@ -49,6 +49,7 @@ from deepfake_gui.gui.batch_model import (
     ResultFilterProxy,
     ResultTableModel,
     copy_text,
+    error_reason,
 )
 from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
@@ -426,7 +427,7 @@ class MainWindow(QMainWindow):
         counts[0] += 1
         if result.status != "ok":
             counts[1] += 1
-            self.error_panel.add(Path(result.path).name, result.error or "could not be scanned",
+            self.error_panel.add(Path(result.path).name, error_reason(result) or "could not be scanned",
                                  f"{result.path}\n\n{result.error or ''}")
 
     @Slot(str)

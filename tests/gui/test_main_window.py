@@ -119,7 +119,11 @@ def test_paths_given_at_start_are_scanned(qtbot, make_window, media_files) -> No
     brush = model.index(row, COLUMN_INDEX["Verdict"]).data(Qt.ItemDataRole.BackgroundRole)
     assert isinstance(brush, QBrush) and brush.color().name() == VERDICT_COLOURS["none"][0]
     text_row = model.results().index(by_name[Path(paths[3]).name])
-    assert model.index(text_row, COLUMN_INDEX["Status"]).data() == "error: " + by_name[Path(paths[3]).name].error
+    error = by_name[Path(paths[3]).name].error
+    assert error.startswith(paths[3] + ": ")  # the engine names the file; the row already does
+    status = model.index(text_row, COLUMN_INDEX["Status"]).data()
+    assert status == "error: " + error[len(paths[3]) + 2:] and paths[3] not in status
+    assert error in model.index(text_row, COLUMN_INDEX["File"]).data(Qt.ItemDataRole.ToolTipRole)  # full text
     # the unreadable file is listed in the problems panel, and the run summary says so
     assert window.error_panel.count() == 1 and window.error_panel.isVisibleTo(window)
     assert "4 file(s), 1 with errors" in window.statusBar().currentMessage()

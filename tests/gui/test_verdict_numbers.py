@@ -156,6 +156,9 @@ def test_caveats_that_change_the_reading_come_first_in_card_report_and_json(qtbo
     headings = [w.text() for w in card.findChildren(type(card.verdict_label)) if w.text().startswith(
         ("Read this first", "Other caveats"))]
     assert headings == ["Read this first (4)", "Other caveats (2)"]
+    layout = card.layout()  # right under the verdict's numbers, before the detectors and their model cards
+    first = layout.indexOf(card.key_caveat_labels[0])
+    assert layout.indexOf(card.probability_label) < first < layout.indexOf(card.model_cards_button)
 
     html = render_html([result])
     section = html[html.index('id="file-1"'):]

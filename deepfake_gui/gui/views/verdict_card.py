@@ -168,7 +168,10 @@ class VerdictCard(QFrame):
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(3)
         self.gate_label: QLabel | None = None
+        self.key_caveat_labels: list[QLabel] = []
         self._build_headline()
+        if result.status != "error":
+            self._build_key_caveats()
         if result.detectors:
             self._build_detectors()
         if shown_attribution(result):
@@ -344,17 +347,21 @@ class VerdictCard(QFrame):
         self.where_note.setStyleSheet("color: palette(mid); font-size: 8pt;")
         self._layout.addWidget(self.where_note)
 
+    def _build_key_caveats(self) -> None:
+        """The few caveats that change how to read this verdict, right under it (core.present.KEY_CAVEATS)."""
+        key, _rest = caveat_groups(self.result)
+        if not key:
+            return
+        self._layout.addWidget(_heading(f"Read this first ({len(key)})"))
+        for text in key:
+            self.key_caveat_labels.append(self._caveat_label(text, KEY_CAVEAT_STYLE))
+
     def _build_caveats(self) -> None:
-        """Caveats ranked: the few that change how to read this verdict first, highlighted, then the rest.
+        """The other caveats, in the engine's order (the key ones are under the verdict).
 
         Each detector's training domain is said once, in its model card, not here.
         """
         key, rest = caveat_groups(self.result)
-        self.key_caveat_labels: list[QLabel] = []
-        if key:
-            self._layout.addWidget(_heading(f"Read this first ({len(key)})"))
-            for text in key:
-                self.key_caveat_labels.append(self._caveat_label(text, KEY_CAVEAT_STYLE))
         self._layout.addWidget(_heading(f"Other caveats ({len(rest)})" if key else f"Caveats ({len(rest)})"))
         if not rest:
             self._layout.addWidget(_label("none raised"))
