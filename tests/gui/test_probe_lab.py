@@ -210,8 +210,15 @@ def test_status_follows_the_engines_step_not_a_stale_sweeping(lab, monkeypatch) 
     assert "Sweeping" not in lab.summary_label.text()
 
 
-def test_before_a_sweep_the_lab_says_what_to_do(lab) -> None:
+def test_before_a_sweep_the_lab_says_what_to_do(qtbot, lab) -> None:
+    from PySide6.QtWidgets import QScrollArea
+
     from deepfake_gui.gui.views.probe_lab import EMPTY_SUMMARY
+
+    lab.resize(1270, 760)  # a 1280x800 screen: the inputs are shown whole, scrolled only vertically
+    scroll = lab.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.viewport().width() >= scroll.widget().minimumSizeHint().width(), timeout=5000)
+    assert not scroll.horizontalScrollBar().isVisible()
 
     assert lab.summary_label.text() == EMPTY_SUMMARY and "Run sweep" in EMPTY_SUMMARY
     assert lab.map_label.text().endswith("run a sweep first")

@@ -129,6 +129,9 @@ class ProbeLab(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._build_inputs())
+        # as wide as its contents need (scrolled only vertically): at 1280 px the help text was cut off
+        scroll.setMinimumWidth(scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
         splitter.addWidget(scroll)
         splitter.addWidget(self._build_results())
         splitter.setStretchFactor(0, 2)
