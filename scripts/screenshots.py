@@ -253,8 +253,7 @@ def render_batch_views(app, window, out: Path, size: str) -> list[Path]:
     """The batch table (nothing selected, the unreadable file's problem listed), then one file of each kind."""
     window.tabs.setCurrentIndex(0)
     window.table.clearSelection()
-    window.table.selectionModel().clearCurrentIndex()
-    window._select(None)
+    window.table.selectionModel().clearCurrentIndex()  # nothing selected: the evidence side says what to do
     window.error_panel.show()
     sizes = window.splitter.sizes()
     header = window.table.horizontalHeader()

@@ -58,6 +58,7 @@ from deepfake_gui.gui.theme import ThemeMenu, apply_theme
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 MAX_RECENT = 10
+PLACEHOLDER = "Select a file in the table to see its verdict card and its evidence"
 # Tools beside the batch, each built on first use (they import pyqtgraph and scikit-learn helpers).
 TOOL_TABS: dict[str, tuple[str, str]] = {
     "explorer": ("Embedding explorer", "deepfake_gui.gui.views.embeddings:EmbeddingExplorer"),
@@ -165,7 +166,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.progress_message)
         self.evidence_area = QStackedWidget()
         self.evidence_area.setObjectName("evidence_area")
-        self.evidence_placeholder = QLabel("Select a file to see its evidence")
+        self.evidence_placeholder = QLabel(PLACEHOLDER)
         self.evidence_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.evidence_placeholder.setWordWrap(True)
         self.evidence_area.addWidget(self.evidence_placeholder)
@@ -524,8 +525,6 @@ class MainWindow(QMainWindow):
         if result is self._selected:
             return
         self._selected = result
-        if self._evidence_widget is None:
-            self.evidence_placeholder.setText(_summary(result))
         self.result_selected.emit(result)
 
     @Slot(str, list)
@@ -849,16 +848,3 @@ def _bundle_modality(spec: str) -> str | None:
         return json.loads((Path(spec) / "detector.json").read_text(encoding="utf-8")).get("modality")
     except (OSError, ValueError):
         return None
-
-
-def _summary(result: ScanResult | None) -> str:
-    """Placeholder text until the evidence views are installed."""
-    if result is None:
-        return "Select a file to see its evidence"
-    lines = [Path(result.path).name, f"verdict: {result.verdict or 'none'}"]
-    if result.probability is not None:
-        lines.append(f"probability fake: {result.probability:.2f}")
-    if result.error:
-        lines.append(f"error: {result.error}")
-    lines += result.caveats
-    return "\n".join(lines)

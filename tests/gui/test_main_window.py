@@ -25,7 +25,7 @@ from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.batch_model import COLUMN_INDEX, VERDICT_COLOURS, ResultFilterProxy, ResultTableModel
-from deepfake_gui.gui.main_window import MAX_RECENT, TOOL_TABS, MainWindow
+from deepfake_gui.gui.main_window import MAX_RECENT, PLACEHOLDER, TOOL_TABS, MainWindow
 from deepfake_gui.gui.settings import AppSettings
 from deepfake_gui.gui.worker import EngineThread
 
@@ -144,10 +144,12 @@ def test_drop_then_select_emits_the_result(qtbot, make_window, media_files) -> N
     (selected,) = blocker.args
     assert isinstance(selected, ScanResult) and selected is window.proxy.result_at(1)
     assert Path(selected.path).name == "tone_8k_mono.wav" and window.selected_result() is selected
-    assert "tone_8k_mono.wav" in window.evidence_placeholder.text()
     # the selection opens the evidence view (verdict card + the audio view) on the right
     assert window.evidence_widget() is not None
     assert window.evidence_area.currentWidget() is window.evidence_widget()
+    window.table.selectionModel().clearCurrentIndex()  # nothing selected: the placeholder, never a stale summary
+    assert window.selected_result() is None and window.evidence_area.currentWidget() is window.evidence_placeholder
+    assert window.evidence_placeholder.text() == PLACEHOLDER
 
 
 def test_filters_change_the_visible_rows(qtbot, make_window) -> None:
