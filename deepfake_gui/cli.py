@@ -609,11 +609,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from deepfake_gui.report import report_command
 
     bar = _ProgressBar("report")
+    found: list[str] = []  # where moved files were found, said after the progress bar
     try:
         out = report_command(args.out, case=args.case, results=args.results, files=args.files or [],
-                             rescan_files=args.rescan, device=args.device, progress=bar.update)
+                             rescan_files=args.rescan, device=args.device, progress=bar.update,
+                             look_in=args.look_in or [], tell=found.append)
     finally:
         bar.close()
+        for line in found:
+            print(line, file=sys.stderr)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -817,6 +821,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --results: scan the files again (read-only) for the heatmaps and timelines a "
                         "JSON line does not store")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device for --rescan")
+    p.add_argument("--look-in", action="append", metavar="FOLDER",
+                   help="a folder where files moved since the scan may be now: each is found again by its "
+                        "SHA-256 and the report says where (repeatable)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("gui", help="open the desktop app")

@@ -1,17 +1,18 @@
 """Render LayerScope's screens into PNGs (for the docs, and to look at every screen after a change).
 
-Two parts:
+- with ``--data ../shared/data``, every view of the app on real files, at 1280x800 and
+  1920x1080 (``--size`` to choose): the batch table after a mixed scan (an unreadable
+  file among them), a video, a sound and a picture selected, the embedding explorer
+  (t-SNE of the image set with the batch on top), the probe lab after a layer sweep
+  over two of the image set's folders, and the case list over a window with a case
+  open. These are docs/screenshots/app_<view>_<W>x<H>.png;
+- with ``--views``, the evidence views alone (image heatmap, video timeline, audio
+  spectrogram, verdict card) on generated media, to look at after a change. Their
+  verdicts say nothing about real files.
 
-- the evidence views (image heatmap, video timeline, audio spectrogram, verdict card)
-  on generated media: a synthetic picture, a speech-like clip and a short video.
-  Their verdicts say nothing about real files;
-- with ``--data ../shared/data``, the whole app on real data: the batch table after
-  a mixed scan, the embedding explorer (t-SNE of the image set with the batch on
-  top) and the probe lab after a layer sweep over two of the image set's folders.
+Under a virtual X server, as a user's desktop would draw it (the screen as large as the largest size):
 
-Under a virtual X server, as a user's desktop would draw it:
-
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py docs/screenshots \
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshots.py docs/screenshots \
         --data ../shared/data
 
 Without a display it falls back to Qt's offscreen platform (same widgets, no window frame).
@@ -114,8 +115,13 @@ def settle(app, seconds: float = 1.5) -> None:
 
 
 def save(widget, path: Path) -> Path:
-    """Grab to PNG; fall back to a 256-colour palette if the file would be too big for the docs."""
+    """Grab to PNG (see shrink)."""
     widget.grab().save(str(path))
+    return shrink(path)
+
+
+def shrink(path: Path) -> Path:
+    """A 256-colour palette when the PNG would be too big for the docs."""
     if path.stat().st_size > MAX_BYTES:
         from PIL import Image
 
@@ -192,65 +198,167 @@ def app_batch(data: Path) -> list[Path]:
     return [p for p in picks if p.is_file()]
 
 
+SIZES = [(1280, 800), (1920, 1080)]
+CASE_NAME = "Harbour video (case 12)"
+
+
+def write_broken(work: Path) -> Path:
+    """A file that claims to be a video and is not: its row shows an error, and why."""
+    path = work / "clip_from_chat.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 8)
+    return path
+
+
+def select_modality(app, window, modality: str) -> bool:
+    """Select a row of this kind (the last sound: a cloned voice; the first video: a partly faked one)."""
+    rows = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == modality]
+    if not rows:
+        return False
+    window.select_row(rows[-1] if modality == "audio" else rows[0])
+    settle(app, 3.0)
+    return True
+
+
 def render_app(app, out: Path, data: Path, work: Path, sizes: list[tuple[int, int]] | None = None,
                tools: bool = True) -> list[Path]:
-    """The main window on real files (at each screen size, with a video, a sound and a picture selected),
-    then its two tools."""
+    """Every view of the app on real files, at each screen size: the batch table, a video, a sound and a
+    picture selected, the embedding explorer, the probe lab and the case list."""
     from PySide6.QtCore import QSettings
 
     from deepfake_gui.gui.main_window import MainWindow
 
     settings = QSettings(str(work / "gui.ini"), QSettings.Format.IniFormat)
-    batch = app_batch(data)
+    batch = [*app_batch(data), write_broken(work)]
     window = MainWindow([str(p) for p in batch], settings=settings)
-    window.resize(1600, 1000)
+    window.cases.db_path = work / "cases.sqlite"
+    window.resize(*(sizes or SIZES)[0])
+    window.move(0, 0)
     window.show()
     wait_until(app, lambda: window.model.rowCount() == len(batch) and not window.is_scanning(), 900, "the scan")
-    videos = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == "video"]
-    window.select_row(videos[0] if videos else 0)
-    settle(app, 3.0)
-    shots = [save(window, out / "main_window.png")]
-    for width, height in sizes or []:
-        window.resize(width, height)
-        for modality in ("video", "audio", "image"):
-            rows = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == modality]
-            if not rows:
-                continue
-            window.select_row(rows[-1] if modality == "audio" else rows[0])  # a cloned voice; a partly faked video
-            settle(app, 3.0)
-            shots.append(save(window, out / f"app_{modality}_{width}x{height}.png"))
-
+    shots = []
     try:
+        for width, height in sizes or SIZES:
+            window.resize(width, height)
+            shots += render_batch_views(app, window, out, f"{width}x{height}")
         if tools:
-            shots += render_tools(app, window, out, data)
+            shots += render_tools(app, window, out, data, sizes or SIZES)
+        shots += render_cases(app, window, out, sizes or SIZES)
     finally:
         window.close()  # stops the engine thread even when a wait timed out
         settle(app, 0.5)
     return shots
 
 
-def render_tools(app, window, out: Path, data: Path) -> list[Path]:
+def render_batch_views(app, window, out: Path, size: str) -> list[Path]:
+    """The batch table (nothing selected, the unreadable file's problem listed), then one file of each kind."""
+    window.tabs.setCurrentIndex(0)
+    window.table.clearSelection()
+    window.table.selectionModel().clearCurrentIndex()  # nothing selected: the evidence side says what to do
+    window.error_panel.show()
+    sizes = window.splitter.sizes()
+    header = window.table.horizontalHeader()
+    wanted = sum(header.sectionSize(i) for i in range(header.count())) + 40  # every column, as a user drags it
+    window.splitter.setSizes([wanted, max(sum(sizes) - wanted, 200)])
+    settle(app, 1.0)
+    shots = [save(window, out / f"app_batch_{size}.png")]
+    window.splitter.setSizes(sizes)
+    window.error_panel.hide()  # the evidence gets the room in the other shots
+    for modality in ("video", "audio", "image"):
+        if select_modality(app, window, modality):
+            shots.append(save(window, out / f"app_{modality}_{size}.png"))
+    return shots
+
+
+def render_tools(app, window, out: Path, data: Path, sizes: list[tuple[int, int]]) -> list[Path]:
+    """The embedding explorer (t-SNE of the image set, the batch on top) and the probe lab after a sweep."""
     explorer = window.show_tool("explorer")
     wait_until(app, lambda: explorer.encoder_combo.findData("efficientnet-lite0") >= 0, 60, "the encoder list")
     explorer.set_encoder("efficientnet-lite0")
     explorer.set_reference(str(data / "image" / "manifest.csv"))
     explorer.compute()
-    wait_until(app, lambda: explorer.embedding_set is not None, 900, "the embeddings")
+    wait_until(app, lambda: explorer.embedding_set is not None and not explorer._jobs, 900, "the embeddings")
     explorer.set_projection("tsne")
     layer = explorer.current_layer()
-    wait_until(app, lambda: layer in explorer.tsne, 600, "the t-SNE")
-    shots = [save(window, out / "embedding_explorer.png")]
+    wait_until(app, lambda: layer in explorer.tsne and not explorer._jobs, 600, "the t-SNE")
 
-    lab = window.show_tool("lab")
+    lab = window.tool("lab")
     lab.add_real_folder(data / "image" / "real")
     lab.add_fake_folder(data / "image" / "fake" / "ae-nearest-conv")
     lab.add_fake_folder(data / "image" / "fake" / "ae-pixel-shuffle")
     wait_until(app, lambda: lab.encoder_combo.findData("efficientnet-lite0") >= 0, 60, "the encoder list")
     lab.set_encoder("efficientnet-lite0")
     lab.run()
-    wait_until(app, lambda: lab.result is not None, 1200, "the layer sweep")
-    shots.append(save(window, out / "probe_lab.png"))
+    wait_until(app, lambda: lab.result is not None and lab._sweep_job is None, 1200, "the layer sweep")
+    shots = []
+    for width, height in sizes:
+        window.resize(width, height)
+        for key, name in (("explorer", "explorer"), ("lab", "probe_lab")):
+            window.show_tool(key)
+            settle(app, 1.5)
+            shots.append(save(window, out / f"app_{name}_{width}x{height}.png"))
+    window.tabs.setCurrentIndex(0)
     return shots
+
+
+def render_cases(app, window, out: Path, sizes: list[tuple[int, int]]) -> list[Path]:
+    """The batch stored as a case (title bar, review states), with File > Open case's list over the window.
+
+    The dialog is its own window, so the shot is taken from the screen over the main window's area.
+    """
+    from deepfake_gui.cases import CaseStore
+    from deepfake_gui.gui.cases import CaseDialog
+
+    db = window.cases.db_path
+    results = window.model.results()
+    for name, notes, files in (("Council leak audio", "voice notes from the council meeting", results[4:8]),
+                               ("Flood photos (wire)", "", results[:4]), (CASE_NAME, "", results)):
+        with CaseStore.create(name, notes=notes, db_path=db) as store:
+            for result in files:
+                store.add_result(result)
+    window.cases.open_named(CASE_NAME)  # the table comes back from the case, evidence arrays included
+    window.tabs.setCurrentIndex(0)
+    shots = []
+    for width, height in sizes:
+        window.resize(width, height)
+        select_modality(app, window, "video")
+        dialog = CaseDialog(window, db, current=CASE_NAME)
+        dialog.setModal(False)
+        dialog.resize(640, 340)
+        dialog.show()
+        settle(app, 1.0)
+        shots.append(save_pixmap(over_window(window, dialog), out / f"app_cases_{width}x{height}.png"))
+        dialog.close()
+        dialog.deleteLater()
+    return shots
+
+
+def over_window(window, dialog):
+    """The window with the dialog drawn over it, as a desktop shows it: a title strip (its window title) and a
+    border, which a window manager would draw (Xvfb has none)."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QPainter, QPen
+
+    shot = window.grab()
+    inner = dialog.grab()
+    title_h = 26
+    x = (shot.width() - inner.width()) // 2
+    y = (shot.height() - inner.height()) // 3
+    painter = QPainter(shot)
+    painter.fillRect(QRect(x + 6, y + 6, inner.width(), inner.height() + title_h), QColor(0, 0, 0, 70))  # shadow
+    painter.fillRect(QRect(x, y, inner.width(), title_h), QColor("#3b4252"))
+    painter.setPen(QColor("white"))
+    painter.drawText(QRect(x + 10, y, inner.width() - 20, title_h), Qt.AlignmentFlag.AlignVCenter,
+                     f"{dialog.windowTitle()} — File ▸ Open case…")
+    painter.drawPixmap(x, y + title_h, inner)
+    painter.setPen(QPen(QColor("#3b4252"), 2))
+    painter.drawRect(QRect(x, y, inner.width(), inner.height() + title_h))
+    painter.end()
+    return shot
+
+
+def save_pixmap(pixmap, path: Path) -> Path:
+    pixmap.save(str(path))
+    return shrink(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,13 +366,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder for the PNGs")
     parser.add_argument("--work", type=Path, default=None, help="folder for the generated media (default: temp)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="the shared data folder (image/, audio/, localization/): adds the whole-app screens")
-    parser.add_argument("--only-app", action="store_true", help="skip the evidence views on generated media")
+                        help="the shared data folder (image/, audio/, localization/): every view of the app "
+                             "(app_<view>_<W>x<H>.png, the docs' screenshots)")
+    parser.add_argument("--views", action="store_true",
+                        help="also the evidence views alone on generated media (*_view.png; to look at, not "
+                             "for the docs)")
     parser.add_argument("--size", action="append", default=[], metavar="WxH",
-                        help="also shoot the main window at this size with a video, a sound and a picture "
-                             "selected (repeatable; e.g. --size 1280x800 --size 1920x1080)")
+                        help="screen sizes for the app (repeatable; default 1280x800 and 1920x1080)")
     parser.add_argument("--no-tools", action="store_true", help="skip the embedding explorer and the probe lab")
     args = parser.parse_args(argv)
+    if args.data is None and not args.views:
+        parser.error("give --data (the app's screens) and/or --views (evidence views on generated media)")
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -276,10 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         args.out.mkdir(parents=True, exist_ok=True)
-        if not args.only_app:
+        if args.views:
             render(app, args.out, work)
         if args.data is not None:
-            sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.size]
+            sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.size] or SIZES
             render_app(app, args.out, args.data.resolve(), work, sizes, tools=not args.no_tools)
     return 0
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from deepfake_gui.core.results import ScanResult
 
 PROBABILITY_NAME = "P(fake)"  # a calibrated probability of fake, 0-1; "score" always means the logit
+GATE_CAVEAT_PREFIX = "no verdict: "  # engine/gate.py's caveat: the gate's reasons in one sentence
 
 
 def fmt_prob(p: float | None) -> str:
@@ -63,9 +64,62 @@ def domain_caveat(caveat: str, detectors: Any) -> bool:
     return any(caveat.startswith(f"{name} was trained on ") for name in detectors or ())
 
 
+# Caveats are stored as sentences; these markers (lower case; "^" = at the start) pick out the few that
+# change how to read the verdict itself, in the order a reader needs them: why there is no verdict, what
+# was not scored, then why the number may not hold for this file. The rest follow in the engine's order.
+KEY_CAVEATS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gate", ("^no verdict", "^no detector ran")),
+    ("band", ("^inconclusive: p(fake)",)),
+    ("disagreement", ("detectors disagree",)),
+    ("partial", ("^scored in part only", "^called inconclusive, not real", "was not scored")),
+    ("changed", ("^this file changed since the stored scan",)),
+    ("out-of-domain", ("training domain: it is further", "unlike the genuine references",
+                       "may not carry over to this input")),
+    ("beyond-measured", ("more degraded than anything",)),
+    ("random-weights", ("random weights",)),
+)
+
+
+def _marked(text: str, marker: str) -> bool:
+    return text.startswith(marker[1:]) if marker.startswith("^") else marker in text
+
+
+def caveat_rank(caveat: str, detectors: Any = ()) -> int:
+    """Where a caveat goes: its KEY_CAVEATS group index, then the rest, then each detector's domain paragraph."""
+    if domain_caveat(caveat, detectors):
+        return len(KEY_CAVEATS) + 1
+    text = caveat.casefold()
+    for rank, (_group, markers) in enumerate(KEY_CAVEATS):
+        if any(_marked(text, m) for m in markers):
+            return rank
+    return len(KEY_CAVEATS)
+
+
+def ranked_caveats(caveats: list[str], detectors: Any = ()) -> list[str]:
+    """Every caveat, the ones that change how to read the verdict first (a stable sort: idempotent)."""
+    return sorted(caveats, key=lambda c: caveat_rank(c, detectors))
+
+
+def is_key_caveat(caveat: str, detectors: Any = ()) -> bool:
+    return caveat_rank(caveat, detectors) < len(KEY_CAVEATS)
+
+
 def reading_caveats(result: ScanResult) -> list[str]:
-    """The caveats that change how to read this verdict: the per-detector domain text lives in the model cards."""
-    return [c for c in result.caveats if not domain_caveat(c, result.detectors)]
+    """The caveats to read with this verdict, ranked, each said once.
+
+    The per-detector domain text lives in the model cards, and the gate's "no verdict: ..." sentence
+    repeats the reasons the gate box shows right under the verdict; both stay in the JSON.
+    """
+    gated = bool(gate_reasons(result)[0])
+    return [c for c in ranked_caveats(result.caveats, result.detectors)
+            if not domain_caveat(c, result.detectors) and not (gated and c.startswith(GATE_CAVEAT_PREFIX))]
+
+
+def caveat_groups(result: ScanResult) -> tuple[list[str], list[str]]:
+    """(read first, the rest): the caveats that change how to read this verdict, then the others."""
+    shown = reading_caveats(result)
+    key = [c for c in shown if is_key_caveat(c, result.detectors)]
+    return key, shown[len(key):]
 
 
 def shown_attribution(result: ScanResult, top: int | None = None) -> list[dict[str, Any]]:

@@ -82,7 +82,7 @@ class ScanResult:
     arrays: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """Every field but the arrays, as valid UTF-8 text.
+        """Every field but the arrays, as valid UTF-8 text; caveats ranked as the card and report show them.
 
         A file name that is not valid UTF-8 is written with U+FFFD in ``path``
         (and in messages) plus ``path_bytes``, its exact bytes in hex, so the
@@ -90,7 +90,10 @@ class ScanResult:
         """
         from copy import deepcopy
 
+        from deepfake_gui.core.present import ranked_caveats
+
         data = {f.name: deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "arrays"}
+        data["caveats"] = ranked_caveats(data["caveats"], data["detectors"])  # the ones that change the reading first
         raw = path_bytes(self.path)
         if raw is None and not _needs_cleaning(data):
             return data

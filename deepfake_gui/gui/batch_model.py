@@ -9,7 +9,7 @@ Sorting uses a dedicated role holding Python keys, so 0.9 sorts above 0.15 and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +103,16 @@ def _attribution_tip(result: ScanResult) -> str:
         for a in shown_attribution(result))
 
 
+def error_reason(result: ScanResult) -> str:
+    """Why the file could not be scanned, without the path the engine's message starts with (the row names it)."""
+    message = result.error or result.status
+    prefix = f"{result.path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
 def _status_text(result: ScanResult) -> str:
     if result.status != "ok":
-        return "error: " + (result.error or result.status)
+        return "error: " + error_reason(result)
     return "ok" + (f" · {len(result.caveats)} caveat(s)" if result.caveats else "")
 
 
@@ -215,6 +222,16 @@ class ResultTableModel(QAbstractTableModel):
         self._results.append(result)
         self._row_by_path[result.path] = row
         self.endInsertRows()
+        return row
+
+    def relocate(self, old: str, new: str) -> int | None:
+        """The file of a row was found at a new path (by its SHA-256): the row follows it; returns the row."""
+        row = self._row_by_path.pop(old, None)
+        if row is None:
+            return None
+        self._results[row] = replace(self._results[row], path=new)
+        self._row_by_path[new] = row
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return row
 
     def extend(self, results: Iterable[ScanResult]) -> None:

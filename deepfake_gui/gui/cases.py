@@ -54,6 +54,11 @@ class CaseDialog(QDialog):
         self.list.setObjectName("caseList")
         self.list.itemDoubleClicked.connect(self._open_item)
         self.list.currentItemChanged.connect(self._update_buttons)
+        self.empty_label = QLabel("No cases yet. New… makes one; the files you scan while it is open are stored "
+                                  "in it, with their evidence, review states and notes.")
+        self.empty_label.setObjectName("caseEmpty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.hide()
         self.error = QLabel()
         self.error.setObjectName("caseError")
         self.error.setWordWrap(True)
@@ -76,6 +81,7 @@ class CaseDialog(QDialog):
         row.addLayout(side)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.empty_label)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.resize(520, 360)
@@ -111,6 +117,7 @@ class CaseDialog(QDialog):
             self.select(select)
         if self.list.currentRow() < 0 and self.list.count():
             self.list.setCurrentRow(0)
+        self.empty_label.setVisible(self.list.count() == 0)
         self._update_buttons()
 
     @Slot()

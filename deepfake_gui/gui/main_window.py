@@ -9,11 +9,12 @@ through ``result_selected`` and ``set_evidence_widget``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 from deepfake_gui import __version__
 from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.engine.relocate import Relocations, relocate_job, wanted_for
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
 from deepfake_gui.gui.batch_model import (
@@ -47,6 +49,7 @@ from deepfake_gui.gui.batch_model import (
     ResultFilterProxy,
     ResultTableModel,
     copy_text,
+    error_reason,
 )
 from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
@@ -55,6 +58,7 @@ from deepfake_gui.gui.theme import ThemeMenu, apply_theme
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 MAX_RECENT = 10
+PLACEHOLDER = "Select a file in the table to see its verdict card and its evidence"
 # Tools beside the batch, each built on first use (they import pyqtgraph and scikit-learn helpers).
 TOOL_TABS: dict[str, tuple[str, str]] = {
     "explorer": ("Embedding explorer", "deepfake_gui.gui.views.embeddings:EmbeddingExplorer"),
@@ -95,6 +99,9 @@ class MainWindow(QMainWindow):
         self.proxy = ResultFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self._jobs: dict[str, list[QListWidgetItem]] = {}  # our pending scan jobs -> their queue items
+        self._relocate_job: str | None = None  # the running search for moved files (also in _jobs)
+        self._relocate_message = ""
+        self.relocated: dict[str, str] = {}  # path found by SHA-256 -> the path stored at scan time
         self._job_counts: dict[str, list[int]] = {}  # job -> [results, errors]
         self._clock = ProgressClock()
         self._selected: ScanResult | None = None
@@ -159,7 +166,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.progress_message)
         self.evidence_area = QStackedWidget()
         self.evidence_area.setObjectName("evidence_area")
-        self.evidence_placeholder = QLabel("Select a file to see its evidence")
+        self.evidence_placeholder = QLabel(PLACEHOLDER)
         self.evidence_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.evidence_placeholder.setWordWrap(True)
         self.evidence_area.addWidget(self.evidence_placeholder)
@@ -209,7 +216,20 @@ class MainWindow(QMainWindow):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # scan order until a header is clicked
         table.setSortingEnabled(True)
         table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.table_empty_label = QLabel(table.viewport())  # what to do when no row is shown (see _update_shown_label)
+        self.table_empty_label.setObjectName("tableEmpty")
+        self.table_empty_label.setWordWrap(True)
+        self.table_empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.table_empty_label.setStyleSheet("color: palette(mid); font-size: 11pt; padding: 12px;")
+        table.viewport().installEventFilter(self)
         return table
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        """Keep the empty-table message over the whole viewport as it resizes."""
+        table = getattr(self, "table", None)  # events can arrive while the table is being built
+        if table is not None and watched is table.viewport() and event.type() == QEvent.Type.Resize:
+            self.table_empty_label.setGeometry(watched.rect())
+        return super().eventFilter(watched, event)
 
     def copy_selection(self) -> str:
         """Copy the selected rows with full values (whole SHA-256 and path) to the clipboard."""
@@ -235,6 +255,10 @@ class MainWindow(QMainWindow):
         self._rebuild_recent_menu()
         self.export_report_action = _action(self, "&Export report…", self.export_report, "Ctrl+Shift+E")
         file_menu.addAction(self.export_report_action)
+        self.find_moved_action = _action(self, "Find &moved files…", self._find_moved_from_menu)
+        self.find_moved_action.setToolTip("Files that are no longer where they were scanned: found again by "
+                                          "their SHA-256 in a folder you choose")
+        file_menu.addAction(self.find_moved_action)
         file_menu.addSeparator()
         file_menu.addAction(_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit))
         scan_menu = self.menuBar().addMenu("&Scan")
@@ -327,7 +351,10 @@ class MainWindow(QMainWindow):
         """The selected file's verdict card and evidence view (views/ picks one by modality)."""
         from deepfake_gui.gui.views import evidence_widget_for
 
-        self.set_evidence_widget(None if result is None else evidence_widget_for(result, self))
+        widget = None if result is None else evidence_widget_for(result, self)
+        if widget is not None and hasattr(widget, "locate_requested"):
+            widget.locate_requested.connect(self._find_moved_from_menu)
+        self.set_evidence_widget(widget)
 
     def evidence_widget(self) -> QWidget | None:
         return self._evidence_widget
@@ -390,6 +417,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_result(self, result: object) -> None:
         job_id = self.engine.current_job_id
+        if job_id is not None and job_id == self._relocate_job and isinstance(result, Relocations):
+            self._apply_relocations(result)
+            return
         if job_id not in self._jobs or not isinstance(result, ScanResult):
             return
         self.model.upsert(result)
@@ -398,25 +428,35 @@ class MainWindow(QMainWindow):
         counts[0] += 1
         if result.status != "ok":
             counts[1] += 1
-            self.error_panel.add(Path(result.path).name, result.error or "could not be scanned",
+            self.error_panel.add(Path(result.path).name, error_reason(result) or "could not be scanned",
                                  f"{result.path}\n\n{result.error or ''}")
 
     @Slot(str)
     def _on_job_finished(self, job_id: str) -> None:
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self._end_job(job_id, self._relocate_message)
+        elif job_id in self._jobs:
             done, errors = self._job_counts.get(job_id, [0, 0])
             self._end_job(job_id, f"Scanned {done} file(s)" + (f", {errors} with errors" if errors else ""))
 
     @Slot(str)
     def _on_job_cancelled(self, job_id: str) -> None:
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self._end_job(job_id, "Search for moved files cancelled")
+        elif job_id in self._jobs:
             self._end_job(job_id, "Scan cancelled")
 
     @Slot(str, str, str)
     def _on_job_failed(self, job_id: str, message: str, details: str) -> None:
         if job_id == "warm-up":
             self.error_panel.add("Detectors", message, details)
-        if job_id in self._jobs:
+        if job_id == self._relocate_job:
+            self._relocate_job = None
+            self.error_panel.add("Find moved files", message, details)
+            self._end_job(job_id, "The search for moved files failed: see Problems")
+        elif job_id in self._jobs:
             self.error_panel.add("Scan failed", message, details)
             self._end_job(job_id, "Scan failed: see Problems")
 
@@ -434,6 +474,7 @@ class MainWindow(QMainWindow):
         self.queue.show()
         self.queue_label.show()
         self._set_busy(True)
+        self._update_shown_label()
         self.statusBar().showMessage(f"{self.queue.count()} item(s) queued")
         return job_id
 
@@ -465,7 +506,10 @@ class MainWindow(QMainWindow):
         self._update_shown_label()
 
     def _update_shown_label(self, *_args: object) -> None:
-        self.shown_label.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} shown")
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.shown_label.setText(f"{shown} of {total} shown")
+        self.table_empty_label.setText(empty_table_text(shown, total, self.is_scanning()))
+        self.table_empty_label.setVisible(shown == 0)
 
     @Slot(QModelIndex, QModelIndex)
     def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -481,8 +525,6 @@ class MainWindow(QMainWindow):
         if result is self._selected:
             return
         self._selected = result
-        if self._evidence_widget is None:
-            self.evidence_placeholder.setText(_summary(result))
         self.result_selected.emit(result)
 
     @Slot(str, list)
@@ -527,7 +569,54 @@ class MainWindow(QMainWindow):
                 _stored, meta = case_report_inputs(self.cases.current_name)
             except Exception as exc:  # the report still works without the case's notes
                 self.error_panel.add("Report", f"case details unavailable: {exc}")
+        if self.relocated:  # the report says where each moved file was found; its review state follows it
+            from deepfake_gui.report import CaseMeta
+            from deepfake_gui.report.sources import follow_relocations
+
+            meta = follow_relocations(meta or CaseMeta(source="the results open in the app"), dict(self.relocated))
         export_report(self, results, meta)
+
+    @Slot()
+    def find_moved_files(self, folder: str | None = None) -> str | None:
+        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job id."""
+        wanted = wanted_for(self.model.results())
+        if not wanted:
+            self.statusBar().showMessage("Every file in the table is where it was scanned", 10_000)
+            return None
+        if self._relocate_job is not None:
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, f"Folder where the {len(wanted)} moved file(s) may be")
+            if not folder:
+                return None
+        factory = functools.partial(relocate_job, wanted, [folder])
+        job_id = self.engine.submit(factory, "relocate")
+        self._relocate_job = job_id
+        self._relocate_message = f"Looked for {len(wanted)} moved file(s) in {folder}"
+        self._jobs[job_id] = []
+        self._set_busy(True)
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat(f"Looking for {len(wanted)} moved file(s) by SHA-256 in {folder}…")
+        return job_id
+
+    @Slot()
+    def _find_moved_from_menu(self) -> None:
+        self.find_moved_files()
+
+    def _apply_relocations(self, found: Relocations) -> None:
+        """Rows follow their files to the paths found; the message says how many were found and where."""
+        for old, new in found.found.items():
+            if self.model.relocate(old, new) is not None:
+                self.relocated[new] = self.relocated.pop(old, old)
+        where = ", ".join(found.folders)
+        if found.found:
+            names = ", ".join(Path(old).name for old in found.found)
+            self._relocate_message = (f"Found {len(found.found)} of {len(found.found) + len(found.missing)} moved "
+                                      f"file(s) by SHA-256 in {where}: {names}")
+        else:
+            self._relocate_message = f"None of the {len(found.missing)} missing file(s) is in {where}"
+        for old in found.missing:
+            self.error_panel.add(Path(old).name, f"not found by its SHA-256 in {where}", old)
 
     def show_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.app_settings, self)
@@ -716,6 +805,19 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
 
 
+def empty_table_text(shown: int, total: int, scanning: bool) -> str:
+    """What an empty batch table tells the user to do (nothing when rows are shown)."""
+    if shown:
+        return ""
+    if total:
+        return (f"No file matches the filters ({total} hidden): choose All verdicts and All media above "
+                "to see them again.")
+    if scanning:
+        return "Scanning: each file appears here as soon as it is scored."
+    return ("No files yet. Drop images, videos, sound files or whole folders here, or use File ▸ Open; "
+            "File ▸ Open case… brings back an earlier investigation.")
+
+
 def _combo(name: str, choices: Sequence[tuple[str, str | None]]) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName(name)
@@ -746,16 +848,3 @@ def _bundle_modality(spec: str) -> str | None:
         return json.loads((Path(spec) / "detector.json").read_text(encoding="utf-8")).get("modality")
     except (OSError, ValueError):
         return None
-
-
-def _summary(result: ScanResult | None) -> str:
-    """Placeholder text until the evidence views are installed."""
-    if result is None:
-        return "Select a file to see its evidence"
-    lines = [Path(result.path).name, f"verdict: {result.verdict or 'none'}"]
-    if result.probability is not None:
-        lines.append(f"probability fake: {result.probability:.2f}")
-    if result.error:
-        lines.append(f"error: {result.error}")
-    lines += result.caveats
-    return "\n".join(lines)

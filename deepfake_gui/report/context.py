@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deepfake_gui.core.present import (
+    caveat_groups,
     domain_caveat,
     fmt_prob,
     gate_reasons,
@@ -40,6 +41,7 @@ class CaseMeta:
     statuses: dict[str, str] = field(default_factory=dict)
     file_notes: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where the results came from (a case, a JSON-lines file), said in the report
+    relocated: dict[str, str] = field(default_factory=dict)  # path found by sha256 -> the path stored at scan time
 
 
 def _num(value: Any, spec: str = ".3f") -> str:
@@ -141,31 +143,54 @@ def provenance_view(prov: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str, Any]) -> dict[str, Any]:
-    """Everything the template shows about one file."""
+def card_auc(info: dict[str, Any] | None) -> str:
+    """The model card's headline AUC for a detector row, saying which one it is."""
+    info = info or {}
+    if info.get("logo_auc") is not None:
+        return f"{_num(info['logo_auc'])} (unseen generators)"
+    return f"{_num(info.get('cv_auc'))} (cross-validated)" if info.get("cv_auc") is not None else "—"
+
+
+def extra_hashes(result: ScanResult, cards: dict[str, dict[str, Any]] | None) -> list[tuple[str, str]]:
+    """Bundle and encoder hashes of this file's detectors that the versions section does not already show."""
+    rows = []
+    for name, info in result.detector_info.items():
+        card = (cards or {}).get(name) or {}
+        for key, label in (("bundle_sha256", "bundle"), ("encoder_weights_sha256", "encoder weights")):
+            value = (info or {}).get(key)
+            if value and value != card.get(key):
+                rows.append((f"{name}: {label} SHA-256", value))
+    return rows
+
+
+def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str, Any],
+              cards: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything the template shows about one file.
+
+    ``cards``: the model cards of the versions section by detector name; a detector's training domain
+    and hashes are said there once, and only a hash that differs from its card is repeated here.
+    """
     detectors = []
     for name, d in result.detectors.items():
-        card = model_card(name, result.detector_info.get(name))
+        info = result.detector_info.get(name)
         detectors.append({
             "name": name, "track": d.get("track") or "—", "verdict": d.get("verdict") or "—",
             "probability": fmt_prob(d.get("probability")), "score": _num(d.get("score"), ".2f"),
-            "threshold": fmt_prob(d.get("threshold")), "band": _band(d),
-            "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—", "card": card,
+            "threshold": fmt_prob(d.get("threshold")), "band": _band(d), "auc": card_auc(info),
+            "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—",
+            "card": model_card(name, info),
         })
     components = [{"track": t, "detector": c.get("detector") or "—", "verdict": c.get("verdict") or "—",
                    "probability": fmt_prob(c.get("probability"))}
                   for t, c in (result.components or {}).items() if t != "fusion"]
     fusion = (result.components or {}).get("fusion")
     lead_band = next((_band(d) for d in result.detectors.values() if d.get("inconclusive_band")), "—")
-    hashes = [("file SHA-256", result.sha256 or "—")]
-    for name, info in result.detector_info.items():
-        hashes.append((f"{name}: bundle SHA-256", (info or {}).get("bundle_sha256") or "—"))
-        hashes.append((f"{name}: encoder weights SHA-256", (info or {}).get("encoder_weights_sha256") or "—"))
     segments = [{"track": s.get("track"), "detector": s.get("detector"), "start": _num(s.get("start_s"), ".2f"),
                  "end": _num(s.get("end_s"), ".2f"), "duration": _num(s.get("duration_s"), ".2f"),
                  "peak": fmt_prob(segment_peak(result, s)), "within_real": bool(s.get("within_real_file"))}
                 for s in result.segments]  # the peak of the series the timeline figure draws
     reasons, suggestion = gate_reasons(result)
+    key_caveats, other_caveats = caveat_groups(result)
     return {
         "anchor": f"file-{index}",
         "index": index,
@@ -186,13 +211,18 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         # which generator: only asked of a file called fake, and never "real" (present.shown_attribution)
         "attribution": [{"class": a.get("class"), "probability": fmt_prob(a.get("probability")),
                          "detector": a.get("detector")} for a in shown_attribution(result, top=5)],
-        # the detectors' training domains are said once, in their model-card lines above
+        # ranked as in the app: what changes how to read this verdict first; the detectors' training
+        # domains are said once, in the model cards of the versions section
         "caveats": reading_caveats(result),
+        "key_caveats": key_caveats,
+        "other_caveats": other_caveats,
         "domain_caveats": sum(domain_caveat(c, result.detectors) for c in result.caveats),
         "segments": segments,
         "provenance": provenance_view(result.provenance),
         "media": media_summary(result.media, exact_bytes=True),
-        "hashes": hashes,
+        "sha256": result.sha256 or "—",
+        "hashes": extra_hashes(result, cards),
+        "moved_from": case.relocated.get(result.path),
         "integrity": integrity_line(result),
         "review_status": case.statuses.get(result.path) or "",
         "review_note": case.file_notes.get(result.path) or "",

@@ -66,7 +66,9 @@ def _readable(result: ScanResult) -> str | None:
     """Why the evidence file cannot be read again (None when it can)."""
     path = Path(result.path)
     if not path.is_file():
-        return f"the file is no longer at {result.path}"
+        return (f"the file is no longer at {result.path}; if it moved, name the folder it is in now "
+                "(`layerscope report --look-in FOLDER`, or Find moved files in the app) and it is found by its "
+                "SHA-256")
     return None
 
 
@@ -118,7 +120,7 @@ def _peak_frame_time(result: ScanResult) -> float | None:
 
 def heatmap_overlay(result: ScanResult) -> Figure:
     """The image with the probe's heatmap over it (NaN left clear), threshold on the colour bar."""
-    title = "Heatmap: where the probe responded (not proof of manipulation)"
+    title = "Heatmap"  # its note says what it shows: where the probe responded, not proof of manipulation
     from deepfake_gui.engine.explain import image_heatmap
 
     try:

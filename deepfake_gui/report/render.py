@@ -33,15 +33,17 @@ def render_html(results: Sequence[ScanResult], case: CaseMeta | None = None,
     from deepfake_gui.report.figures import figures_for
 
     case = case or CaseMeta()
+    cards = detector_versions(list(results))
+    by_name = {c["name"]: c for c in cards}
     files = []
     for i, result in enumerate(results, start=1):
         if progress is not None:
             progress(i - 1, len(results), Path(result.path).name)
-        files.append(file_view(i, result, case, figures_for(result)))
+        files.append(file_view(i, result, case, figures_for(result), by_name))
     if progress is not None:
         progress(len(results), len(results), "")
     return _environment().get_template(TEMPLATE).render(
-        case=case, files=files, summary=summary_rows(files), detector_cards=detector_versions(list(results)),
+        case=case, files=files, summary=summary_rows(files), detector_cards=cards,
         tool_version=__version__, scan_versions=tool_versions(list(results)),
         generated_utc=datetime.now(UTC).isoformat(timespec="seconds"),
     )

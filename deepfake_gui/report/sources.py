@@ -117,10 +117,41 @@ def case_inputs_from_entries(entries: Iterable[Any], name: str, created: str | N
     return select_files([e.result for e in entries], files), meta
 
 
+def follow_relocations(meta: CaseMeta, moved: dict[str, str]) -> CaseMeta:
+    """Key the case's review states and notes by each moved file's new path (``moved``: new -> stored)."""
+    for new, old in moved.items():
+        for keyed in (meta.statuses, meta.file_notes):
+            if old in keyed:
+                keyed[new] = keyed.pop(old)
+    meta.relocated.update(moved)
+    return meta
+
+
+def relocate_inputs(chosen: list[ScanResult], meta: CaseMeta, look_in: Sequence[str | Path],
+                    progress: Callable[[int, int | None, str], None] | None = None,
+                    tell: Callable[[str], None] | None = None) -> None:
+    """Find the results' moved files by SHA-256 in ``look_in``; the report then reads them at their new paths.
+
+    The case's review states and notes follow their file, and the report says where each one was found.
+    """
+    from deepfake_gui.engine.relocate import apply_relocations, find_moved
+
+    found = find_moved(chosen, look_in, progress)
+    follow_relocations(meta, apply_relocations(chosen, found.found))
+    for line in found.lines():
+        if tell is not None:
+            tell(line)
+
+
 def report_command(out: str, case: str | None = None, results: str | None = None, files: Sequence[str] = (),
                    rescan_files: bool = False, device: str = "auto",
-                   progress: Callable[[int, int | None, str], None] | None = None) -> Path:
-    """What `layerscope report` does; returns the path written."""
+                   progress: Callable[[int, int | None, str], None] | None = None,
+                   look_in: Sequence[str | Path] = (), tell: Callable[[str], None] | None = None) -> Path:
+    """What `layerscope report` does; returns the path written.
+
+    ``look_in``: folders where files that moved since the scan are found again by their SHA-256;
+    ``tell`` gets one sentence per file looked for.
+    """
     from deepfake_gui.report.render import write_report
 
     if bool(case) == bool(results):
@@ -130,7 +161,9 @@ def report_command(out: str, case: str | None = None, results: str | None = None
     else:
         chosen = select_files(load_results_jsonl(results), files)
         meta = CaseMeta(name=Path(results).stem, source=f"results file {Path(results).name}")
-        if rescan_files:
-            chosen = rescan(chosen, device, progress)
+    if look_in:
+        relocate_inputs(chosen, meta, look_in, progress, tell)
+    if rescan_files and not case:
+        chosen = rescan(chosen, device, progress)
     return write_report(chosen, out, meta, progress=None if progress is None else
                         (lambda d, t, m: progress(d, t, f"report: {m}")))

@@ -155,3 +155,15 @@ def test_controller_stores_results_and_reopens_the_case(qtbot, tmp_path: Path, m
     with qtbot.waitSignal(controller.record_failed) as failed:
         assert controller.record(bad) is None
     assert failed.args[0] == bad.path and "not stored in case" in failed.args[1]
+
+
+def test_an_empty_case_list_says_how_to_make_one(qtbot, tmp_path: Path) -> None:
+    from deepfake_gui.gui.cases import CaseDialog
+
+    dialog = CaseDialog(db_path=tmp_path / "cases.sqlite")
+    qtbot.addWidget(dialog)
+    assert dialog.names() == [] and dialog.empty_label.isVisibleTo(dialog)
+    assert dialog.empty_label.text().startswith("No cases yet. New… makes one")
+    assert dialog.new_case("First") == "First"
+    dialog.refresh()
+    assert not dialog.empty_label.isVisibleTo(dialog)

@@ -273,3 +273,29 @@ def test_users_are_not_offered_test_encoders_and_see_what_to_do_before_compute(q
     assert [widget.encoder_combo.itemData(i) for i in range(widget.encoder_combo.count())] == ["efficientnet-lite0"]
     assert widget.plot_stack.currentWidget() is widget.empty_label and "press Compute" in widget.empty_label.text()
     assert not widget.separation_plot.isVisible()
+
+
+def test_compute_shows_progress_offers_cancel_and_says_when_the_map_is_ready(qtbot, engine, files) -> None:
+    """Issue 22 item 3: a job over a second has a busy bar, a Cancel, and a message when it ends."""
+    import re
+
+    from deepfake_gui.engine.explore import EncoderChoice
+
+    widget = EmbeddingExplorer(engine, encoders=[EncoderChoice("test-efficientnet", "image", True)])
+    qtbot.addWidget(widget)
+    widget.set_batch(batch_results(files))
+    assert not widget.cancel_button.isEnabled()
+    assert widget.compute() is not None
+    assert widget.cancel_button.isEnabled() and widget.progress_bar.maximum() == 0
+    assert widget.status_label.text().startswith("Computing test-efficientnet features of 6 file(s)")
+    qtbot.waitUntil(lambda: not widget._jobs, timeout=TIMEOUT)
+    status = widget.status_label.text()
+    assert re.fullmatch(r"Map ready in \d+ s: 5 file\(s\) mapped with test-efficientnet; .*", status), status
+    assert widget.progress_bar.format() == "ready" and not widget.cancel_button.isEnabled()
+
+    shown = widget.embedding_set
+    widget.compute()
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget._jobs, timeout=TIMEOUT)
+    assert widget.status_label.text() == "Cancelled; the map shown is the previous one."
+    assert widget.embedding_set is shown and not widget.cancel_button.isEnabled()

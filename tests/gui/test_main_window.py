@@ -25,7 +25,7 @@ from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.batch_model import COLUMN_INDEX, VERDICT_COLOURS, ResultFilterProxy, ResultTableModel
-from deepfake_gui.gui.main_window import MAX_RECENT, TOOL_TABS, MainWindow
+from deepfake_gui.gui.main_window import MAX_RECENT, PLACEHOLDER, TOOL_TABS, MainWindow
 from deepfake_gui.gui.settings import AppSettings
 from deepfake_gui.gui.worker import EngineThread
 
@@ -119,7 +119,11 @@ def test_paths_given_at_start_are_scanned(qtbot, make_window, media_files) -> No
     brush = model.index(row, COLUMN_INDEX["Verdict"]).data(Qt.ItemDataRole.BackgroundRole)
     assert isinstance(brush, QBrush) and brush.color().name() == VERDICT_COLOURS["none"][0]
     text_row = model.results().index(by_name[Path(paths[3]).name])
-    assert model.index(text_row, COLUMN_INDEX["Status"]).data() == "error: " + by_name[Path(paths[3]).name].error
+    error = by_name[Path(paths[3]).name].error
+    assert error.startswith(paths[3] + ": ")  # the engine names the file; the row already does
+    status = model.index(text_row, COLUMN_INDEX["Status"]).data()
+    assert status == "error: " + error[len(paths[3]) + 2:] and paths[3] not in status
+    assert error in model.index(text_row, COLUMN_INDEX["File"]).data(Qt.ItemDataRole.ToolTipRole)  # full text
     # the unreadable file is listed in the problems panel, and the run summary says so
     assert window.error_panel.count() == 1 and window.error_panel.isVisibleTo(window)
     assert "4 file(s), 1 with errors" in window.statusBar().currentMessage()
@@ -140,10 +144,12 @@ def test_drop_then_select_emits_the_result(qtbot, make_window, media_files) -> N
     (selected,) = blocker.args
     assert isinstance(selected, ScanResult) and selected is window.proxy.result_at(1)
     assert Path(selected.path).name == "tone_8k_mono.wav" and window.selected_result() is selected
-    assert "tone_8k_mono.wav" in window.evidence_placeholder.text()
     # the selection opens the evidence view (verdict card + the audio view) on the right
     assert window.evidence_widget() is not None
     assert window.evidence_area.currentWidget() is window.evidence_widget()
+    window.table.selectionModel().clearCurrentIndex()  # nothing selected: the placeholder, never a stale summary
+    assert window.selected_result() is None and window.evidence_area.currentWidget() is window.evidence_placeholder
+    assert window.evidence_placeholder.text() == PLACEHOLDER
 
 
 def test_filters_change_the_visible_rows(qtbot, make_window) -> None:
@@ -478,3 +484,37 @@ def test_file_export_report_writes_the_open_cases_report(qtbot, window, tmp_path
         pass
     page = target.read_text(encoding="utf-8")
     assert "Report case" in page and all(Path(p).name in page for p in paths)
+
+
+def test_table_columns_resize_and_empty_states_say_what_to_do(qtbot, make_window, tmp_path) -> None:
+    """Issue 22 item 6: resizable columns wide enough for their text, and an empty table that says what to do."""
+    from PySide6.QtWidgets import QHeaderView
+
+    from deepfake_gui.gui.batch_model import COLUMNS
+
+    window = make_window(scan=fake_scan())
+    window.resize(1280, 800)
+    window.show()
+    header = window.table.horizontalHeader()
+    assert all(header.sectionResizeMode(i) == QHeaderView.ResizeMode.Interactive for i in range(len(COLUMNS) - 1))
+    assert [header.sectionSize(i) for i in range(len(COLUMNS) - 1)] == [c.width for c in COLUMNS[:-1]]
+    empty = window.table_empty_label
+    assert empty.isVisibleTo(window) and "Drop images, videos, sound files or whole folders" in empty.text()
+    assert empty.geometry() == window.table.viewport().rect()
+
+    window.add_paths([str(tmp_path / n) for n in ("a.png", "b.png", "c.wav", "f.txt")])
+    wait_idle(qtbot, window)
+    assert not empty.isVisibleTo(window)
+    metrics = window.table.fontMetrics()
+    for row in range(window.proxy.rowCount()):  # the status and the short hash fit their default widths
+        for name in ("Status", "SHA-256", "Verdict"):
+            text = window.proxy.index(row, COLUMN_INDEX[name]).data()
+            if name != "Status" or not text.startswith("error"):
+                assert metrics.horizontalAdvance(text) + 12 <= header.sectionSize(COLUMN_INDEX[name]), (name, text)
+    header.resizeSection(COLUMN_INDEX["Status"], 300)  # the user's to resize
+    assert header.sectionSize(COLUMN_INDEX["Status"]) == 300
+
+    window.verdict_combo.setCurrentIndex(window.verdict_combo.findData("inconclusive"))
+    window.modality_combo.setCurrentIndex(window.modality_combo.findData("image"))
+    assert window.proxy.rowCount() == 0 and empty.isVisibleTo(window)
+    assert empty.text().startswith("No file matches the filters (4 hidden): choose All verdicts and All media")

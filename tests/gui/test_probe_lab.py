@@ -87,10 +87,15 @@ def test_sweep_draws_the_curve_maps_layers_and_saves(qtbot, lab: ProbeLab, refse
     lab._draw_curve = lambda scores: (drawn.append(len(scores)), draw(scores))  # type: ignore[method-assign]
     assert lab.run() is not None
     assert lab.run() is None and not lab.run_button.isEnabled()  # one sweep at a time
+    assert lab.cancel_button.isEnabled() and lab.progress_bar.maximum() == 0  # busy until the engine reports
     _wait_idle(qtbot, lab)
     result = lab.result
     assert isinstance(result, LabResult), lab.status_label.text()
-    assert "Sweep done" in lab.status_label.text()
+    # done says so, with where the detector is staged; never a stale "Sweeping…" or "at work"
+    status = lab.status_label.text()
+    assert status.startswith("Sweep done") and str(result.bundle_path) in status
+    assert "Sweeping" not in status and "at work" not in status
+    assert lab.progress_bar.format() == "done" and not lab.cancel_button.isEnabled()
     n_layers = len(result.layers)
     assert drawn == [0, *range(1, n_layers + 1), n_layers]
 
@@ -113,9 +118,11 @@ def test_sweep_draws_the_curve_maps_layers_and_saves(qtbot, lab: ProbeLab, refse
     assert np.allclose(np.column_stack(_xy(lab.scatter)), result.coords[other])
     assert "PCA" in lab.map_label.text()
 
-    # t-SNE on the engine thread, for the selected layer
+    # t-SNE on the engine thread, for the selected layer, with a busy bar and Cancel
     assert lab.compute_tsne() is not None
+    assert lab.cancel_button.isEnabled() and lab.progress_bar.format().startswith("t-SNE of layer")
     _wait_idle(qtbot, lab)
+    assert lab.progress_bar.format() == "done" and not lab.cancel_button.isEnabled()
     tsne = lab._tsne[(result.run_id, other)]
     assert "t-SNE" in lab.map_label.text()
     assert np.allclose(np.column_stack(_xy(lab.scatter)), tsne)
@@ -201,3 +208,18 @@ def test_status_follows_the_engines_step_not_a_stale_sweeping(lab, monkeypatch) 
     assert "2-D map of layer 3/6" in lab.status_label.text() and "Sweeping" not in lab.status_label.text()
     lab._clear_results()
     assert "Sweeping" not in lab.summary_label.text()
+
+
+def test_before_a_sweep_the_lab_says_what_to_do(qtbot, lab) -> None:
+    from PySide6.QtWidgets import QScrollArea
+
+    from deepfake_gui.gui.views.probe_lab import EMPTY_SUMMARY
+
+    lab.resize(1270, 760)  # a 1280x800 screen: the inputs are shown whole, scrolled only vertically
+    scroll = lab.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: scroll.viewport().width() >= scroll.widget().minimumSizeHint().width(), timeout=5000)
+    assert not scroll.horizontalScrollBar().isVisible()
+
+    assert lab.summary_label.text() == EMPTY_SUMMARY and "Run sweep" in EMPTY_SUMMARY
+    assert lab.map_label.text().endswith("run a sweep first")
+    assert not lab.cancel_button.isEnabled() and not lab.save_button.isEnabled()

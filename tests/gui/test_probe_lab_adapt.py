@@ -80,7 +80,10 @@ def test_check_draws_the_histograms_then_adapt_saves_and_activates(qtbot, lab: P
 
     assert panel.run_check() is not None
     assert panel.run_check() is None  # one job at a time
+    assert lab.cancel_button.isEnabled() and lab.progress_bar.maximum() == 0  # busy, and Cancel stops it
     _idle(qtbot, panel)
+    assert lab.progress_bar.format() == "done" and not lab.cancel_button.isEnabled()
+    assert lab.status_label.text().startswith("References checked")
     check = panel.check
     assert isinstance(check, ReferenceCheck), lab.status_label.text()
     # the histograms are the base detector's probabilities of the references and of the suspects
@@ -108,6 +111,23 @@ def test_check_draws_the_histograms_then_adapt_saves_and_activates(qtbot, lab: P
     assert refs_record["name"] == "Device: test camera" and refs_record["n_files"] == 12
     assert bundle.meta["adaptation"]["base"]["name"] == load_bundle(base).name
     assert "saved" in panel.info_label.text() and "made it active" in lab.status_label.text()
+    assert str(saved) in lab.status_label.text()  # the completion message gives the output path
+    assert lab.progress_bar.format() == "done" and not lab.cancel_button.isEnabled()
+
+
+def test_adapt_shows_progress_and_cancel_stops_it(qtbot, lab: ProbeLab, base_and_refs) -> None:
+    base, refs, _ = base_and_refs
+    panel = lab.references
+    panel.set_base(base)
+    panel.add_folder(refs)
+    assert panel.run_adapt() is not None
+    assert lab.cancel_button.isEnabled() and not panel.adapt_button.isEnabled()
+    qtbot.waitUntil(lambda: "Adapting:" in lab.status_label.text() or panel._job is None, timeout=TIMEOUT_MS)
+    lab.cancel_button.click()
+    _idle(qtbot, panel)
+    if panel.report is None:  # cancelled before it finished (a fast machine may finish first)
+        assert lab.status_label.text() == "Adapting cancelled" and lab.progress_bar.format() == "cancelled"
+    assert not lab.cancel_button.isEnabled() and panel.adapt_button.isEnabled()
 
 
 def test_adapt_without_folders_says_so(qtbot, lab: ProbeLab, base_and_refs) -> None:

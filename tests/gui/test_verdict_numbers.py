@@ -57,7 +57,7 @@ def test_the_report_shows_the_gates_reasons_under_the_verdict() -> None:
     gate = section[section.index('<div class="gate">'):]
     assert gate.index("the sound is 0.8 s long") < gate.index("</div>")
     assert "scan a longer recording of the same voice" in gate[:gate.index("</div>")]
-    assert section.index('class="gate"') < section.index("<h3>")  # before any table
+    assert section.index('class="gate"') < section.index("<table")  # before any table
     assert 'class="gate"' not in render_html([_result()])
 
 
@@ -79,7 +79,9 @@ def test_attribution_only_for_a_file_called_fake_and_never_real(qtbot) -> None:
     assert [b.format() for b in fake_card.attribution_bars] == ["3.0%", "1.0%"]
     assert "Closest known source" not in render_html([inconclusive])
     fake_html = render_html([fake])
-    assert "<td>espeak-ng</td>" in fake_html and "<td>real</td>" not in fake_html
+    source = fake_html[fake_html.index("Closest known source (attribution):"):]
+    source = source[:source.index("</p>")]
+    assert "espeak-ng 0.030 · festival 0.010" in source and "real" not in source.split("(from")[0]
 
 
 def test_domain_text_once_in_the_model_cards_not_in_the_caveat_list(qtbot) -> None:
@@ -92,7 +94,9 @@ def test_domain_text_once_in_the_model_cards_not_in_the_caveat_list(qtbot) -> No
     html = render_html([_result()])
     section = html[html.index('id="file-1"'):]
     assert "Caveats (1)" in section and OTHER in section and DOMAIN not in section
-    assert section.count("was trained on 8 kHz read speech") == 1
+    assert "8 kHz read speech" not in section  # said once, in the model card of the versions section
+    versions = html[html.index('id="versions"'):html.index('id="file-1"')]
+    assert versions.count("8 kHz read speech") == 1
 
 
 def test_the_table_says_what_its_number_is_and_copies_full_hashes(qtbot) -> None:
@@ -113,3 +117,65 @@ def test_the_table_says_what_its_number_is_and_copies_full_hashes(qtbot) -> None
         assert "moov atom not found" in model.index(1, column).data(Qt.ItemDataRole.ToolTipRole)
     assert model.index(1, COLUMN_INDEX["Status"]).data() == "error: moov atom not found"
     assert COLUMNS[COLUMN_INDEX["Status"]].width >= 120
+
+
+KEY = {
+    "gate": "no verdict: the sound is 0.8 s long. The score is shown but is not evidence either way",
+    "partial": "scored in part only: the audio did not decode to the end (truncated)",
+    "ood": "this audio lies outside det-a's training domain: it is further from the training data than 99% of "
+           "held-out training items, so the score may not carry over",
+    "beyond": "this file looks re-compressed (opus audio at 12 kbit/s): that is more degraded than anything det-a "
+              "was measured on (the harshest is Opus, opus16k, AUC 0.700); its accuracy here is not measured and "
+              "likely worse",
+}
+SILENCE = "leading silence of 1.2 s (more than 0.5 s): audio detectors are known to key on silence"
+SEGMENTS = "1 suspected segment(s) are listed: they show where the detectors responded, not proof of manipulation"
+
+
+def _ranked_result(gate: dict | None = None) -> ScanResult:
+    """The engine's order: domain paragraph, a side remark, then the ones that change the reading, mixed."""
+    caveats = [DOMAIN, SILENCE, KEY["beyond"], SEGMENTS, KEY["ood"], KEY["partial"], KEY["gate"]]
+    return _result(caveats=caveats, gate=gate)
+
+
+def test_caveats_that_change_the_reading_come_first_in_card_report_and_json(qtbot) -> None:
+    import json
+
+    from deepfake_gui.core.present import caveat_groups
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    result = _ranked_result()
+    key, rest = caveat_groups(result)
+    assert key == [KEY["gate"], KEY["partial"], KEY["ood"], KEY["beyond"]]
+    assert rest == [SILENCE, SEGMENTS]  # the rest keep the engine's order; the domain text is not listed
+
+    card = VerdictCard(result)
+    qtbot.addWidget(card)
+    assert [label.text() for label in card.key_caveat_labels] == ["• " + c for c in key]
+    assert [label.text() for label in card.caveat_labels] == ["• " + c for c in key + rest]
+    headings = [w.text() for w in card.findChildren(type(card.verdict_label)) if w.text().startswith(
+        ("Read this first", "Other caveats"))]
+    assert headings == ["Read this first (4)", "Other caveats (2)"]
+    layout = card.layout()  # right under the verdict's numbers, before the detectors and their model cards
+    first = layout.indexOf(card.key_caveat_labels[0])
+    assert layout.indexOf(card.probability_label) < first < layout.indexOf(card.model_cards_button)
+
+    html = render_html([result])
+    section = html[html.index('id="file-1"'):]
+    positions = [section.index(c.replace("'", "&#39;")) for c in key + rest]
+    assert positions == sorted(positions)
+    assert section.index("Read this first (4)") < positions[0] and "Other caveats (2)" in section
+
+    line = result.to_json_dict()  # JSON keeps every caveat, the domain paragraph last
+    assert line["caveats"] == key + rest + [DOMAIN]
+    assert json.loads(json.dumps(line))["caveats"] == ScanResult(**line).to_json_dict()["caveats"]  # idempotent
+
+
+def test_a_gated_file_says_its_reasons_once_in_the_gate_box(qtbot) -> None:
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    card = VerdictCard(_ranked_result(gate=GATE))
+    qtbot.addWidget(card)
+    texts = [label.text() for label in card.caveat_labels]
+    assert "• " + KEY["gate"] not in texts and texts[0] == "• " + KEY["partial"]  # the box above says it
+    assert KEY["gate"] in _ranked_result(gate=GATE).to_json_dict()["caveats"]  # never dropped from the JSON

@@ -30,7 +30,8 @@ to a modal box.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ class _Job:
     owner: EmbeddingSet | None = None  # the set a t-SNE or cluster job belongs to
     layer: int | None = None
     cancelled: bool = False  # asked to stop; its terminal signal has not arrived yet
+    started: float = field(default_factory=time.monotonic)
 
 
 def _brush(color: str, alpha: int = 255) -> QBrush:
@@ -391,14 +393,29 @@ class EmbeddingExplorer(QWidget):
 
     @Slot(str)
     def _on_job_finished(self, job_id: str) -> None:
-        if job_id in self._jobs:
-            self._end_job(job_id)
+        job = self._jobs.get(job_id)
+        if job is not None:
+            self._end_job(job_id, self._done_message(job_id, job, cancelled=False))
+
+    def _done_message(self, job_id: str, job: _Job, cancelled: bool) -> str | None:
+        """How a Compute ended: the map is ready (and how long it took), or cancelled.
+
+        None for t-SNE and clusters (they update the map and legend) and for a Compute that a newer
+        one replaced: the newer one's status stands.
+        """
+        if job.kind != "embed" or any(j.kind == "embed" for i, j in self._jobs.items() if i != job_id):
+            return None
+        if cancelled or job.cancelled:
+            return "Cancelled" + ("; the map shown is the previous one." if self.embedding_set is not None else ".")
+        if self.embedding_set is None:
+            return None
+        return f"Map ready in {time.monotonic() - job.started:.0f} s: {self._summary()}"
 
     @Slot(str)
     def _on_job_cancelled(self, job_id: str) -> None:
         job = self._jobs.get(job_id)
         if job is not None:  # stale t-SNE / cluster jobs are cancelled quietly when the layer moves on
-            self._end_job(job_id, "Cancelled." if job.kind == "embed" else None)
+            self._end_job(job_id, self._done_message(job_id, job, cancelled=True))
 
     @Slot(str, str, str)
     def _on_job_failed(self, job_id: str, message: str, _details: str) -> None:

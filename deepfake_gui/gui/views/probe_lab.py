@@ -76,6 +76,10 @@ SELECTED_COLOR = "#ffd54f"
 REAL_COLOR = "#66bb6a"
 FAKE_PALETTE = ("#ef5350", "#ab47bc", "#ffa726", "#42a5f5", "#ec407a", "#8d6e63", "#26c6da", "#d4e157")
 ERROR_STYLE = "color: #c62828;"
+EMPTY_SUMMARY = ("No detector yet. Add a folder of real files and at least one folder of fakes (or a manifest), "
+                 "pick an encoder, then Run sweep: the curve above fills in layer by layer.")
+JOB_NAMES = {"sweep": "Probe lab at work", "refcheck": "Checking the references", "adapt": "Adapting",
+             "tsne": "t-SNE"}
 
 
 def generator_colors(generators: list[str]) -> dict[str, str]:
@@ -125,13 +129,26 @@ class ProbeLab(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._build_inputs())
+        # as wide as its contents need (scrolled only vertically): at 1280 px the help text was cut off
+        scroll.setMinimumWidth(scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
         splitter.addWidget(scroll)
         splitter.addWidget(self._build_results())
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        # progress and status span the whole lab: a message with a saved folder's path must fit on its line
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("labProgress")
+        self.progress_bar.setTextVisible(True)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("labStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        layout.addWidget(splitter, stretch=1)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
 
     def _build_inputs(self) -> QWidget:
         host = QWidget()
@@ -210,15 +227,6 @@ class ProbeLab(QWidget):
         run_row.addWidget(self.run_button, stretch=1)
         run_row.addWidget(self.cancel_button)
         layout.addLayout(run_row)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("labProgress")
-        self.progress_bar.setTextVisible(True)
-        layout.addWidget(self.progress_bar)
-        self.status_label = QLabel()
-        self.status_label.setObjectName("labStatus")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.status_label)
         self.references = ReferencePanel(self)
         layout.addWidget(self.references)
         layout.addStretch(1)
@@ -280,7 +288,7 @@ class ProbeLab(QWidget):
         self.legend_label.setWordWrap(True)
         layout.addWidget(self.legend_label)
 
-        self.summary_label = QLabel("No detector yet.")
+        self.summary_label = QLabel(EMPTY_SUMMARY)
         self.summary_label.setObjectName("labSummary")
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -386,8 +394,7 @@ class ProbeLab(QWidget):
         self._jobs[job_id] = "sweep"
         self._sweep_job = job_id
         self._set_busy(True)
-        self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat("waiting for the engine…")
+        self._busy_progress("waiting for the engine…")
         self.show_status(f"Sweeping {request.encoder}…")
         return job_id
 
@@ -412,6 +419,8 @@ class ProbeLab(QWidget):
         self._tsne_job = job_id
         self.map_method = "tsne"
         self.tsne_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._busy_progress(f"t-SNE of layer {self._layer_name(layer)}…")
         self.map_label.setText(f"computing t-SNE of layer {self._layer_name(layer)}…")
         return job_id
 
@@ -465,7 +474,8 @@ class ProbeLab(QWidget):
 
     @Slot(object)
     def _on_progress(self, event: Progress) -> None:
-        if self._ours() != "sweep":
+        kind = self._ours()
+        if kind is None:
             return
         fraction = progress_fraction(event)
         if fraction is None:
@@ -474,8 +484,10 @@ class ProbeLab(QWidget):
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(round(fraction * 1000))
         self.progress_bar.setFormat(event.message or "working…")
+        if kind == "tsne":
+            return  # the map's own label says t-SNE is computing; the status keeps the sweep's outcome
         # the status names the step the engine is on (after "layer sweep done" come calibration and the maps)
-        self.show_status(f"Probe lab at work: {event.message or 'working'}… (Cancel stops it)")
+        self.show_status(f"{JOB_NAMES[kind]}: {event.message or 'working'}… (Cancel stops it)")
 
     @Slot(object)
     def _on_result(self, result: object) -> None:
@@ -503,8 +515,9 @@ class ProbeLab(QWidget):
             self._end_sweep()
             if self.result is not None:
                 s = self.result.summary
-                self.show_status(f"Sweep done: chosen layer {s['layer_name']}, CV AUC {s['cv_auc']:.3f}. "
-                                 "Check the warnings, then Save and activate.")
+                self.show_status(f"Sweep done: chosen layer {s['layer_name']}, CV AUC {s['cv_auc']:.3f}; "
+                                 f"detector staged at {self.result.bundle_path}. Check the warnings, then "
+                                 "Save and activate.")
         elif kind == "tsne":
             self._end_tsne()
 
@@ -609,23 +622,34 @@ class ProbeLab(QWidget):
 
     # ------------------------------------------------------------------ small slots
     def _set_busy(self, busy: bool) -> None:
+        """``busy``: a sweep runs. Cancel stays usable while any lab job (sweep, t-SNE, check, adapt) runs."""
         self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy or self._tsne_job is not None)
+        self.cancel_button.setEnabled(busy or bool(self._jobs))
         has_result = self.result is not None
         self.save_button.setEnabled(has_result and not busy)
         self.tsne_button.setEnabled(has_result and self._tsne_job is None)
         self.pca_button.setEnabled(has_result)
 
+    def _busy_progress(self, text: str) -> None:
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat(text)
+
+    def job_ended(self, text: str) -> None:
+        """A lab job ended: the bar says how (``text``) once no other lab job is running."""
+        self._set_busy(self._sweep_job is not None)
+        if self._jobs:
+            return
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1 if text == "done" else 0)
+        self.progress_bar.setFormat(text)
+
     def _end_sweep(self) -> None:
         self._sweep_job = None
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1 if self.result is not None else 0)
-        self.progress_bar.setFormat("done" if self.result is not None else "")
-        self._set_busy(False)
+        self.job_ended("done" if self.result is not None else "")
 
     def _end_tsne(self) -> None:
         self._tsne_job = None
-        self._set_busy(self._sweep_job is not None)
+        self.job_ended("done")
         self._draw_map()
 
     def _on_curve_clicked(self, _item: object, points: Any, *_args: object) -> None:
@@ -907,6 +931,8 @@ class ReferencePanel(QGroupBox):
         self.lab._jobs[job_id] = kind
         self._job = job_id
         self._set_busy(True)
+        self.lab.cancel_button.setEnabled(True)  # the lab's Cancel stops this job too
+        self.lab._busy_progress("waiting for the engine…")
         self.lab.show_status(message)
         return job_id
 
@@ -921,6 +947,7 @@ class ReferencePanel(QGroupBox):
     def on_end(self, kind: str, problem: str | None) -> None:
         self._job = None
         self._set_busy(False)
+        self.lab.job_ended("done" if problem is None else problem)
         if problem:
             what = "Check" if kind == "refcheck" else "Adapting"
             self.lab.show_status(f"{what} {problem}", error=problem.startswith("failed"))

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from deepfake_gui.core.present import (
+    caveat_groups,
     fmt_prob,
     gate_reasons,
     media_summary,
-    reading_caveats,
     shown_attribution,
 )
 from deepfake_gui.core.results import ScanResult
@@ -43,6 +43,7 @@ WHERE_NOTE = ("A timeline or heatmap shows where the detector responded, not pro
               "how well that matched known manipulated parts is in the model cards (measured localization).")
 REAL_FLAG = "within a file called real: worth a look, not a finding"
 TIMED = ("audio", "video")
+KEY_CAVEAT_STYLE = "background: #fff3cd; color: #3d2c00; border-left: 3px solid #e69500; padding: 2px 4px;"
 
 
 def _detector_title(name: str, info: dict | None, reference: dict | None) -> str:
@@ -167,7 +168,10 @@ class VerdictCard(QFrame):
         self._layout.setContentsMargins(8, 8, 8, 8)
         self._layout.setSpacing(3)
         self.gate_label: QLabel | None = None
+        self.key_caveat_labels: list[QLabel] = []
         self._build_headline()
+        if result.status != "error":
+            self._build_key_caveats()
         if result.detectors:
             self._build_detectors()
         if shown_attribution(result):
@@ -343,19 +347,35 @@ class VerdictCard(QFrame):
         self.where_note.setStyleSheet("color: palette(mid); font-size: 8pt;")
         self._layout.addWidget(self.where_note)
 
+    def _build_key_caveats(self) -> None:
+        """The few caveats that change how to read this verdict, right under it (core.present.KEY_CAVEATS)."""
+        key, _rest = caveat_groups(self.result)
+        if not key:
+            return
+        self._layout.addWidget(_heading(f"Read this first ({len(key)})"))
+        for text in key:
+            self.key_caveat_labels.append(self._caveat_label(text, KEY_CAVEAT_STYLE))
+
     def _build_caveats(self) -> None:
-        """The caveats that change how to read this verdict; each detector's training domain is in its model card."""
-        caveats = reading_caveats(self.result)
-        self._layout.addWidget(_heading(f"Caveats ({len(caveats)})"))
-        if not caveats:
+        """The other caveats, in the engine's order (the key ones are under the verdict).
+
+        Each detector's training domain is said once, in its model card, not here.
+        """
+        key, rest = caveat_groups(self.result)
+        self._layout.addWidget(_heading(f"Other caveats ({len(rest)})" if key else f"Caveats ({len(rest)})"))
+        if not rest:
             self._layout.addWidget(_label("none raised"))
-        for text in caveats:
-            label = _label("• " + text, name="caveat")
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            if DISAGREE in text:
-                label.setStyleSheet("background: #fff3cd; color: #5d4200;")
-            self._layout.addWidget(label)
-            self.caveat_labels.append(label)
+        for text in rest:
+            self._caveat_label(text, "")
+
+    def _caveat_label(self, text: str, style: str) -> QLabel:
+        label = _label("• " + text, name="caveat")
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if style:
+            label.setStyleSheet(style)
+        self._layout.addWidget(label)
+        self.caveat_labels.append(label)
+        return label
 
     def _build_provenance(self) -> None:
         """Metadata and Content Credentials: their own line of evidence, never part of the score."""
