@@ -43,6 +43,12 @@ class ActiveDetector:
     def cv_auc(self) -> float:
         return float(self.detector.meta.get("metrics", {}).get("cv_auc") or 0.0)  # type: ignore[attr-defined]
 
+    @property
+    def unseen_auc(self) -> float:
+        """The model card's leave-one-generator-out mean AUC (0 when it has none): what predicts new fakes."""
+        headline = self.detector.meta.get("metrics", {}).get("headline") or {}  # type: ignore[attr-defined]
+        return float(headline.get("mean_auc") or 0.0)
+
     def describe_domain(self) -> str:
         """The training domain in words, for the caveat every result carries."""
         meta = self.detector.meta  # type: ignore[attr-defined]
@@ -91,7 +97,10 @@ def find_detector(spec: str) -> Path:
 
 def resolve_detectors(specs: Sequence[str] | None = None, device: str = "auto",
                       defaults: bool = True) -> list[ActiveDetector]:
-    """The detectors to run, best first within each modality.
+    """The detectors to run, best first within each modality: by unseen-generator AUC, then in-domain CV.
+
+    The first detector of a track leads its verdict; the others can only make it inconclusive by
+    saying the opposite (engine.verdicts.track_verdict).
 
     ``specs`` (``--detector``) replace the defaults of their modality and keep the
     defaults of the others, so ``--detector my-voice-probe`` still scans images.
@@ -115,7 +124,7 @@ def resolve_detectors(specs: Sequence[str] | None = None, device: str = "auto",
     for active in chosen:
         _attach_encoder(active, device)
     order = {"image": 0, "audio": 1}
-    chosen.sort(key=lambda d: (order.get(d.modality, 2), d.source != "user", -d.cv_auc, d.name))
+    chosen.sort(key=lambda d: (order.get(d.modality, 2), d.source != "user", -d.unseen_auc, -d.cv_auc, d.name))
     return chosen
 
 
