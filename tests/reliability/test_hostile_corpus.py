@@ -25,7 +25,7 @@ STAND_INS = [SimpleNamespace(name=f"stand-in-{m}", modality=m, unavailable=None,
              for m in ("image", "audio")]
 
 
-def _decode_everything(path, info, track, active, options, cancel):
+def _decode_everything(path, info, track, active, options, cancel, decoder=None):
     """What a detector reads, decoded to the end: every frame of a video or animation, every audio sample."""
     from deepfake_gui.media import iter_image_frames, load_image
     from deepfake_gui.media.audio import iter_audio_chunks
