@@ -65,17 +65,20 @@ def _worker_main(conn, memory_bytes: int) -> None:
     try:
         _send_header(conn, {"kind": "ready"})
         while True:
-            request = conn.recv()  # from the scan (trusted): (operation, path bytes, parameters)
+            request = conn.recv()  # from the scan (trusted): (operation, path bytes, parameters, streamed)
             if request is None:
                 return
-            op, raw_path, params = request
-            _serve(conn, op, os.fsdecode(raw_path), params)
+            op, raw_path, params, streamed = request
+            _serve(conn, op, os.fsdecode(raw_path), params, streamed)
     except (EOFError, OSError):
         return  # the scan closed the pipe or went away
 
 
-def _serve(conn, op: Callable[..., Iterator[Item]], path: str, params: tuple) -> None:
-    """Run one operation, sending its items one by one while the scan asks for more, then "end" or "error"."""
+def _serve(conn, op: Callable[..., Iterator[Item]], path: str, params: tuple, streamed: bool) -> None:
+    """Run one operation, sending its items one by one while the scan asks for more, then "end" or "error".
+
+    Not ``streamed``: one item, then "end" at once (a picture, a probe: one round trip, not two).
+    """
     items: Iterator[Item] | None = None
     try:
         while True:
@@ -90,6 +93,9 @@ def _serve(conn, op: Callable[..., Iterator[Item]], path: str, params: tuple) ->
                 _send_header(conn, _error_header(exc))
                 return
             _send_item(conn, meta, array)
+            if not streamed:
+                _send_header(conn, {"kind": "end"})
+                return
             if conn.recv() != "next":
                 return  # "stop": the scan has what it needs
     finally:
@@ -192,6 +198,7 @@ class IsolatedDecoder:
         self.memory_bytes = memory_bytes
         self.guard = guard
         self._worker: _Worker | None = None
+        self._greeted = False  # the worker said it is ready
         self._pending = False  # one answer from the worker is still to be read
         self._owner: object | None = None  # the stream that may read it
 
@@ -242,7 +249,7 @@ class IsolatedDecoder:
 
     # -- the protocol
     def _one(self, op: Callable[..., Iterator[Item]], path: str | Path, *params) -> Item:
-        items = self._items(op, path, *params)
+        items = self._items(op, path, *params, streamed=False)
         try:
             return next(items)
         except StopIteration:
@@ -250,15 +257,19 @@ class IsolatedDecoder:
         finally:
             items.close()
 
-    def _items(self, op: Callable[..., Iterator[Item]], path: str | Path, *params) -> Iterator[Item]:
-        """Run ``op(path, *params)`` in the worker and yield its items; a failed worker raises FileStopped."""
+    def _items(self, op: Callable[..., Iterator[Item]], path: str | Path, *params,
+               streamed: bool = True) -> Iterator[Item]:
+        """Run ``op(path, *params)`` in the worker and yield its items; a failed worker raises FileStopped.
+
+        ``streamed``: the worker sends an item each time it is asked for the next; else one item and "end".
+        """
         self._settle()
         token = object()
         self._owner = token
         try:
             try:
                 worker = self._ready_worker()
-                worker.conn.send((op, os.fsencode(path), params))
+                worker.conn.send((op, os.fsencode(path), params, streamed))
                 self._pending = True
                 while True:
                     header = self._header(worker)
@@ -273,8 +284,9 @@ class IsolatedDecoder:
                     meta = header.get("meta")
                     if self.guard is not None and array is not None:
                         self.guard.check(path)
-                    worker.conn.send("next")  # the worker decodes the next item while this one is used
-                    self._pending = True
+                    if streamed:
+                        worker.conn.send("next")  # the worker decodes the next item while this one is used
+                    self._pending = True  # the next item, or "end"
                     yield (meta if isinstance(meta, dict) else {}), array
             except _Broken as broken:
                 self.close()
@@ -291,12 +303,19 @@ class IsolatedDecoder:
                 self._owner = None
                 self._settle()
 
+    def start(self) -> None:
+        """Spawn the worker now without waiting for it: its imports run while the caller does other work."""
+        if self._worker is None:
+            self._worker, self._greeted = _Worker(self.memory_bytes), False
+
     def _ready_worker(self) -> _Worker:
-        if self._worker is not None and self._worker.process.is_alive():
-            return self._worker
-        self.close()
-        worker = _Worker(self.memory_bytes)
-        self._worker = worker
+        if self._worker is not None and not self._worker.process.is_alive():
+            self.close()  # it died between two files
+        self.start()
+        worker = self._worker
+        assert worker is not None
+        if self._greeted:
+            return worker
         try:
             if not worker.conn.poll(STARTUP_TIMEOUT_S):
                 raise _Broken("decoder did not start", f"the decoding worker gave no sign of life within "
@@ -307,6 +326,7 @@ class IsolatedDecoder:
                           "crashed") from None
         if header.get("kind") != "ready":
             raise _Broken("decoder did not start", "the decoding worker sent a wrong greeting", "crashed")
+        self._greeted = True
         return worker
 
     def _header(self, worker: _Worker) -> dict[str, Any]:
@@ -358,7 +378,7 @@ class IsolatedDecoder:
             return
         try:
             header = self._header(worker)
-            if header.get("kind") == "item":
+            if header.get("kind") == "item":  # only a stream sends a second item: it waits for a word
                 dtype, shape = _array_spec(header["array"]) if header.get("array") is not None else (None, ())
                 if dtype is not None:
                     _discard(worker.conn, int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, self.timeout_s)

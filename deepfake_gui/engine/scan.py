@@ -84,27 +84,39 @@ def scan_job(
     ``detectors`` (a list of engine.detectors.ActiveDetector) lets a long-lived
     caller (the GUI thread) keep them warm between jobs.
     """
-    from deepfake_gui.media import probe
-
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
     files = list(walk_inputs(paths))  # absolute paths; special files and unreadable folders come with a reason
     total = len(files)
-    yield Progress(0, total, "loading detectors")
-    if detectors is None:
-        from deepfake_gui.engine.detectors import resolve_detectors
+    decoder, prober = _decoders(options)  # isolated: the workers start now, while the detectors load
+    guard = None
+    try:
+        yield Progress(0, total, "loading detectors")
+        if detectors is None:
+            from deepfake_gui.engine.detectors import resolve_detectors
 
-        detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
-    if options.batch_size is None:
-        options = replace(options, batch_size=scan_batch_size(None, detectors))
-    yield Progress(0, total, "starting")
+            detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
+        if options.batch_size is None:
+            options = replace(options, batch_size=scan_batch_size(None, detectors))
+        guard = decoder.guard = _memory_guard(options)  # its baseline: this process with the detectors loaded
+        yield Progress(0, total, "starting")
+        yield from _scan_files(files, detectors, options, cancel, decoder, prober)
+    finally:
+        for closing in (prober, decoder, guard):
+            if closing is not None:
+                closing.close()
+
+
+def _scan_files(files: list[InputEntry], detectors: list, options: ScanOptions, cancel: CancelToken, decoder,
+                prober) -> Generator[Progress | ScanResult, None, None]:
+    """The files in order: probed ahead, consecutive pictures batched together, one result each."""
     from deepfake_gui.engine import image_batch
+    from deepfake_gui.engine.prefetch import prefetch
+    from deepfake_gui.media import probe
 
+    total, guard = len(files), decoder.guard
     batching = options.cross_file_batches and bool(image_batch.image_detectors(detectors))
     group: list[tuple[int, image_batch.PendingImage]] = []  # consecutive pictures waiting for one batch
-
-    guard = _memory_guard(options)
-    decoder, prober = _decoders(options, guard)
 
     def flush() -> Generator[Progress | ScanResult, None, None]:
         if not group:
@@ -129,47 +141,38 @@ def scan_job(
         except Exception as exc:  # a scan never dies on one bad file
             return before, started, exc
 
-    from deepfake_gui.engine.prefetch import prefetch
-
     # in-process probes decode pictures here: read ahead, they would count against the file being scored
     depth = 0 if guard is not None and prober is None else options.prefetch
-    try:
-        for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, depth), start=1):
-            path = entry.path
-            cancel.raise_if_cancelled()
-            if isinstance(info, BaseException):
-                exc = info
-                yield from flush()
-                result = ScanResult(path=str(path))
-                result.status, result.error = "error", _probe_error(path, exc)
-                _check_integrity(result, path, before, started)
-                yield result
-                yield Progress(done, total, path.name)
-                continue
-            if batching and info.modality == "image":
-                if not group and guard is not None:
-                    guard.begin_file()  # a group's pictures share one count, from its first
-                group.append((done, image_batch.load_pending(path, info, before, started, detectors, options,
-                                                             decoder)))
-                if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
-                    yield from flush()
-                continue
+    for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, depth), start=1):
+        path = entry.path
+        cancel.raise_if_cancelled()
+        if isinstance(info, BaseException):
             yield from flush()
-            if guard is not None:
-                guard.begin_file()
-            result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total,
-                                             decoder=decoder)
+            result = ScanResult(path=str(path))
+            result.status, result.error = "error", _probe_error(path, info)
+            _check_integrity(result, path, before, started)
             yield result
             yield Progress(done, total, path.name)
+            continue
+        if batching and info.modality == "image":
+            if not group and guard is not None:
+                guard.begin_file()  # a group's pictures share one count, from its first
+            group.append((done, image_batch.load_pending(path, info, before, started, detectors, options, decoder)))
+            if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
+                yield from flush()
+            continue
         yield from flush()
-    finally:
-        for closing in (prober, decoder, guard):
-            if closing is not None:
-                closing.close()
+        if guard is not None:
+            guard.begin_file()
+        result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total,
+                                         decoder=decoder)
+        yield result
+        yield Progress(done, total, path.name)
+    yield from flush()
 
 
 def _memory_guard(options: ScanOptions):
-    """The memory budget's watchdog, its baseline taken now that the detectors are loaded; None without a budget."""
+    """The memory budget's watchdog, its baseline taken now; None without a budget."""
     if options.memory_budget_bytes is None:
         return None
     from deepfake_gui.engine.memory import MemoryGuard
@@ -179,16 +182,23 @@ def _memory_guard(options: ScanOptions):
     return guard
 
 
-def _decoders(options: ScanOptions, guard) -> tuple[Any, Any]:
-    """(decoder for scoring, prober for the read-ahead thread): two workers when isolated, so they never wait
-    on each other; the prober is None in-process (scan_job probes with media.probe)."""
+def _decoders(options: ScanOptions) -> tuple[Any, Any]:
+    """(decoder for scoring, prober for the read-ahead thread).
+
+    Isolated: two workers, so probing ahead never waits on scoring, both spawned
+    now so that their start-up runs alongside the detectors' loading. In-process
+    the prober is None (the read-ahead calls media.probe).
+    """
     from deepfake_gui.engine.decoding import LocalDecoder
 
     if options.decode_timeout_s is None:
-        return LocalDecoder(guard), None
+        return LocalDecoder(), None
     from deepfake_gui.engine.isolate import IsolatedDecoder
 
-    return IsolatedDecoder(options.decode_timeout_s, guard=guard), IsolatedDecoder(options.decode_timeout_s)
+    decoder, prober = IsolatedDecoder(options.decode_timeout_s), IsolatedDecoder(options.decode_timeout_s)
+    decoder.start()
+    prober.start()
+    return decoder, prober
 
 
 def scan_batch_size(requested: int | None, detectors: list) -> int:
