@@ -14,6 +14,7 @@ None. Nothing else crosses the process boundary.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,30 @@ def _jpeg_quality(path: str | Path) -> int | None:
 
 
 # ------------------------------------------------------------------ in this process
+class RecentPictures:
+    """The pictures still in use, by path: a picture is decoded once for scoring and its content check.
+
+    The latest picture is held until its file is done (``forget``); others only
+    weakly, so a picture is found again while the scan still holds it (a batch
+    of pictures waiting for the encoder) and costs no memory after.
+    """
+
+    def __init__(self) -> None:
+        self._by_path: weakref.WeakValueDictionary[str, np.ndarray] = weakref.WeakValueDictionary()
+        self._latest: np.ndarray | None = None
+
+    def get(self, path: str | Path) -> np.ndarray | None:
+        return self._by_path.get(str(path))
+
+    def keep(self, path: str | Path, picture: np.ndarray) -> np.ndarray:
+        self._by_path[str(path)] = self._latest = picture
+        return picture
+
+    def forget(self) -> None:
+        """A file is done: its picture need not outlive the references the scan still has."""
+        self._latest = None
+
+
 class LocalDecoder:
     """Decoding in the scan's own process; ``guard`` (engine.memory.MemoryGuard) checks each decoded item."""
 
@@ -84,6 +109,7 @@ class LocalDecoder:
 
     def __init__(self, guard=None) -> None:
         self.guard = guard
+        self.recent = RecentPictures()
 
     def _checked(self, path: str | Path, value):
         if self.guard is not None:
@@ -93,7 +119,8 @@ class LocalDecoder:
     def image(self, path: str | Path) -> np.ndarray:
         from deepfake_gui.media import load_image
 
-        return self._checked(path, load_image(path))
+        known = self.recent.get(path)
+        return known if known is not None else self.recent.keep(path, self._checked(path, load_image(path)))
 
     def audio_chunks(self, path: str | Path, rate: int) -> Iterator[np.ndarray]:
         from deepfake_gui.media.audio import iter_audio_chunks

@@ -34,7 +34,7 @@ import numpy as np
 
 from deepfake_gui.core.errors import FileStopped, MediaError
 from deepfake_gui.engine import decoding
-from deepfake_gui.engine.decoding import Item
+from deepfake_gui.engine.decoding import Item, RecentPictures
 
 DECODE_TIMEOUT_S = 120.0
 STARTUP_TIMEOUT_S = 120.0  # a new worker imports numpy, Pillow and PyAV before its first file
@@ -197,6 +197,7 @@ class IsolatedDecoder:
         self.timeout_s = timeout_s
         self.memory_bytes = memory_bytes
         self.guard = guard
+        self.recent = RecentPictures()
         self._worker: _Worker | None = None
         self._greeted = False  # the worker said it is ready
         self._pending = False  # one answer from the worker is still to be read
@@ -210,8 +211,11 @@ class IsolatedDecoder:
         return MediaInfo(**meta["info"])
 
     def image(self, path: str | Path) -> np.ndarray:
+        known = self.recent.get(path)
+        if known is not None:
+            return known
         _, array = self._one(decoding.image_op, path)
-        return _require_array(path, array)
+        return self.recent.keep(path, _require_array(path, array))
 
     def audio_chunks(self, path: str | Path, rate: int) -> Iterator[np.ndarray]:
         for _, array in self._items(decoding.audio_chunks_op, path, int(rate)):

@@ -255,6 +255,8 @@ def _finish_file(path: Path, info, before, started: str, detectors: list, option
     else:
         result = scanned
         result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
+    if decoder is not None:
+        decoder.recent.forget()
     if guard is not None and over_budget:
         guard.recover()  # outside the except block, so the stopped file's arrays are free to go
     _check_integrity(result, path, before, started)

@@ -283,3 +283,25 @@ def test_an_implausible_array_from_the_worker_is_refused_before_any_allocation(s
 def test_a_plausible_array_spec_is_taken() -> None:
     dtype, shape = isolate._array_spec({"dtype": "uint8", "shape": [3000, 4000, 3]})
     assert dtype == np.uint8 and shape == (3000, 4000, 3)
+
+
+def test_a_picture_is_decoded_once_for_scoring_and_its_content_check(tmp_path: Path, stand_ins: None,
+                                                                     monkeypatch) -> None:
+    import deepfake_gui.media as media
+
+    decoded: list[str] = []
+    real = media.load_image
+
+    def counting(path):
+        decoded.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(media, "load_image", counting)
+    checked: list[tuple[int, ...]] = []
+    monkeypatch.setattr("deepfake_gui.analysis.content.check_image", lambda rgb: checked.append(rgb.shape))
+    monkeypatch.setattr("deepfake_gui.engine.gate.apply_gate", lambda result, check, *a, **k: result)
+    paths = [_png(tmp_path / "a.png", 10, side=64), _png(tmp_path / "b.png", 20, side=48)]
+    results = _scan(paths, timeout_s=None)
+    assert [r.status for r in results.values()] == ["ok", "ok"]
+    assert checked == [(64, 64, 3), (48, 48, 3)]  # the content check saw each picture
+    assert sorted(decoded) == ["a.png", "b.png"]  # ... decoded once, for scoring (the probe decodes on its own)
