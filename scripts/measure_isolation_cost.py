@@ -197,8 +197,16 @@ def main() -> int:
     parser.add_argument("--audio", type=Path, default=Path("/work/shared/data/audio"))
     parser.add_argument("-n", type=int, default=48, help="files per modality (default 48)")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice); 1 makes CPU time a steady measure of the work "
+                        "on a shared machine (no threads spinning while they wait for a core)")
     args = parser.parse_args()
     from deepfake_gui.engine.detectors import resolve_detectors
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     time_decoder_calls()
     detectors = resolve_detectors(device="cpu")
@@ -212,6 +220,7 @@ def main() -> int:
             for setup in order:
                 runs[modality][setup].append(run(setup, files, detectors))
     report = {"files_per_modality": {m: len(f) for m, f in sets.items()}, "rounds": args.rounds,
+              "torch_threads": args.threads or "default",
               "worker_start_s": round(worker_start_s(), 3), **{m: summary(runs[m]) for m in sets}}
     print(json.dumps(report, indent=2))
     return 0
