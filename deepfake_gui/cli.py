@@ -64,6 +64,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             batch_size=getattr(args, "batch_size", None),
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
             decode_timeout_s=args.decode_timeout or None,
+            memory_budget_bytes=_budget_bytes(args.memory_budget),
         )
     except LayerScopeError as exc:
         raise UsageError(str(exc)) from None
@@ -88,6 +89,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if log.get("lines"):
         print(f"{log['lines']} lines of decoder messages (libtiff, FFmpeg) are in {log['path']}", file=sys.stderr)
     return 0 if counts["ok"] == sum(counts.values()) else 1
+
+
+def _budget_bytes(gigabytes: float) -> int | None:
+    """--memory-budget GB as bytes; 0 = no budget. A negative or not-a-number budget is a usage error."""
+    import math
+
+    from deepfake_gui.core.errors import UsageError
+
+    if not math.isfinite(gigabytes) or gigabytes < 0:
+        raise UsageError(f"--memory-budget must be a number of GB, at least 0 (0 = no budget), not {gigabytes}")
+    return int(gigabytes * (1 << 30)) or None
 
 
 @contextmanager
@@ -685,9 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", metavar="ray[=ADDRESS]",
                    help="scan on Ray: a local instance (ray) or an existing cluster (ray=ADDRESS); needs [cluster]")
     p.add_argument("--decode-timeout", type=float, default=120.0, metavar="S",
-                   help="probe each file (its first decode) in a worker process that is stopped after S seconds "
-                   "(default 120) or when it crashes or passes 4 GB: that file gets an error line and the scan goes "
-                   "on; 0 decodes in the scan's own process")
+                   help="decode every file (probe, pictures, frames, audio, metadata) in worker processes limited "
+                   "to 4 GB; a decoder that crashes, passes 4 GB or gives no answer within S seconds (default 120) "
+                   "costs that file an error line and the scan goes on; 0 decodes in the scan's own process")
+    p.add_argument("--memory-budget", type=float, default=2.0, metavar="GB",
+                   help="no file may take the scan's process more than GB above its size with the detectors "
+                   "loaded (default 2); beyond it the file gets an error line and the scan goes on; 0 = no budget")
     p.add_argument("--case", metavar="NAME", help="also store every result in this case (created if new; see "
                    "`layerscope cases`); a rescanned file gets a new version")
     p.set_defaults(func=cmd_scan)

@@ -33,6 +33,16 @@ class MediaError(LayerScopeError):
         super().__init__(f"{self.path}: {what}: {why}")
 
 
+class FileStopped(MediaError):
+    """The scan of one file was stopped: its decoder crashed or hung, or it went past the memory budget.
+
+    Unlike a plain MediaError, which may leave another track of the file scored
+    (``partial``), this always makes the whole file an error line: a decoder that
+    crashed on its bytes, or a file that needs more memory than allowed, says
+    nothing trustworthy about its other tracks either.
+    """
+
+
 class WeightsUnavailableError(LayerScopeError):
     """Pretrained weights are not on this machine; the message says how to get them."""
 

@@ -29,23 +29,25 @@ ADAPT_SUGGESTION = ("if this is a recording chain or person the detectors have n
                     "of it with `layerscope adapt` and scan again")
 
 
-def content_check(path: Path, info):
+def content_check(path: Path, info, decoder=None):
     """The file's content check (analysis/content.ContentCheck), or None when it cannot be decoded here.
 
-    Decoding errors are not the gate's business: the scorers report them.
+    Decoding errors are not the gate's business: the scorers report them. But a
+    decoder that crashed, hung or went past the memory budget (FileStopped) stops
+    the file, here as anywhere. ``decoder``: engine.decoding (None: this process).
     """
     from deepfake_gui.analysis.content import check_audio, check_image
-    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.core.errors import FileStopped, LayerScopeError
+    from deepfake_gui.engine.decoding import LocalDecoder
 
+    decoder = decoder or LocalDecoder()
     try:
         if info.modality == "image":
-            from deepfake_gui.media import load_image
-
-            return check_image(load_image(path))
+            return check_image(decoder.image(path))
         if info.modality == "audio":
-            from deepfake_gui.media import load_audio
-
-            return check_audio(load_audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S), CHECK_RATE)
+            return check_audio(decoder.audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S), CHECK_RATE)
+    except FileStopped:
+        raise
     except (LayerScopeError, ValueError, OSError):
         return None
     return None
@@ -61,7 +63,7 @@ def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
     return out
 
 
-def recompression_reasons(path: Path, info, detectors: list) -> list[dict[str, str]]:
+def recompression_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[str, str]]:
     """A JPEG re-compressed harder than every picture an image detector was trained on: not measured, so no verdict.
 
     The bundle's ``domain_profile.jpeg_quality_min`` is the lowest JPEG quality among its training pictures.
@@ -76,12 +78,9 @@ def recompression_reasons(path: Path, info, detectors: list) -> list[dict[str, s
             floors[d.name] = floor
     if not floors:
         return []
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+    from deepfake_gui.engine.decoding import LocalDecoder
 
-    try:
-        quality = jpeg_quality_estimate(path)
-    except (OSError, ValueError):
-        return []
+    quality = (decoder or LocalDecoder()).jpeg_quality(path)  # None when it cannot be read
     if quality is None:
         return []
     out = []

@@ -44,14 +44,18 @@ def image_detectors(detectors: list) -> list:
     return [d for d in detectors if d.modality == "image" and not d.unavailable and d.encoder is not None]
 
 
-def load_pending(path: Path, info, before, started: str, detectors: list, options) -> PendingImage:
-    """Decode the picture now (its tile count decides when the group is full); a failure is kept, not raised."""
+def load_pending(path: Path, info, before, started: str, detectors: list, options,
+                 decoder=None) -> PendingImage:
+    """Decode the picture now (its tile count decides when the group is full); a failure is kept, not raised.
+
+    ``decoder``: engine.decoding (None: in this process).
+    """
+    from deepfake_gui.engine.decoding import LocalDecoder
     from deepfake_gui.engine.score_image import ImageOptions, image_tiles
-    from deepfake_gui.media import load_image
 
     item = PendingImage(path, info, before, started)
     try:
-        item.image = load_image(path)
+        item.image = (decoder or LocalDecoder()).image(path)
         opts = ImageOptions(options.max_tiles, options.image_aggregation, batch_size=options.batch_size)
         item.n_tiles = max((len(image_tiles(item.image, d, opts)[0].boxes) for d in image_detectors(detectors)),
                            default=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from deepfake_gui.core.errors import LayerScopeError, MediaError
+from deepfake_gui.core.errors import FileStopped, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.walk import InputEntry, walk_inputs
@@ -42,9 +42,13 @@ class ScanOptions:
     provenance: bool = True  # read metadata and C2PA Content Credentials (provenance/)
     cross_file_batches: bool = True  # small pictures' tiles share encoder batches (engine/image_batch.py)
     prefetch: int = 2  # files probed and hashed ahead in a worker thread (engine/prefetch.py); 0 = inline
-    # Probe (the first decode) in a worker process with a time and memory limit (engine/isolate.py): a decoder
-    # crash or hang is one error line. The CLI turns it on; None = in this process (tests, stand-ins).
+    # Every decode (the probe, the scoring's pictures, frames and audio, the metadata) in worker processes with a
+    # time limit per answer and a memory limit (engine/isolate.py): a decoder crash or hang is one error line.
+    # The CLI turns it on; None = in this process (the GUI, tests, stand-ins).
     decode_timeout_s: float | None = None
+    # No file may take this process more than this many bytes above its size with the detectors loaded
+    # (engine/memory.py); beyond it the file is an error line. The CLI sets 2 GB; None = no budget.
+    memory_budget_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -61,6 +65,8 @@ class ScanOptions:
                 raise ValueError("max_tiles and batch_size must be at least 1 and frames_per_second positive")
             if self.decode_timeout_s is not None and not self.decode_timeout_s > 0:
                 raise ValueError(f"decode_timeout_s must be positive, not {self.decode_timeout_s}")
+            if self.memory_budget_bytes is not None and not self.memory_budget_bytes > 0:
+                raise ValueError(f"memory_budget_bytes must be positive, not {self.memory_budget_bytes}")
             if self.fusion_rule not in ("max", "mean"):
                 raise ValueError(f"fusion_rule must be max or mean, not {self.fusion_rule!r}")
         except ValueError as exc:
@@ -78,22 +84,37 @@ def scan_job(
     ``detectors`` (a list of engine.detectors.ActiveDetector) lets a long-lived
     caller (the GUI thread) keep them warm between jobs.
     """
-    from deepfake_gui.media import probe
-
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
     files = list(walk_inputs(paths))  # absolute paths; special files and unreadable folders come with a reason
     total = len(files)
-    yield Progress(0, total, "loading detectors")
-    if detectors is None:
-        from deepfake_gui.engine.detectors import resolve_detectors
+    decoder, prober = _decoders(options)  # isolated: the workers start now, while the detectors load
+    guard = None
+    try:
+        yield Progress(0, total, "loading detectors")
+        if detectors is None:
+            from deepfake_gui.engine.detectors import resolve_detectors
 
-        detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
-    if options.batch_size is None:
-        options = replace(options, batch_size=scan_batch_size(None, detectors))
-    yield Progress(0, total, "starting")
+            detectors = resolve_detectors(options.detectors, options.device, options.use_defaults)
+        if options.batch_size is None:
+            options = replace(options, batch_size=scan_batch_size(None, detectors))
+        guard = decoder.guard = _memory_guard(options)  # its baseline: this process with the detectors loaded
+        yield Progress(0, total, "starting")
+        yield from _scan_files(files, detectors, options, cancel, decoder, prober)
+    finally:
+        for closing in (prober, decoder, guard):
+            if closing is not None:
+                closing.close()
+
+
+def _scan_files(files: list[InputEntry], detectors: list, options: ScanOptions, cancel: CancelToken, decoder,
+                prober) -> Generator[Progress | ScanResult, None, None]:
+    """The files in order: probed ahead, consecutive pictures batched together, one result each."""
     from deepfake_gui.engine import image_batch
+    from deepfake_gui.engine.prefetch import prefetch
+    from deepfake_gui.media import probe
 
+    total, guard = len(files), decoder.guard
     batching = options.cross_file_batches and bool(image_batch.image_detectors(detectors))
     group: list[tuple[int, image_batch.PendingImage]] = []  # consecutive pictures waiting for one batch
 
@@ -105,16 +126,10 @@ def scan_job(
         for done_k, entry in group:
             cancel.raise_if_cancelled()
             result = yield from _finish_file(entry.path, entry.info, entry.before, entry.started, detectors, options,
-                                             cancel, done_k, total, entry.scores)
+                                             cancel, done_k, total, entry.scores, decoder)
             yield result
             yield Progress(done_k, total, entry.path.name)
         group.clear()
-
-    prober = None
-    if options.decode_timeout_s is not None:
-        from deepfake_gui.engine.isolate import IsolatedProber
-
-        prober = IsolatedProber(options.decode_timeout_s)
 
     def read_ahead(entry: InputEntry) -> tuple[dict[str, Any] | None, str, Any]:
         path = entry.path
@@ -126,34 +141,64 @@ def scan_job(
         except Exception as exc:  # a scan never dies on one bad file
             return before, started, exc
 
-    from deepfake_gui.engine.prefetch import prefetch
-
-    try:
-        for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, options.prefetch), start=1):
-            path = entry.path
-            cancel.raise_if_cancelled()
-            if isinstance(info, BaseException):
-                exc = info
-                yield from flush()
-                result = ScanResult(path=str(path))
-                result.status, result.error = "error", _probe_error(path, exc)
-                _check_integrity(result, path, before, started)
-                yield result
-                yield Progress(done, total, path.name)
-                continue
-            if batching and info.modality == "image":
-                group.append((done, image_batch.load_pending(path, info, before, started, detectors, options)))
-                if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
-                    yield from flush()
-                continue
+    # in-process probes decode pictures here: read ahead, they would count against the file being scored
+    depth = 0 if guard is not None and prober is None else options.prefetch
+    for done, (entry, (before, started, info)) in enumerate(prefetch(read_ahead, files, depth), start=1):
+        path = entry.path
+        cancel.raise_if_cancelled()
+        if isinstance(info, BaseException):
             yield from flush()
-            result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total)
+            result = ScanResult(path=str(path))
+            result.status, result.error = "error", _probe_error(path, info)
+            _check_integrity(result, path, before, started)
             yield result
             yield Progress(done, total, path.name)
+            continue
+        if batching and info.modality == "image":
+            if not group and guard is not None:
+                guard.begin_file()  # a group's pictures share one count, from its first
+            group.append((done, image_batch.load_pending(path, info, before, started, detectors, options, decoder)))
+            if sum(entry.n_tiles for _, entry in group) >= options.batch_size:
+                yield from flush()
+            continue
         yield from flush()
-    finally:
-        if prober is not None:
-            prober.close()
+        if guard is not None:
+            guard.begin_file()
+        result = yield from _finish_file(path, info, before, started, detectors, options, cancel, done, total,
+                                         decoder=decoder)
+        yield result
+        yield Progress(done, total, path.name)
+    yield from flush()
+
+
+def _memory_guard(options: ScanOptions):
+    """The memory budget's watchdog, its baseline taken now; None without a budget."""
+    if options.memory_budget_bytes is None:
+        return None
+    from deepfake_gui.engine.memory import MemoryGuard
+
+    guard = MemoryGuard(options.memory_budget_bytes)
+    guard.start()
+    return guard
+
+
+def _decoders(options: ScanOptions) -> tuple[Any, Any]:
+    """(decoder for scoring, prober for the read-ahead thread).
+
+    Isolated: two workers, so probing ahead never waits on scoring, both spawned
+    now so that their start-up runs alongside the detectors' loading. In-process
+    the prober is None (the read-ahead calls media.probe).
+    """
+    from deepfake_gui.engine.decoding import LocalDecoder
+
+    if options.decode_timeout_s is None:
+        return LocalDecoder(), None
+    from deepfake_gui.engine.isolate import IsolatedDecoder
+
+    decoder, prober = IsolatedDecoder(options.decode_timeout_s), IsolatedDecoder(options.decode_timeout_s)
+    decoder.start()
+    prober.start()
+    return decoder, prober
 
 
 def scan_batch_size(requested: int | None, detectors: list) -> int:
@@ -183,26 +228,37 @@ def _probe_error(path: Path, exc: Exception) -> str:
 
 def _finish_file(path: Path, info, before, started: str, detectors: list, options: ScanOptions,
                  cancel: CancelToken, done: int, total: int,
-                 precomputed: dict | None = None) -> Generator[Progress, None, ScanResult]:
+                 precomputed: dict | None = None, decoder=None) -> Generator[Progress, None, ScanResult]:
     """A probed file through scan_file, then provenance and the integrity check; errors become the result."""
     result = ScanResult(path=str(path))
     result.sha256 = info.sha256
     result.modality = info.modality
     result.media = info.to_dict()
+    guard = getattr(decoder, "guard", None)
+    over_budget = False
     try:
-        extra = {} if precomputed is None else {"precomputed": precomputed}  # stand-ins may not take it
+        extra: dict[str, Any] = {} if precomputed is None else {"precomputed": precomputed}  # stand-ins may not
+        if decoder is not None:
+            extra["decoder"] = decoder
         scanned = yield from scan_file(path, info, detectors, options, cancel, done - 1, total, **extra)
+        if options.provenance:
+            _add_provenance(scanned, path, info, decoder)
+        if guard is not None:
+            guard.check(path)  # the highest resident size since the file began, scoring included
     except Cancelled:
         raise
     except (MediaError, LayerScopeError) as exc:
         result.status, result.error = "error", str(exc)
+        over_budget = isinstance(exc, FileStopped) and exc.reason == "too-large"
     except Exception as exc:
         result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
     else:
         result = scanned
         result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
-        if options.provenance:
-            _add_provenance(result, path, info)
+    if decoder is not None:
+        decoder.recent.forget()
+    if guard is not None and over_budget:
+        guard.recover()  # outside the except block, so the stopped file's arrays are free to go
     _check_integrity(result, path, before, started)
     if not options.keep_arrays:
         result.arrays = {}
@@ -210,14 +266,20 @@ def _finish_file(path: Path, info, before, started: str, detectors: list, option
 
 
 def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: CancelToken,
-              done: int = 0, total: int = 1, precomputed: dict | None = None) -> Generator[Progress, None, ScanResult]:
+              done: int = 0, total: int = 1, precomputed: dict | None = None,
+              decoder=None) -> Generator[Progress, None, ScanResult]:
     """One probed file through the detectors that fit it; returns its ScanResult.
 
     ``precomputed`` maps a detector name to the picture's TrackScore (or the
     exception its scoring raised) when a cross-file batch already ran it.
+    ``decoder`` (engine.decoding) reads the file: in a worker process for the CLI,
+    None in this process. A FileStopped (decoder crashed, hung, or the memory
+    budget) stops the whole file, never only one track.
     """
+    from deepfake_gui.engine.decoding import LocalDecoder
     from deepfake_gui.engine.verdicts import finish_result
 
+    decoder = decoder or LocalDecoder()
     result = ScanResult(path=str(path))
     tracks = _tracks_for(info)
     scores = []
@@ -236,9 +298,9 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
                 if precomputed is not None and track == "image" and active.name in precomputed:
                     job = _ready(precomputed[active.name])
                 else:
-                    job = _track_job(path, info, track, active, options, cancel)
+                    job = _track_job(path, info, track, active, options, cancel, decoder)
                 score = yield from _relabel(job, done, total, path.name)
-            except Cancelled:
+            except (Cancelled, FileStopped):
                 raise
             except MediaError as exc:
                 undecoded.setdefault(track, exc)
@@ -256,8 +318,8 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         from deepfake_gui.engine.gate import apply_gate, content_check, recompression_reasons
 
         scored = {s.detector for s in scores}
-        result = apply_gate(result, content_check(path, info),
-                            recompression_reasons(path, info, [d for d in detectors if d.name in scored]))
+        result = apply_gate(result, content_check(path, info, decoder),
+                            recompression_reasons(path, info, [d for d in detectors if d.name in scored], decoder))
     _add_segments(result, info, scores, detectors, withhold=result.gate is not None)
     if undecoded:
         mark_partial(result, undecoded)
@@ -339,11 +401,16 @@ def clear_scores(result: ScanResult) -> None:
     result.series, result.heatmap, result.arrays = {}, None, {}
 
 
-def _add_provenance(result: ScanResult, path: Path, info) -> None:
-    """Metadata and Content Credentials beside the verdict; a disagreement becomes a caveat, the score stays."""
-    from deepfake_gui.provenance import provenance_disagreement, read_provenance
+def _add_provenance(result: ScanResult, path: Path, info, decoder=None) -> None:
+    """Metadata and Content Credentials beside the verdict; a disagreement becomes a caveat, the score stays.
 
-    result.provenance = read_provenance(path, info.modality)
+    Read by ``decoder`` (engine.decoding; a worker process for the CLI): the metadata parsers and the C2PA
+    library are native code on untrusted bytes too.
+    """
+    from deepfake_gui.engine.decoding import LocalDecoder
+    from deepfake_gui.provenance import provenance_disagreement
+
+    result.provenance = (decoder or LocalDecoder()).provenance(path, info.modality)
     caveat = provenance_disagreement(result.provenance, result.verdict)
     if caveat:
         result.caveats.append(caveat)
@@ -398,12 +465,16 @@ def _tracks_for(info) -> list[tuple[str, str]]:
     return tracks
 
 
-def _track_job(path: Path, info, track: str, active, options: ScanOptions, cancel: CancelToken):
+def _track_job(path: Path, info, track: str, active, options: ScanOptions, cancel: CancelToken, decoder=None):
+    """The scoring job of one track; ``decoder`` (engine.decoding) reads the file (None: in this process)."""
+    from deepfake_gui.engine.decoding import LocalDecoder
+
+    decoder = decoder or LocalDecoder()
     if track == "audio":
         from deepfake_gui.engine.score_audio import AudioOptions, score_audio_track
 
         opts = AudioOptions(options.window_s, options.hop_s, options.audio_aggregation)
-        return score_audio_track(path, active, opts, cancel)
+        return score_audio_track(path, active, opts, cancel, decoder=decoder)
     if track == "frames":
         from deepfake_gui.engine.score_video import VideoOptions, score_video_frames
 
@@ -412,9 +483,8 @@ def _track_job(path: Path, info, track: str, active, options: ScanOptions, cance
             expected = int(info.duration_s * options.frames_per_second) + 1
         opts = VideoOptions(options.frames_per_second, options.faces, aggregation=options.frame_aggregation,
                             batch_size=options.batch_size)
-        return score_video_frames(path, active, opts, cancel, expected)
+        return score_video_frames(path, active, opts, cancel, expected, decoder=decoder)
     from deepfake_gui.engine.score_image import ImageOptions, score_image_array
-    from deepfake_gui.media import load_image
 
     opts = ImageOptions(options.max_tiles, options.image_aggregation, batch_size=options.batch_size)
-    return score_image_array(load_image(path), active, opts, cancel)
+    return score_image_array(decoder.image(path), active, opts, cancel)

@@ -119,8 +119,12 @@ def score_audio_track(
     options: AudioOptions,
     cancel: CancelToken,
     track: str = "audio",
+    decoder=None,
 ) -> Generator[Progress, None, TrackScore]:
-    """Yield Progress per chunk; return the TrackScore. ``active`` is an engine.detectors.ActiveDetector."""
+    """Yield Progress per chunk; return the TrackScore. ``active`` is an engine.detectors.ActiveDetector.
+
+    ``decoder`` (engine.decoding) decodes the track, in a worker process for the CLI; None decodes here.
+    """
     from deepfake_gui.analysis.aggregate import aggregate
     from deepfake_gui.analysis.caveats import edge_silence
     from deepfake_gui.engine.score_image import needed_layers
@@ -135,7 +139,8 @@ def score_audio_track(
     covered_s = 0.0
     lead_s = trail_s = 0.0
     weight_total = 0
-    for index, (start, chunk) in enumerate(fixed_chunks(iter_audio_chunks(path, rate), rate)):
+    decoded = iter_audio_chunks(path, rate) if decoder is None else decoder.audio_chunks(path, rate)
+    for index, (start, chunk) in enumerate(fixed_chunks(decoded, rate)):
         cancel.raise_if_cancelled()
         if index == 0:
             lead_s = edge_silence(chunk, rate)[0]

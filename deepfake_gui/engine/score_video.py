@@ -39,11 +39,17 @@ def _frame_items(frame: np.ndarray, size: int, options: VideoOptions, device: st
         found = detect_faces(frame, backend=options.face_backend, size=size, device=device)
         if found:
             return [found[0].crop], 1
-    return crops(frame, plan_tiles(frame.shape[0], frame.shape[1], size, options.tiles_per_frame)), 0
+    # copies, not views: a view would keep the whole decoded frame alive until its batch is scored
+    tiles = crops(frame, plan_tiles(frame.shape[0], frame.shape[1], size, options.tiles_per_frame))
+    return [np.ascontiguousarray(t) for t in tiles], 0
 
 
 def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: CancelToken,
-                       expected_frames: int | None = None) -> Generator[Progress, None, TrackScore]:
+                       expected_frames: int | None = None, decoder=None) -> Generator[Progress, None, TrackScore]:
+    """Yield Progress per batch of frames; return the TrackScore.
+
+    ``decoder`` (engine.decoding) decodes the frames, in a worker process for the CLI; None decodes here.
+    """
     from deepfake_gui.analysis.aggregate import aggregate
     from deepfake_gui.media.video import iter_video_frames
 
@@ -74,7 +80,9 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
         owners.clear()
 
     n_crops = 0
-    for frame_no, frame in enumerate(iter_video_frames(path, per_second=options.frames_per_second)):
+    decoded = (iter_video_frames(path, per_second=options.frames_per_second) if decoder is None
+               else decoder.video_frames(path, options.frames_per_second))
+    for frame_no, frame in enumerate(decoded):
         cancel.raise_if_cancelled()
         items, faces = _frame_items(frame.image, size, options, device)
         small = small or min(frame.image.shape[:2]) < size

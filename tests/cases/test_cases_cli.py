@@ -34,7 +34,7 @@ from deepfake_gui.engine import detectors, scan
 
 detectors.resolve_detectors = lambda *a, **k: []
 
-def scan_file(path, info, dets, options, cancel, done=0, total=1):
+def scan_file(path, info, dets, options, cancel, done=0, total=1, decoder=None):
     if done >= 3:
         time.sleep(600)
     yield from ()
@@ -58,7 +58,7 @@ def _images(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def _stand_in(path, info, detectors, options, cancel, done=0, total=1):
+def _stand_in(path, info, detectors, options, cancel, done=0, total=1, decoder=None):
     yield from ()
     r = ScanResult(path=str(path), verdict="real" if done % 2 else "fake", probability=0.2 if done % 2 else 0.8)
     r.arrays = {"image/stand-in": {"heatmap": np.full((3, 3), done, np.float32)}}

@@ -26,7 +26,7 @@ def _png_with_parameters(path: Path) -> Path:
 def _stand_in(verdict: str, touch: bool = False):
     """Replaces scan_file: a fixed verdict, optionally appending to the evidence file as a writer would."""
 
-    def scan_file(path, info, detectors, options, cancel, done=0, total=1):
+    def scan_file(path, info, detectors, options, cancel, done=0, total=1, decoder=None):
         if touch:
             with open(path, "ab") as fh:
                 fh.write(b"\0" * 16)

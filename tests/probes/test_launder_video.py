@@ -148,28 +148,46 @@ def test_social_video_params_depend_on_the_seed(clip: Path, tmp_path: Path) -> N
         assert info.audio_codec == "aac" and info.frame_count == N
 
 
-def test_launder_copy_is_cached_and_reproducible(clip: Path, tmp_path: Path) -> None:
-    """The cached copy is reused; a fresh encode with the same key is the same video, not always the same bytes.
+def _source_frames_at(path: Path, width: int, height: int) -> np.ndarray:
+    """The source's frames area-downscaled as the laundering does, before any compression (RGB)."""
+    import av
 
-    Why not byte-identical: under load, two encodes in one process gave different
-    MP4 bytes once in a full run (issue 21), and the first of four encodes in one
-    process differed from the other three with flush-to-zero never set (and setting
-    it changed nothing), so it is not the FP environment alone. Nothing relies on the bytes: the cache is keyed by
-    the source's sha256, the condition, its version and the seed, and a copy, once
-    written, is reused (asserted exactly below). What a fresh encode must keep is
-    the video: frames, timestamps, size, sound length and pixels up to rounding.
+    with av.open(str(path)) as container:
+        return np.stack([f.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+                         .to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def test_launder_copy_is_cached_and_reproducible(clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached copy is reused, never encoded again; a fresh encode under the same key is the same video.
+
+    Why neither byte- nor pixel-identical fresh encodes: x264 (thread count 1)
+    does not always give the same bytes for this 0.5x copy. In one process, 30
+    encodes of this clip gave three different files, differing in one group of
+    pictures by up to 5 grey levels per frame (issue 21: a full run under load
+    failed on it). So a fresh encode is checked for what the training relies on:
+    same cache key, frames, timestamps, size and sound length, and each frame a
+    faithful CRF-28 copy of the downscaled source. What must be exact is the
+    reuse: once written, the copy is returned as it is and the encoder never runs.
     """
     c = CONDITIONS["h264_crf28_0.5x"]
     first = launder_copy(clip, c, seed=2, root=tmp_path / "a")
     other = launder_copy(clip, c, seed=2, root=tmp_path / "b")
     assert first.suffix == ".mp4" and file_sha256(clip) in first.name
     assert first.relative_to(tmp_path / "a") == other.relative_to(tmp_path / "b")  # the same cache key
+    source = _source_frames_at(clip, W // 2, H // 2).astype(np.int16)
     (frames_a, times_a), (frames_b, times_b) = _frames(first), _frames(other)
-    assert frames_a.shape == frames_b.shape == (N, H // 2, W // 2, 3)
+    assert frames_a.shape == frames_b.shape == source.shape == (N, H // 2, W // 2, 3)
     np.testing.assert_array_equal(times_a, times_b)
-    assert np.abs(frames_a.astype(np.int16) - frames_b).mean() <= 1.0  # rounding, not a different encode
+    for frames in (frames_a, frames_b):  # each a CRF-28 copy of the source: about 10 grey levels off on noise
+        error = np.abs(frames.astype(np.int16) - source).mean(axis=(1, 2, 3))
+        assert error.max() < 20, error
     assert len(load_audio(first)) == len(load_audio(other))
-    stamp = first.stat().st_mtime_ns
+
+    def encoder_must_not_run(*_args, **_kwargs):
+        raise AssertionError("the cached copy was encoded again")
+
+    monkeypatch.setattr(lvideo, "reencode_h264", encoder_must_not_run)
+    stamp, digest = first.stat().st_mtime_ns, file_sha256(first)
     again = launder_copy(clip, c, seed=2, root=tmp_path / "a")
-    assert again == first and again.stat().st_mtime_ns == stamp  # reused, not rewritten
+    assert again == first and again.stat().st_mtime_ns == stamp and file_sha256(again) == digest  # reused
     assert not list(first.parent.glob("*.partial*"))

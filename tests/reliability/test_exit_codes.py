@@ -71,7 +71,7 @@ def test_a_result_that_is_not_valid_json_becomes_its_files_error_line(tmp_path: 
     from deepfake_gui.core.results import ScanResult
     from deepfake_gui.engine import scan as scan_module
 
-    def infinite(path, info, detectors, options, cancel, done=0, total=1):
+    def infinite(path, info, detectors, options, cancel, done=0, total=1, decoder=None):
         yield from ()
         return ScanResult(path=str(path), verdict="fake", probability=float("inf"))
 

@@ -25,13 +25,23 @@ STAND_INS = [SimpleNamespace(name=f"stand-in-{m}", modality=m, unavailable=None,
              for m in ("image", "audio")]
 
 
-def _decode_everything(path, info, track, active, options, cancel):
-    """What a detector reads, decoded to the end: every frame of a video or animation, every audio sample."""
+def _decode_everything(path, info, track, active, options, cancel, decoder=None):
+    """What a detector reads, decoded to the end: every frame of a video or animation, every audio sample.
+
+    With the scan's decoding worker: what scoring reads from it (the picture, every sampled frame, every sample).
+    """
     from deepfake_gui.media import iter_image_frames, load_image
     from deepfake_gui.media.audio import iter_audio_chunks
     from deepfake_gui.media.video import iter_video_frames
 
-    if track == "audio":
+    if decoder is not None and decoder.isolated:
+        if track == "audio":
+            n = sum(len(c) for c in decoder.audio_chunks(path, 16_000))
+        elif track == "frames":
+            n = sum(1 for _ in decoder.video_frames(path, 2.0))
+        else:
+            n = decoder.image(path).size
+    elif track == "audio":
         n = sum(len(c) for c in iter_audio_chunks(path, 16_000))
     elif track == "frames":
         n = sum(1 for _ in iter_video_frames(path, per_second=2.0))
@@ -52,12 +62,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     return root, hostile.build(root)
 
 
-def test_every_hostile_file_gets_one_clean_line(corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("timeout_s", [None, 60.0], ids=["in-process", "decoding-worker"])
+def test_every_hostile_file_gets_one_clean_line(corpus, monkeypatch: pytest.MonkeyPatch,
+                                                timeout_s: float | None) -> None:
     root, expect = corpus
     monkeypatch.setattr(scan_module, "_track_job", _decode_everything)
     monkeypatch.setattr(verdicts_module, "finish_result", _finish)
     monkeypatch.setattr(scan_module, "_add_segments", lambda *a, **k: None)
-    options = ScanOptions(device="cpu", batch_size=4, cross_file_batches=False)
+    options = ScanOptions(device="cpu", batch_size=4, cross_file_batches=False, decode_timeout_s=timeout_s,
+                          memory_budget_bytes=None if timeout_s is None else 2 << 30)
     results = [e for e in scan_job([root], options, detectors=STAND_INS) if isinstance(e, ScanResult)]
     by_name = {os.path.basename(r.path): r for r in results}
     assert len(results) == len(by_name) == len(expect)

@@ -27,7 +27,7 @@ def _scan(paths, detectors: list) -> list[ScanResult]:
     return [e for e in scan_job(paths, options, detectors=detectors) if isinstance(e, ScanResult)]
 
 
-def _decoding_track_job(path, info, track, active, options, cancel):
+def _decoding_track_job(path, info, track, active, options, cancel, decoder=None):
     """Reads the whole track with the real decoders, as a detector would, and scores nothing."""
     from deepfake_gui.media.audio import iter_audio_chunks
     from deepfake_gui.media.video import iter_video_frames
@@ -56,7 +56,7 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verdicts_module, "finish_result", _finish)
     monkeypatch.setattr(scan_module, "_add_segments", lambda *a, **k: None)
     # these tests are about decoding and integrity: the stand-ins' tones are not to be gated as "not speech"
-    monkeypatch.setattr("deepfake_gui.engine.gate.content_check", lambda path, info: None)
+    monkeypatch.setattr("deepfake_gui.engine.gate.content_check", lambda path, info, decoder=None: None)
 
 
 def _flac(path: Path, seconds: float = 6.0) -> Path:
@@ -84,7 +84,7 @@ def test_a_video_whose_sound_does_not_decode_is_partial_never_real(tmp_path: Pat
 
     video = media_factory.write_video(tmp_path / "clip.mp4")
 
-    def sound_breaks(path, info, track, active, options, cancel):
+    def sound_breaks(path, info, track, active, options, cancel, decoder=None):
         if track == "audio":
             raise MediaError(path, "truncated AAC", "the data ends early", "truncated")
         return _decoding_track_job(path, info, track, active, options, cancel)
@@ -107,7 +107,7 @@ def _png(path: Path) -> Path:
 def _overwriting_scan_file(offset: int):
     """Stands in for scan_file: overwrites 4 KB at ``offset`` and restores the mtime, as a careful writer would."""
 
-    def scan_file(path, info, detectors, options, cancel, done=0, total=1):
+    def scan_file(path, info, detectors, options, cancel, done=0, total=1, decoder=None):
         st = os.stat(path)
         with open(path, "r+b") as fh:
             fh.seek(offset)
@@ -140,7 +140,7 @@ def test_an_unchanged_file_reports_the_hash_of_the_bytes_scanned(tmp_path: Path,
     path = _png(tmp_path / "evidence.png")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
 
-    def scan_file(path, info, detectors, options, cancel, done=0, total=1):
+    def scan_file(path, info, detectors, options, cancel, done=0, total=1, decoder=None):
         yield from ()
         return ScanResult(path=str(path), verdict="real", probability=0.1)
 
