@@ -162,7 +162,7 @@ def majority_modality(file_modalities: Sequence[str | None]) -> str:
 
 
 def default_encoder_for(modality: str) -> str:
-    """The encoder of the active default detector for a modality (the shipped bundle with the best CV AUC).
+    """The encoder of a modality's lead default detector (best unseen-generator AUC, then CV: as scan orders).
 
     Read from models/*/detector.json without loading anything; "video" maps to audio
     (the explorer embeds a video's sound track).
@@ -170,7 +170,7 @@ def default_encoder_for(modality: str) -> str:
     from deepfake_gui.core.config import shipped_models_dir
 
     target = encoder_modality_for(modality) or modality
-    best: tuple[float, str] | None = None
+    best: tuple[tuple[float, float], str] | None = None
     root = shipped_models_dir()
     for meta_path in sorted(root.glob("*/detector.json")) if root.is_dir() else []:
         try:
@@ -180,7 +180,8 @@ def default_encoder_for(modality: str) -> str:
         encoder = meta.get("encoder")
         if meta.get("modality") != target or not isinstance(encoder, dict) or not encoder.get("name"):
             continue
-        auc = float((meta.get("metrics") or {}).get("cv_auc") or 0.0)
+        metrics = meta.get("metrics") or {}
+        auc = (float((metrics.get("headline") or {}).get("mean_auc") or 0.0), float(metrics.get("cv_auc") or 0.0))
         if best is None or auc > best[0]:
             best = (auc, str(encoder["name"]))
     if best is not None:

@@ -216,8 +216,8 @@ def test_reference_sample_is_even_and_deterministic() -> None:
 
 def test_default_encoders_and_majority_modality() -> None:
     assert default_encoder_for("image") == "efficientnet-lite0"
-    assert default_encoder_for("audio") == "whisper-tiny-en"
-    assert default_encoder_for("video") == "whisper-tiny-en"
+    assert default_encoder_for("audio") == "phase-coherence"  # the encoder of the detector that leads scan's verdict
+    assert default_encoder_for("video") == "phase-coherence"
     assert majority_modality(["image", "audio", "video"]) == "audio"
     assert majority_modality(["image", "image", "video", None]) == "image"
     assert majority_modality([]) == "image"
