@@ -276,8 +276,15 @@ def temporal_rows(records: list[TrackRecord], n_draws: int = 1000, rules: dict |
             row["frame_auc_window"], row["frame_eer_window"] = window["frame_auc"], window["frame_eer"]
         step_s = [float(np.median(np.diff(np.sort(r.times)))) for r in mine if len(r.times) > 1]
         row["native_step_s"] = round(float(np.median(step_s)), 4) if step_s else None
+        if not row["lead"]:  # scan lists the lead detector's segments only: none to measure here
+            row.update(dict.fromkeys(SEGMENT_FIGURES))
+            row["segments"] = "scan lists the segments of each track's lead detector only"
         rows.append(row)
     return rows
+
+
+SEGMENT_FIGURES = ("segment_iou", "segment_iou_all", "true_segments_found", "predicted_segments", "false_segments",
+                   "controls_with_segments", "flagged_seconds_per_control_minute", "partial_with_segment")
 
 
 def spatial_rows(records: list[ImageRecord], n_draws: int = 1000) -> list[dict]:
