@@ -141,7 +141,7 @@ def test_verdict_card_of_a_real_scan(qtbot, results) -> None:
     card = VerdictCard(video)
     qtbot.addWidget(card)
     assert card.verdict_label.text() == (video.verdict or "no verdict").upper()
-    assert len(card.detector_rows) == len(video.detectors) == 3
+    assert len(card.detector_rows) == len(video.detectors) == 4  # frames; phase, Whisper and GE2E on the sound
     assert len(card.caveat_labels) == len(reading_caveats(video))  # domain text is in the model cards
     assert len(reading_caveats(video)) < len(video.caveats)
     assert (card.disagreement_label is not None) == any("detectors disagree" in c for c in video.caveats)
