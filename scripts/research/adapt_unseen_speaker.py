@@ -56,7 +56,8 @@ def main() -> None:
             adapted = LinearProbe(C=C).fit(X[train], y[train], sample_weight=w)
             afters.append(roc_auc(y[rest], adapted.decision_function(X[rest])))
             befores_rest.append(roc_auc(y[rest], base.decision_function(X[rest])))
-        out["speakers"][source] = {"base_auc_all": round(before, 4), "base_auc_rest": round(float(np.mean(befores_rest)), 4),
+        out["speakers"][source] = {"base_auc_all": round(before, 4),
+                                   "base_auc_rest": round(float(np.mean(befores_rest)), 4),
                                    "adapted_auc_rest": round(float(np.mean(afters)), 4),
                                    "adapted_min": round(float(np.min(afters)), 4)}
         print(source, out["speakers"][source], flush=True)
