@@ -184,8 +184,8 @@ def _check_network(host: str) -> None:
 
 def fetch_weights(spec: EncoderSpec, *, user_env_offline: bool = False) -> WeightStatus:
     """Download an encoder's weights with a progress bar (only on explicit request)."""
-    if spec.random_init:
-        return locate_weights(spec)
+    if spec.random_init or all(source.kind == "none" for source in spec.weights):
+        return locate_weights(spec)  # random test weights, or a weightless encoder: nothing to download
     source = spec.weights[0]
     if source.kind == "package":
         raise LayerScopeError(

@@ -24,6 +24,13 @@ def test_weightless_encoder_is_present_and_not_a_test_encoder() -> None:
     assert build_encoder("phase-coherence").weights_sha256 == "signal-processing"
 
 
+def test_fetch_has_nothing_to_download(monkeypatch) -> None:
+    from deepfake_gui.encoders import weights
+
+    monkeypatch.setattr(weights, "_check_network", lambda host: pytest.fail(f"tried to reach {host}"))
+    assert weights.fetch_weights(get_spec("phase-coherence")).status == "present"
+
+
 def test_steady_tone_is_coherent_and_noise_is_not() -> None:
     n_fft = 512
     tone_dev, _ = phase_deviation(tone(500.0), n_fft)  # 500 Hz = bin 16 of a 512-point STFT at 16 kHz
