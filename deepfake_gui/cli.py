@@ -584,7 +584,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.models_command == "fetch":
         status = fetch_weights(get_spec(args.name), user_env_offline=_USER_HF_OFFLINE == "1")
-        print(f"{args.name}: {status.status} ({status.path})")
+        print(f"{args.name}: {status.status} ({status.path or status.source})")
         return 0 if status.status == "present" else 1
     if args.models_command == "verify":
         bad = 0
