@@ -213,7 +213,7 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
-        self._relay: object = None
+        self._weights_job: object = None
         if check_weights:
             self.check_weights()
 
@@ -263,7 +263,7 @@ class AboutDialog(QDialog):
         from deepfake_gui.gui.views.common import run_in_background
 
         names = [e.name for e in self.encoders]
-        self._relay = run_in_background(lambda: weight_statuses(names), self._on_weights, self._on_weights_failed)
+        self._weights_job = run_in_background(lambda: weight_statuses(names), self._on_weights, self._on_weights_failed)
 
     @Slot(object)
     def _on_weights(self, statuses: dict[str, str]) -> None:

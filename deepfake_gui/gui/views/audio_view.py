@@ -123,7 +123,7 @@ class AudioView(QWidget):
         self.timeline.time_picked.connect(self._seek)
         self.status_label.setText("loading the waveform and spectrogram…")
         path, duration = result.path, self.duration_s  # the job must not hold the widget (see common.py)
-        self._relay = run_in_background(lambda: _load(path, duration), self._on_loaded,
+        self._load_job = run_in_background(lambda: _load(path, duration), self._on_loaded,
                                         self._on_failed)
 
     def _build_plots(self) -> None:

@@ -91,7 +91,7 @@ class ImageView(QWidget):
         self._build_controls()
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.status_label.setText("loading the image…")
-        self._relay = run_in_background(lambda: _load(result), self._on_loaded, self._on_failed)
+        self._load_job = run_in_background(lambda: _load(result), self._on_loaded, self._on_failed)
 
     def _build_controls(self) -> None:
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
