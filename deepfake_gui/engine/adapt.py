@@ -136,7 +136,7 @@ class AdaptReport:
 # ------------------------------------------------------------------------- helpers
 def list_reference_files(paths: Sequence[str | Path]) -> list[Path]:
     """Files given directly, and the media files inside given folders (side files skipped)."""
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.media.walk import iter_input_files
     from deepfake_gui.probes.dataset import SIDECAR_SUFFIXES
 
     out: list[Path] = []

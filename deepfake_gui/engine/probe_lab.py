@@ -217,7 +217,7 @@ def lab_warnings(data: LabeledSet, meta: dict[str, Any], random_init: bool, fail
 
 def guess_modality(folders: Sequence[str | Path], limit: int = 200) -> str | None:
     """"image" or "audio" from the file suffixes in the first ``limit`` files; None when unclear."""
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.media.walk import iter_input_files
 
     suffixes = [p.suffix.lower() for p in islice(iter_input_files([Path(f) for f in folders]), limit)]
     images = sum(s in IMAGE_SUFFIXES for s in suffixes)

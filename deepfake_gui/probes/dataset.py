@@ -148,7 +148,7 @@ def load_datasets(roots: list[str | Path]) -> LabeledSet:
 
 
 def _from_folders(root: Path) -> LabeledSet:
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.media.walk import iter_input_files
 
     paths, labels, generators = [], [], []
     real_dir, fake_dir = root / "real", root / "fake"
@@ -184,7 +184,7 @@ def dataset_from_folders(real: Sequence[str | Path],
     the step users get wrong. Groups come from ``guess_group``; a manifest gives
     exact ones. Side files (manifest.csv, notes) are skipped.
     """
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.media.walk import iter_input_files
 
     paths: list[Path] = []
     labels: list[int] = []
