@@ -136,8 +136,8 @@ class AdaptReport:
 # ------------------------------------------------------------------------- helpers
 def list_reference_files(paths: Sequence[str | Path]) -> list[Path]:
     """Files given directly, and the media files inside given folders (side files skipped)."""
+    from deepfake_gui.engine.datasets import SIDECAR_SUFFIXES
     from deepfake_gui.media.walk import iter_input_files
-    from deepfake_gui.probes.dataset import SIDECAR_SUFFIXES
 
     out: list[Path] = []
     seen: set[Path] = set()
@@ -379,7 +379,8 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     """
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
-    from deepfake_gui.probes.dataset import LabeledSet, load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.probes.dataset import LabeledSet
 
     cancel = cancel or CancelToken()
     if not opts.weight > 0:

@@ -245,7 +245,7 @@ def embedding_job(request: ExploreRequest, cancel: CancelToken | None = None
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import iter_file_features
     from deepfake_gui.encoders.registry import build_encoder, get_spec
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     cancel = cancel or CancelToken()
     spec = get_spec(request.encoder)

@@ -151,7 +151,7 @@ class EncoderChoice:
 # ----------------------------------------------------------------------------- data sets
 def build_lab_dataset(request: LabRequest) -> LabeledSet:
     """The LabeledSet of the picks; raises LayerScopeError naming the folder and what is wrong."""
-    from deepfake_gui.probes.dataset import dataset_from_folders, load_dataset
+    from deepfake_gui.engine.datasets import dataset_from_folders, load_dataset
 
     if request.manifest is not None:
         data = load_dataset(request.manifest)

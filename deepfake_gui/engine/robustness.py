@@ -50,9 +50,9 @@ def robustness_job(detector_dir: Path, data_dir: Path, conditions: Sequence[str]
                    device: str = "auto", plot: Path | None = None, launder_dir: Path | None = None,
                    cancel: CancelToken | None = None) -> Iterator[Progress | RobustnessReport]:
     """Score ``data_dir`` clean and under each condition; with ``plot``, also write the robustness plot there."""
+    from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.launder.conditions import CLEAN, file_sha256, get_condition
     from deepfake_gui.probes.bundle import load_bundle
-    from deepfake_gui.probes.dataset import load_dataset
 
     bundle = load_bundle(detector_dir)
     modality = str(bundle.meta.get("modality", "image"))

@@ -79,11 +79,12 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_datasets
     from deepfake_gui.engine.train_protocols import choose_layers, logo_by_layer, training_licences
     from deepfake_gui.launder.conditions import file_sha256
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
-    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_datasets
+    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
     from deepfake_gui.probes.domain_profile import measure_domain_profile
     from deepfake_gui.probes.linear import LinearProbe
     from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model

@@ -79,7 +79,7 @@ def image_features(path: Path) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     manifest, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
     data = load_dataset(manifest)

@@ -57,8 +57,8 @@ def make_fusion_bundle(data_dir: Path, out: Path) -> Path:
     """What `layerscope train --encoder fusion` writes (see test_fusion_cli), with a small, briefly trained head."""
     from deepfake_gui.analysis.calibration import Platt
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.media import load_image
-    from deepfake_gui.probes.dataset import load_dataset
     from deepfake_gui.probes.fusion import FusionMLP, fusion_features_from_encoders
 
     data = load_dataset(data_dir)
@@ -182,7 +182,7 @@ def linear_bundle(toy_audio: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def _features(data_dir: Path, layer: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from deepfake_gui.encoders.extract import extract_features
     from deepfake_gui.encoders.registry import build_encoder
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     data = load_dataset(data_dir)
     layers, _ = extract_features(build_encoder("test-ge2e", "cpu"), data.paths)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.engine.datasets import load_dataset
 from deepfake_gui.engine.train import TrainOptions, TrainReport, train_job
 from deepfake_gui.probes.augment import (
     POLICIES,
@@ -20,7 +21,6 @@ from deepfake_gui.probes.augment import (
     extend_folds,
     policy_pool,
 )
-from deepfake_gui.probes.dataset import load_dataset
 from deepfake_gui.probes.robust_cv import robustness_cv
 
 
