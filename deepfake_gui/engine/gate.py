@@ -76,7 +76,7 @@ def recompression_reasons(path: Path, info, detectors: list) -> list[dict[str, s
             floors[d.name] = floor
     if not floors:
         return []
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+    from deepfake_gui.media.measure import jpeg_quality_estimate
 
     try:
         quality = jpeg_quality_estimate(path)

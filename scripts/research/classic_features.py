@@ -54,9 +54,9 @@ def _mel_filters(n_mels: int, n_fft: int, fmax: float) -> np.ndarray:
 
 
 def image_features(path: Path) -> dict[str, np.ndarray]:
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
     from deepfake_gui.analysis.shortcuts import image_shortcuts
     from deepfake_gui.media import load_image
+    from deepfake_gui.media.measure import jpeg_quality_estimate
 
     rgb = load_image(path).astype(np.float64)
     h, w = rgb.shape[:2]
