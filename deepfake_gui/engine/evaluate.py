@@ -114,7 +114,7 @@ def _score_linear(bundle, data, device, cancel) -> Generator[Progress, None, _Sc
 
 
 def _score_fusion(bundle, data, device, cancel) -> Generator[Progress, None, _Scored]:
-    from deepfake_gui.probes.fusion_detector import FusionDetector
+    from deepfake_gui.engine.fusion_detector import FusionDetector
 
     detector = FusionDetector(bundle)
     if any(_encoder_modality(name) != "image" for name in detector.encoder_names):

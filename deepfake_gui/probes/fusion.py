@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,41 +64,6 @@ def fusion_inputs(clip_image_emb: np.ndarray, prompt_emb: np.ndarray, resnet_poo
     prod = e * t[None, :]
     cos = prod.sum(axis=1, keepdims=True)
     return np.concatenate([e, prod, cos, r], axis=1).astype(np.float32)
-
-
-def fusion_features_from_encoders(clip_encoder: Any, resnet_encoder: Any, images: Sequence[np.ndarray],
-                                  batch_size: int = 32) -> np.ndarray:
-    """``fusion_inputs`` for decoded RGB images, straight from the two encoders.
-
-    Uses the CLIP encoder's ``image_embedding(preprocess(images))`` and
-    ``forensic_prompt_embedding()``, and the ResNet encoder's pooled "pool" layer
-    (the global-average-pooled output of the last stage).
-    """
-    import torch
-
-    from deepfake_gui.encoders.device import to_device
-
-    if not len(images):
-        raise ValueError("no images to encode")
-    prompt = _to_numpy(clip_encoder.forensic_prompt_embedding()).reshape(-1)
-    rows = []
-    for start in range(0, len(images), batch_size):
-        chunk = list(images[start:start + batch_size])
-        batch = to_device(clip_encoder.preprocess(chunk), clip_encoder.device)
-        with torch.inference_mode():
-            emb = _to_numpy(clip_encoder.image_embedding(batch))
-        feats = resnet_encoder.encode(chunk)
-        names = list(feats.layer_names)
-        index = names.index(RESNET_POOL_LAYER) if RESNET_POOL_LAYER in names else len(names) - 1
-        pooled = _to_numpy(feats.pooled[index])
-        rows.append(fusion_inputs(emb, prompt, pooled))
-    return np.concatenate(rows, axis=0)
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().float().cpu().numpy()
-    return np.asarray(value, dtype=np.float32)
 
 
 # --------------------------------------------------------------------- head

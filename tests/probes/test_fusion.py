@@ -11,11 +11,11 @@ from torch import nn
 
 from deepfake_gui.analysis.metrics import roc_auc
 from deepfake_gui.encoders.base import LayerFeatures
+from deepfake_gui.engine.fusion_detector import fusion_features_from_encoders
 from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
 from deepfake_gui.probes.fusion import (
     FusionMLP,
     build_head,
-    fusion_features_from_encoders,
     fusion_inputs,
     fusion_layout,
     grouped_validation_split,
