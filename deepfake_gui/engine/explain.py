@@ -109,10 +109,10 @@ def manifest_item(path: str | Path, max_levels: int = 3):
     """The localization manifest row of a file (``manifest.csv`` in one of its parent folders, as in
     ../shared/data/localization), or None when no manifest lists it or the manifest cannot be read.
 
-    Returns engine.evaluate_localization.Item (``truth`` per track, ``mask_path`` for images).
+    Returns engine.localization_manifest.Item (``truth`` per track, ``mask_path`` for images).
     """
     from deepfake_gui.core.errors import LayerScopeError
-    from deepfake_gui.engine.evaluate_localization import load_manifest
+    from deepfake_gui.engine.localization_manifest import load_manifest
 
     target = Path(path).resolve()
     folder = target.parent
