@@ -227,6 +227,14 @@ def guess_modality(folders: Sequence[str | Path], limit: int = 200) -> str | Non
     return "image" if images > audio else "audio"
 
 
+def encoder_choice(name: str) -> EncoderChoice:
+    """One encoder by registry name, offered as usable (its weights are checked when the sweep loads it)."""
+    from deepfake_gui.encoders.registry import get_spec
+
+    spec = get_spec(name)
+    return EncoderChoice(name, spec.modality, spec.random_init, True, spec.num_layers)
+
+
 def encoder_choices(modality: str) -> list[EncoderChoice]:
     """The encoders of a modality, usable ones first (pretrained, then random-init test ones)."""
     from deepfake_gui.encoders.registry import get_spec, list_encoders

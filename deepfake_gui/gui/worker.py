@@ -52,7 +52,7 @@ def _device_label(detectors: Sequence[Any], options: ScanOptions) -> str:
         if isinstance(device, str):
             return device
         try:
-            from deepfake_gui.encoders.device import describe_device
+            from deepfake_gui.engine.inventory import describe_device
 
             return describe_device(device)
         except Exception:
@@ -175,9 +175,9 @@ class EngineWorker(QObject):
         key = _detector_key(options)
         if self._detectors is None or self._detectors_key != key:
             if self._detectors_key is not None and self._detectors_key[-1] != key[-1]:
-                from deepfake_gui.encoders.registry import clear_warm
+                from deepfake_gui.engine.inventory import release_warm_encoders
 
-                clear_warm()  # the warm encoders hold the old models folder's weights
+                release_warm_encoders()  # the warm encoders hold the old models folder's weights
             with _collector_paused():
                 detectors = list(self._resolver(options))
             self._detectors, self._detectors_key = detectors, key

@@ -60,6 +60,7 @@ from deepfake_gui.engine.probe_lab import (
     LayerScore,
     adapt_staging_dir,
     base_detector_choices,
+    encoder_choice,
     encoder_choices,
     guess_modality,
     lab_job,
@@ -347,17 +348,14 @@ class ProbeLab(QWidget):
 
     def set_encoder(self, name: str) -> None:
         """Select an encoder by registry name (its modality too), even before the encoder list has loaded."""
-        from deepfake_gui.encoders.registry import get_spec
-
-        spec = get_spec(name)
+        choice = encoder_choice(name)
         self._modality_pinned = True
         self._wanted_encoder = name
-        if self.modality_combo.currentData() != spec.modality:
-            self.modality_combo.setCurrentIndex(self.modality_combo.findData(spec.modality))
+        if self.modality_combo.currentData() != choice.modality:
+            self.modality_combo.setCurrentIndex(self.modality_combo.findData(choice.modality))
             self._load_encoders()
         index = self.encoder_combo.findData(name)
         if index < 0:
-            choice = EncoderChoice(name, spec.modality, spec.random_init, True, spec.num_layers)
             self.encoder_combo.addItem(choice.label, name)
             index = self.encoder_combo.count() - 1
         self.encoder_combo.setCurrentIndex(index)
