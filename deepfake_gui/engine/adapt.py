@@ -610,12 +610,3 @@ def report_dict(report: AdaptReport) -> dict[str, Any]:
             "inconclusive_band": report.meta["inconclusive_band"], "reference": report.meta["reference"],
             "figures": report.figures, "check": report.check.to_dict(), "dropped": report.dropped,
             "warnings": report.warnings}
-
-
-def describe_reference_set(meta: dict) -> str | None:
-    """"adapted to: <name> (N files)" for a verdict card, or None for a detector that was not adapted."""
-    refs = (meta.get("adaptation") or {}).get("reference_set")
-    if not refs:
-        return None
-    return f"adapted to: {refs.get('name')} ({refs.get('n_files')} genuine files)"
-
