@@ -17,6 +17,7 @@ import numpy as np
 
 from deepfake_gui.core.errors import BundleError, LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.core.present import fmt_number
 
 
 @dataclass
@@ -154,8 +155,7 @@ def format_table(report: RobustnessReport) -> str:
     lines = [f"detector {report.detector} on {report.data} ({report.modality}, seed {report.seed})",
              f"  {'condition':16s} {'AUC':>6} {'EER':>6} {'n':>6} {'failed':>6}"]
     for name, r in report.results.items():
-        auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f}"
-        eer = "n/a" if r["eer"] is None else f"{r['eer']:.3f}"
+        auc, eer = fmt_number(r["auc"], missing="n/a"), fmt_number(r["eer"], missing="n/a")
         note = report.descriptions.get(name, "")
         lines.append(f"  {name:16s} {auc:>6} {eer:>6} {r['n']:>6} {r['n_failed']:>6}  {note}")
     lines += [f"caveat: {c}" for c in report.caveats]

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from deepfake_gui import __version__
+from deepfake_gui.core.present import fmt_number
 from deepfake_gui.engine.inventory import (
     detector_rows,
     encoder_rows,
@@ -135,7 +136,7 @@ class AboutDialog(QDialog):
         table = _table("detectorsTable", ("Detector", "Source", "Modality", "Encoder", "Trained on", "CV AUC",
                                           "Licence"))
         for row, det in enumerate(self.detectors):
-            auc = "—" if det.cv_auc is None else f"{det.cv_auc:.3f}"
+            auc = fmt_number(det.cv_auc)
             _set_row(table, row, (det.name, det.source, det.modality, det.encoder, det.training, auc, det.licence),
                      tooltip=f"{det.folder}\n{det.domain}".strip())
         _fit(table)

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -54,9 +53,10 @@ from deepfake_gui.gui.batch_model import (
 )
 from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.jobs import JobHandle
-from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
+from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel
 from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
 from deepfake_gui.gui.theme import ThemeMenu, apply_theme
+from deepfake_gui.gui.widgets import FileDrops, choice_combo
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 MAX_RECENT = 10
@@ -127,7 +127,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_engine()
         self.result_selected.connect(self._show_evidence)
-        self.setAcceptDrops(True)
+        self.drops = FileDrops(self)  # the whole window takes drops, as the drop area does
+        self.drops.paths_dropped.connect(self.add_paths)
         self._restore_geometry()
         self._set_idle("Ready: drop files or folders, or use File ▸ Open.")
         if warm_up:
@@ -139,8 +140,8 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.drop_area = DropArea()
         self.drop_area.paths_dropped.connect(self.add_paths)
-        self.verdict_combo = _combo("verdictFilter", VERDICT_CHOICES)
-        self.modality_combo = _combo("modalityFilter", MODALITY_CHOICES)
+        self.verdict_combo = choice_combo("verdictFilter", VERDICT_CHOICES)
+        self.modality_combo = choice_combo("modalityFilter", MODALITY_CHOICES)
         self.verdict_combo.currentIndexChanged.connect(self._apply_filters)
         self.modality_combo.currentIndexChanged.connect(self._apply_filters)
         self.shown_label = QLabel()
@@ -393,16 +394,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_paths(event.mimeData().urls())
-        if paths:
-            self.add_paths(paths)
-            event.acceptProposedAction()
 
     # ----------------------------------------------------------- job events
     @Slot()
@@ -849,14 +840,6 @@ def empty_table_text(shown: int, total: int, scanning: bool) -> str:
         return "Scanning: each file appears here as soon as it is scored."
     return ("No files yet. Drop images, videos, sound files or whole folders here, or use File ▸ Open; "
             "File ▸ Open case… brings back an earlier investigation.")
-
-
-def _combo(name: str, choices: Sequence[tuple[str, str | None]]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for label, value in choices:
-        combo.addItem(label, value)
-    return combo
 
 
 def _action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> QAction:

@@ -73,6 +73,7 @@ from deepfake_gui.engine.explore import (
 from deepfake_gui.gui.batch_model import top_attribution
 from deepfake_gui.gui.jobs import JobHandle
 from deepfake_gui.gui.views.common import VERDICT_COLORS, offered_encoders, run_in_background, verdict_color
+from deepfake_gui.gui.widgets import choice_combo
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 PROJECTIONS = (("PCA (instant)", "pca"), ("t-SNE", "tsne"))
@@ -155,9 +156,9 @@ class EmbeddingExplorer(QWidget):
         self.compute_button = QPushButton("Compute")
         self.compute_button.setObjectName("computeButton")
         self.compute_button.clicked.connect(self.compute)
-        self.projection_combo = _combo("projectionCombo", PROJECTIONS)
+        self.projection_combo = choice_combo("projectionCombo", PROJECTIONS)
         self.projection_combo.currentIndexChanged.connect(self._on_projection_changed)
-        self.color_combo = _combo("colorCombo", COLOR_MODES)
+        self.color_combo = choice_combo("colorCombo", COLOR_MODES)
         self.color_combo.currentIndexChanged.connect(self._on_color_changed)
         self.reference_button = QPushButton("Add reference set…")
         self.reference_button.setObjectName("referenceButton")
@@ -784,14 +785,6 @@ class EmbeddingExplorer(QWidget):
     def closeEvent(self, event: Any) -> None:
         self._cancel_jobs()
         super().closeEvent(event)
-
-
-def _combo(name: str, choices: tuple[tuple[str, str], ...]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for label, value in choices:
-        combo.addItem(label, value)
-    return combo
 
 
 def _palette(names: list[str]) -> dict[str, str]:
