@@ -413,7 +413,7 @@ def layer_separation(X: np.ndarray, labels: np.ndarray, folds: list[tuple[np.nda
     for train, test in folds:
         if len(np.unique(labels[train])) < 2:
             return float("nan")
-        oof[test] = LinearProbe("logreg", seed=seed).fit(Z[train], labels[train]).decision_function(Z[test])
+        oof[test] = LinearProbe("logreg", random_state=seed).fit(Z[train], labels[train]).decision_function(Z[test])
     try:
         return roc_auc(labels, oof)
     except ValueError:
