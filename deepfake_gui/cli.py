@@ -14,9 +14,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from deepfake_gui import __version__
+from deepfake_gui.core.present import fmt_number
 
 SUBCOMMANDS = ("scan", "train", "evaluate", "models", "cache", "bench", "gui", "cases", "report", "adapt")
 _USER_HF_OFFLINE = os.environ.get("HF_HUB_OFFLINE")  # what the user set, before our default
+
+
+def _na(value: object, spec: str = ".3f") -> str:
+    """A figure as the CLI prints it: "n/a" when there is none (core.present.fmt_number)."""
+    return fmt_number(value, spec, missing="n/a")
 
 
 def _emit(obj, out) -> None:
@@ -235,8 +241,7 @@ def _robustness_lines(table: dict) -> list[str]:
     seen = set(table.get("in_augmentation") or [])
     lines = [f"robustness ({table['method']}; augmentation: {table['augment']}):"]
     for name, row in table["conditions"].items():
-        auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
-        eer = "n/a" if row["eer"] is None else f"{row['eer']:.3f}"
+        auc, eer = _na(row["auc"]), _na(row["eer"])
         mark = "  (in the augmentation pool)" if name in seen else ""
         lines.append(f"  {name:16s} AUC {auc:>6}  EER {eer:>6}  n={row['n']}{mark}")
     return lines
@@ -253,7 +258,7 @@ def _protocol_lines(m: dict, meta: dict) -> list[str]:
         for name, row in table["held_out"].items():
             ci = row.get("ci95")
             ci_text = f" (95% CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""
-            auc = "n/a" if row["auc"] is None else f"{row['auc']:.3f}"
+            auc = _na(row["auc"])
             out.append(f"  {name:32s} AUC {auc}{ci_text}  real {row['n_real']}, fake {row['n_fake']}")
     sel = meta.get("selective")
     if sel:
@@ -462,7 +467,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, o in (m.get("one_class") or {}).items():
         target = "" if o["false_alarm_target"] is None else f", target false alarm {o['false_alarm_target']:.0%}"
         threshold = "none" if o["threshold"] is None else f"{o['threshold']:.4g}"
-        auc = "n/a" if o["auc"] is None else f"{o['auc']:.3f}"
+        auc = _na(o["auc"])
         print(f"{name} model ({o['method']} on {o['fitted_on']}): distance AUC {auc}; "
               f"threshold {threshold}{target}")
         if o.get("meaning"):
@@ -471,15 +476,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if o["real_flagged"] is not None:
             print(f"  {'real (false alarms)':32s} {'':>6}  {o['real_flagged']:>8.1%}  {m['n_real']:>5}")
         for gen, v in o["per_generator"].items():
-            gauc = "n/a" if v["auc"] is None else f"{v['auc']:.3f}"
+            gauc = _na(v["auc"])
             print(f"  real vs {gen[:24]:24s} {gauc:>6}  {v['flagged']:>8.1%}  {v['n']:>5}")
     for c in m["caveats"]:
         print(f"caveat: {c}")
     return 0
-
-
-def _fmt(value, spec: str = ".3f") -> str:
-    return "n/a" if value is None else format(value, spec)
 
 
 def _evaluate_launder(args: argparse.Namespace) -> int:
@@ -524,35 +525,35 @@ def _evaluate_localization(args: argparse.Namespace) -> int:
         ci = r.get("frame_auc_ci95") or [None, None]
         print(f"\n{r['part']}/{r['track']}  {r['detector']}{lead}: {r['n_partial']} partial, {r['n_control']} "
               f"untouched")
-        print(f"  frame AUC {_fmt(r['frame_auc'])} (95% CI {_fmt(ci[0])}-{_fmt(ci[1])}), EER {_fmt(r['frame_eer'])} "
-              f"[smoothed {r['rule']['smooth_s']:g} s]; raw steps {_fmt(r['frame_auc_step'])} "
-              f"(every {_fmt(r['native_step_s'], 'g')} s)"
-              + (f"; 2 s windows {_fmt(r['frame_auc_window'])}" if r.get("frame_auc_window") is not None else ""))
-        print(f"  segment IoU {_fmt(r['segment_iou'])} (flag-everything {_fmt(r['segment_iou_flag_everything'])}); "
-              f"true segments found {_fmt(r['true_segments_found'], '.0%')}; untouched files with a segment "
-              f"{_fmt(r['controls_with_segments'], '.0%')}")
-        print(f"  file AUC {_fmt(r.get('file_auc'))}; partial files called fake "
-              f"{_fmt(r.get('partial_detected_fake'), '.0%')}, fake or inconclusive "
-              f"{_fmt(r.get('partial_fake_or_inconclusive'), '.0%')}")
+        print(f"  frame AUC {_na(r['frame_auc'])} (95% CI {_na(ci[0])}-{_na(ci[1])}), EER {_na(r['frame_eer'])} "
+              f"[smoothed {r['rule']['smooth_s']:g} s]; raw steps {_na(r['frame_auc_step'])} "
+              f"(every {_na(r['native_step_s'], 'g')} s)"
+              + (f"; 2 s windows {_na(r['frame_auc_window'])}" if r.get("frame_auc_window") is not None else ""))
+        print(f"  segment IoU {_na(r['segment_iou'])} (flag-everything {_na(r['segment_iou_flag_everything'])}); "
+              f"true segments found {_na(r['true_segments_found'], '.0%')}; untouched files with a segment "
+              f"{_na(r['controls_with_segments'], '.0%')}")
+        print(f"  file AUC {_na(r.get('file_auc'))}; partial files called fake "
+              f"{_na(r.get('partial_detected_fake'), '.0%')}, fake or inconclusive "
+              f"{_na(r.get('partial_fake_or_inconclusive'), '.0%')}")
         for gen, v in r["per_generator"].items():
-            print(f"    {gen:28s} frame AUC {_fmt(v['frame_auc'])}  segment IoU {_fmt(v['segment_iou'])}  (n={v['n']})")
+            print(f"    {gen:28s} frame AUC {_na(v['frame_auc'])}  segment IoU {_na(v['segment_iou'])}  (n={v['n']})")
     for r in m["spatial"]:
         lead = " (lead)" if r["lead"] else ""
         fixed = r["iou_fixed"]["detector_threshold"]
         ci = r.get("pixel_auc_ci95") or [None, None]
         print(f"\n{r['part']}/heatmap  {r['detector']}{lead}: {r['n_spliced']} spliced, {r['n_controls']} untouched")
-        print(f"  pixel AUC {_fmt(r.get('pixel_auc'))} (95% CI {_fmt(ci[0])}-{_fmt(ci[1])}); pointing game "
-              f"{_fmt(r.get('pointing_game'))} (mask dilated {r['tolerance_px']} px)")
-        print(f"  IoU at the best threshold {_fmt(r['iou_best_threshold']['iou'])} (chosen on this set), at the "
-              f"detector's threshold {_fmt(fixed['iou'])}; flag-everything {_fmt(r.get('iou_flag_everything'))}")
-        print(f"  file AUC {_fmt(r.get('file_auc'))}; spliced images called fake "
-              f"{_fmt(r.get('partial_detected_fake'), '.0%')}")
+        print(f"  pixel AUC {_na(r.get('pixel_auc'))} (95% CI {_na(ci[0])}-{_na(ci[1])}); pointing game "
+              f"{_na(r.get('pointing_game'))} (mask dilated {r['tolerance_px']} px)")
+        print(f"  IoU at the best threshold {_na(r['iou_best_threshold']['iou'])} (chosen on this set), at the "
+              f"detector's threshold {_na(fixed['iou'])}; flag-everything {_na(r.get('iou_flag_everything'))}")
+        print(f"  file AUC {_na(r.get('file_auc'))}; spliced images called fake "
+              f"{_na(r.get('partial_detected_fake'), '.0%')}")
         for gen, v in r["per_generator"].items():
-            print(f"    {gen:28s} pixel AUC {_fmt(v['pixel_auc'])}  pointing {_fmt(v['pointing_game'])}  (n={v['n']})")
+            print(f"    {gen:28s} pixel AUC {_na(v['pixel_auc'])}  pointing {_na(v['pointing_game'])}  (n={v['n']})")
     for part, f in m["files"].items():
-        print(f"\n{part} files (all detectors fused): partial called fake {_fmt(f.get('partial_called_fake'), '.0%')}, "
-              f"inconclusive {_fmt(f.get('partial_called_inconclusive'), '.0%')}; untouched called fake "
-              f"{_fmt(f.get('real_called_fake'), '.0%')}")
+        print(f"\n{part} files (all detectors fused): partial called fake {_na(f.get('partial_called_fake'), '.0%')}, "
+              f"inconclusive {_na(f.get('partial_called_inconclusive'), '.0%')}; untouched called fake "
+              f"{_na(f.get('real_called_fake'), '.0%')}")
     for c in m["caveats"]:
         print(f"caveat: {c}")
     return 0

@@ -37,7 +37,8 @@ from deepfake_gui.core import config
 from deepfake_gui.core.jobs import Progress
 from deepfake_gui.encoders.cache import FeatureCache
 from deepfake_gui.encoders.extract import collect_features
-from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_dataset
+from deepfake_gui.engine.datasets import load_dataset
+from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
 from deepfake_gui.probes.linear import LinearProbe
 from deepfake_gui.probes.sweep import per_generator_auc, sweep_layers
 

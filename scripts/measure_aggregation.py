@@ -52,8 +52,8 @@ def _augmented(bundle_dir: str | None, encoder, layers: list[int], data: Path, s
     """(origin index, pooled features) of the laundered copies a bundle was trained with; empty without one."""
     if not bundle_dir:
         return np.zeros(0, dtype=int), np.zeros((0, 1))
+    from deepfake_gui.engine.laundered import augmented_copies
     from deepfake_gui.launder.conditions import file_sha256
-    from deepfake_gui.probes.augment import augmented_copies
     from deepfake_gui.probes.bundle import load_bundle
 
     record = load_bundle(bundle_dir).meta.get("augmentation")

@@ -1,7 +1,9 @@
 """Conditions under which a score deserves less trust, phrased for the person reading it.
 
 Every check is a pure function that returns a (possibly empty) list of Caveat, so a
-report can simply concatenate them. Detectors are known to key on things other than
+report can simply concatenate them. What a check needs from the file itself (its JPEG
+quality, its streams' bit rates) is measured by the engine (engine/file_caveats.py,
+with media/measure.py) and passed in as ``FileMeasures``. Detectors are known to key on things other than
 the manipulation itself (leading silence in ASVspoof-trained models, JPEG quality
 in image detectors), and a probe trained on one domain may not transfer to another;
 the user must see that next to the number.
@@ -10,22 +12,9 @@ the user must see that next to the number.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# IJG (libjpeg) standard luminance table at quality 50, natural (row-major) order.
-_IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61,
-    12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77,
-    24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101,
-    72, 92, 95, 98, 112, 100, 103, 99,
-], dtype=np.int64)
 
 LOSSY_AUDIO_CODECS = frozenset({
     "mp1", "mp2", "mp3", "mp3float", "mp3adu", "mp3on4", "aac", "aac_latm", "he-aac", "opus", "vorbis",
@@ -129,61 +118,8 @@ def no_face_caveat(n_frames_checked: int) -> list[Caveat]:
 # --- compression -------------------------------------------------------------------
 
 
-def _ijg_table(quality: int) -> np.ndarray:
-    """libjpeg's jpeg_quality_scaling + baseline clamp (what Pillow's quality= writes)."""
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return np.clip((_IJG_LUMA * scale + 50) // 100, 1, 255)
-
-
-_IJG_TABLES = {q: _ijg_table(q) for q in range(1, 101)}
-
-
-def jpeg_quality_estimate(path: str | Path) -> int | None:
-    """The IJG quality (1-100) whose luminance table best matches the file's, or None.
-
-    None when the file is not a JPEG or has no tables. For encoders with their own
-    tables (cameras, Photoshop) the result is the nearest IJG equivalent.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if im.format not in ("JPEG", "MPO"):
-                return None
-            tables = getattr(im, "quantization", None) or {}
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        return None
-    if not tables:
-        return None
-    luma = np.asarray(tables[min(tables)], dtype=np.int64)
-    if luma.size != 64:
-        return None
-    errors = {q: int(np.abs(table - luma).sum()) for q, table in _IJG_TABLES.items()}
-    return min(errors, key=lambda q: (errors[q], -q))
-
-
 def _info_dict(info: Any) -> dict:
     return info.to_dict() if hasattr(info, "to_dict") else dict(info)
-
-
-def stream_bit_rates(path: str | Path) -> tuple[int | None, int | None]:
-    """(video, audio) bit rates in bit/s as the container declares them; None where unknown.
-
-    An audio-only file whose stream has no rate (Ogg) falls back to the container's.
-    """
-    from deepfake_gui.media.av_util import open_container, real_video_streams
-
-    try:
-        with open_container(path) as container:
-            videos = real_video_streams(container)
-            audios = list(container.streams.audio)
-            video = (videos[0].bit_rate or videos[0].codec_context.bit_rate or None) if videos else None
-            audio = (audios[0].bit_rate or audios[0].codec_context.bit_rate or None) if audios else None
-            if audios and audio is None and not videos:
-                audio = container.bit_rate or None
-    except Exception:  # unreadable rates only silence this caveat; probe() reports broken files
-        return None, None
-    return (int(video) if video else None), (int(audio) if audio else None)
 
 
 # --- nearest standard laundering condition ----------------------------------------
@@ -230,8 +166,8 @@ class ConditionMatch:
 
 
 @dataclass(frozen=True)
-class _Measured:
-    """What the compression checks read from the file, once."""
+class FileMeasures:
+    """What the compression checks read from the file, once (see :func:`file_measures`)."""
 
     modality: str | None
     jpeg_quality: int | None
@@ -242,19 +178,35 @@ class _Measured:
     video_rate: int | None
 
 
-def _measure(info: Any, path: str | Path) -> _Measured:
+def wants_jpeg_quality(info: Any) -> bool:
+    """Whether the checks need the file's JPEG quality (a JPEG picture)."""
+    d = _info_dict(info)
+    return d.get("modality") == "image" and str(d.get("codec", "")).lower() in ("jpeg", "mpo")
+
+
+def wants_bit_rates(info: Any) -> bool:
+    """Whether the checks need the streams' bit rates read from the container (``info`` declares none)."""
+    d = _info_dict(info)
+    extra = d.get("extra") or {}
+    return d.get("modality") != "image" and extra.get("video_bit_rate") is None \
+        and extra.get("audio_bit_rate") is None
+
+
+def file_measures(info: Any, jpeg_quality: int | None = None,
+                  bit_rates: tuple[int | None, int | None] = (None, None)) -> FileMeasures:
+    """The measures of one file: ``info`` (a MediaInfo or its dict) plus what was read from the file
+    when :func:`wants_jpeg_quality` / :func:`wants_bit_rates` asked for it ((video, audio) bit rates)."""
     d = _info_dict(info)
     modality = d.get("modality")
     width, height = d.get("width"), d.get("height")
     if modality == "image":
-        quality = jpeg_quality_estimate(path) if str(d.get("codec", "")).lower() in ("jpeg", "mpo") else None
-        return _Measured(modality, quality, width, height, None, None, None)
+        return FileMeasures(modality, jpeg_quality, width, height, None, None, None)
     extra = d.get("extra") or {}
     video_rate, audio_rate = extra.get("video_bit_rate"), extra.get("audio_bit_rate")
     if video_rate is None and audio_rate is None:
-        video_rate, audio_rate = stream_bit_rates(path)
+        video_rate, audio_rate = bit_rates
     audio_codec = d.get("codec") if modality == "audio" else d.get("audio_codec")
-    return _Measured(modality, None, width, height, audio_codec, audio_rate, video_rate)
+    return FileMeasures(modality, None, width, height, audio_codec, audio_rate, video_rate)
 
 
 def _jpeg_match(quality: int | None) -> ConditionMatch | None:
@@ -284,7 +236,8 @@ def _audio_match(codec: str | None, rate: int | None) -> ConditionMatch | None:
                           mild=rate >= AUDIO_BITRATE_LIMIT, beyond=rate < steps[-1][0])
 
 
-def _matches(m: _Measured) -> list[ConditionMatch]:
+def matches_for(m: FileMeasures) -> list[ConditionMatch]:
+    """The standard laundering conditions a file with these measures resembles, at most one per family."""
     if m.modality == "image":
         found = [_jpeg_match(m.jpeg_quality), _small_image_match(m.width, m.height)]
     else:
@@ -292,32 +245,17 @@ def _matches(m: _Measured) -> list[ConditionMatch]:
     return [x for x in found if x is not None]
 
 
-def condition_matches(info: Any, path: str | Path) -> list[ConditionMatch]:
-    """The standard laundering conditions this file resembles (rules above), at most one per family.
-
-    ``info`` is a MediaInfo or its dict, as for :func:`recompression_caveats`.
-    """
-    return _matches(_measure(info, path))
-
-
-def matching_conditions(info: Any, path: str | Path) -> list[str]:
-    """The names of :func:`condition_matches` (e.g. ``["jpeg60", "rescale0.5"]``)."""
-    return [m.condition for m in condition_matches(info, path)]
-
-
 def _condition_of(matches: list[ConditionMatch], prefix: str) -> str | None:
     return next((m.condition for m in matches if m.condition.startswith(prefix)), None)
 
 
-def recompression_caveats(info: Any, path: str | Path) -> list[Caveat]:
+def recompression_caveats_for(info: Any, m: FileMeasures) -> list[Caveat]:
     """Heavy lossy compression or downscaling: detectors often mistake its artefacts.
 
-    ``info`` is a MediaInfo or its dict. Bit rates come from ``info["extra"]``
-    ("video_bit_rate", "audio_bit_rate") when present, else from the container. Each
-    caveat names its nearest standard laundering condition in ``condition`` when one exists.
+    ``info`` is a MediaInfo or its dict, ``m`` its :func:`file_measures`. Each caveat names
+    its nearest standard laundering condition in ``condition`` when one exists.
     """
-    m = _measure(info, path)
-    matches = _matches(m)
+    matches = matches_for(m)
     out: list[Caveat] = []
     if m.modality == "image":
         quality = m.jpeg_quality

@@ -109,7 +109,7 @@ def ray_scan_job(paths: Iterable[str | Path], options: Any = None, cancel: Cance
     ``worker_cls`` is the actor class (tests pass one that crashes, to prove the retry).
     """
     from deepfake_gui.engine.scan import ScanOptions
-    from deepfake_gui.engine.walk import walk_inputs
+    from deepfake_gui.media.walk import walk_inputs
 
     options = options or ScanOptions()
     cancel = cancel or CancelToken()

@@ -25,6 +25,20 @@ def fmt_prob(p: float | None) -> str:
     return f"{p:.3f}"
 
 
+def fmt_number(value: Any, spec: str = ".3f", missing: str = "—") -> str:
+    """A figure (an AUC, a threshold, a rate) as ``spec`` formats it; ``missing`` when there is none.
+
+    The one number formatter of the verdict card, the report and the CLI (which says "n/a");
+    a value that is not a number is shown as it is.
+    """
+    if value is None:
+        return missing
+    try:
+        return format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def media_summary(media: dict[str, Any] | None, *, exact_bytes: bool = False) -> str:
     """One line a person can compare with what they expected the file to be.
 

@@ -136,8 +136,8 @@ class AdaptReport:
 # ------------------------------------------------------------------------- helpers
 def list_reference_files(paths: Sequence[str | Path]) -> list[Path]:
     """Files given directly, and the media files inside given folders (side files skipped)."""
-    from deepfake_gui.engine.walk import iter_input_files
-    from deepfake_gui.probes.dataset import SIDECAR_SUFFIXES
+    from deepfake_gui.engine.datasets import SIDECAR_SUFFIXES
+    from deepfake_gui.media.walk import iter_input_files
 
     out: list[Path] = []
     seen: set[Path] = set()
@@ -379,7 +379,8 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     """
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
-    from deepfake_gui.probes.dataset import LabeledSet, load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.probes.dataset import LabeledSet
 
     cancel = cancel or CancelToken()
     if not opts.weight > 0:
@@ -609,12 +610,3 @@ def report_dict(report: AdaptReport) -> dict[str, Any]:
             "inconclusive_band": report.meta["inconclusive_band"], "reference": report.meta["reference"],
             "figures": report.figures, "check": report.check.to_dict(), "dropped": report.dropped,
             "warnings": report.warnings}
-
-
-def describe_reference_set(meta: dict) -> str | None:
-    """"adapted to: <name> (N files)" for a verdict card, or None for a detector that was not adapted."""
-    refs = (meta.get("adaptation") or {}).get("reference_set")
-    if not refs:
-        return None
-    return f"adapted to: {refs.get('name')} ({refs.get('n_files')} genuine files)"
-

@@ -65,7 +65,7 @@ def has_robustness_table(active) -> bool:
 
 def file_condition_matches(info, detectors) -> list:
     """The laundering conditions the file resembles; the file is only read when a detector has a table to quote."""
-    from deepfake_gui.analysis.caveats import condition_matches
+    from deepfake_gui.engine.file_caveats import condition_matches
 
     return condition_matches(info.to_dict(), info.path) if any(map(has_robustness_table, detectors)) else []
 
@@ -117,7 +117,8 @@ def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackSco
 
 def file_caveats(info, scores: list[TrackScore], options) -> list[str]:
     """Caveats about the file itself (measured once, whatever the number of detectors)."""
-    from deepfake_gui.analysis.caveats import no_face_caveat, recompression_caveats
+    from deepfake_gui.analysis.caveats import no_face_caveat
+    from deepfake_gui.engine.file_caveats import recompression_caveats
 
     out: list[str] = [str(c) for c in recompression_caveats(info.to_dict(), info.path)]
     audio = next((s for s in scores if s.track == "audio"), None)

@@ -69,7 +69,7 @@ def provenance_op(path: str, modality: str) -> Iterator[Item]:
 
 def _jpeg_quality(path: str | Path) -> int | None:
     """The JPEG quality estimate, None when there is none or the header cannot be read (as the gate wants)."""
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+    from deepfake_gui.media.measure import jpeg_quality_estimate
 
     try:
         return jpeg_quality_estimate(path)

@@ -53,8 +53,8 @@ MEANING = {"domain": "flagged: further from the training data than its threshold
 
 def evaluate_job(detector_dir: Path, data_dir: Path, device: str = "auto",
                  cancel: CancelToken | None = None) -> Iterator[Progress | EvaluateReport]:
+    from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.probes.bundle import load_bundle
-    from deepfake_gui.probes.dataset import load_dataset
 
     bundle = load_bundle(detector_dir)
     data = load_dataset(data_dir)
@@ -114,7 +114,7 @@ def _score_linear(bundle, data, device, cancel) -> Generator[Progress, None, _Sc
 
 
 def _score_fusion(bundle, data, device, cancel) -> Generator[Progress, None, _Scored]:
-    from deepfake_gui.probes.fusion_detector import FusionDetector
+    from deepfake_gui.engine.fusion_detector import FusionDetector
 
     detector = FusionDetector(bundle)
     if any(_encoder_modality(name) != "image" for name in detector.encoder_names):

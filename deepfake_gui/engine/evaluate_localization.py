@@ -22,16 +22,15 @@ Output keys (``LocalizationReport.metrics``):
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.engine.localization_manifest import Item, load_manifest
 
 AUDIO_FRAME_S = 0.02  # PartialSpoof-style 20 ms frames
 VIDEO_FPS = 25.0  # the localization set's frame rate; frame k = [k/25, (k+1)/25)
@@ -40,22 +39,6 @@ BASELINES = {  # quoted from ../shared/data/localization/README.md, not re-run h
     "image_pixel_auc_high_frequency_energy": 0.64,
     "image_pointing_game_high_frequency_energy": 0.46,
 }
-
-
-@dataclass
-class Item:
-    """One row of a localization manifest."""
-
-    path: Path
-    part: str  # the manifest's folder name (audio, image, video)
-    modality: str
-    label: str  # real | partial
-    generator: str
-    group: str
-    duration_s: float | None
-    truth: dict[str, list[tuple[float, float]]]  # track -> true segments (audio, frames)
-    mask_path: Path | None = None
-    track_generators: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,53 +88,6 @@ class ImageRecord:
 class LocalizationReport:
     metrics: dict
     data: str
-
-
-# ------------------------------------------------------------------ manifests
-def _spans(text: str) -> list[tuple[float, float]]:
-    text = (text or "").strip()
-    return [(float(a), float(b)) for a, b in json.loads(text)] if text else []
-
-
-def load_manifest(folder: Path) -> list[Item]:
-    """The items of one localization part, or of every part under a localization root."""
-    folder = Path(folder)
-    manifest = folder / "manifest.csv" if folder.is_dir() else folder
-    if manifest.is_file():
-        return _read_manifest(manifest)
-    parts = sorted(p for p in folder.iterdir() if (p / "manifest.csv").is_file()) if folder.is_dir() else []
-    if not parts:
-        raise LayerScopeError(f"{folder}: no manifest.csv here or in its sub-folders (expected a localization set: "
-                              "path, modality, label, generator, group, mask_path, video_segments, audio_segments)")
-    return [item for part in parts for item in _read_manifest(part / "manifest.csv")]
-
-
-def _read_manifest(manifest: Path) -> list[Item]:
-    root = manifest.parent
-    items = []
-    with manifest.open(newline="", encoding="utf-8") as fh:
-        for n, row in enumerate(csv.DictReader(fh), start=2):
-            try:
-                details = json.loads(row.get("details") or "{}")
-                truth = {}
-                if row["modality"] == "audio":
-                    truth["audio"] = _spans(row.get("audio_segments", ""))
-                elif row["modality"] == "video":
-                    truth["frames"] = _spans(row.get("video_segments", ""))
-                    truth["audio"] = _spans(row.get("audio_segments", ""))
-                gens = {"audio": row["generator"], "frames": row["generator"]}
-                if row["modality"] == "video":
-                    gens = {"frames": details.get("video_generator") or "real",
-                            "audio": details.get("audio_generator") or "real"}
-                items.append(Item(
-                    path=root / row["path"], part=root.name, modality=row["modality"], label=row["label"],
-                    generator=row["generator"], group=row["group"],
-                    duration_s=float(row["duration_s"]) if row.get("duration_s") else None, truth=truth,
-                    mask_path=(root / row["mask_path"]) if row.get("mask_path") else None, track_generators=gens))
-            except (KeyError, ValueError, TypeError) as exc:
-                raise LayerScopeError(f"{manifest}, line {n}: cannot read this row ({type(exc).__name__}: {exc})") \
-                    from None
-    return items
 
 
 # ------------------------------------------------------------------ scanning

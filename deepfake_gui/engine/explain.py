@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 SPECTROGRAM_RATE = 16_000
 SPECTROGRAM_MAX_COLUMNS = 4000
+ENVELOPE_BINS = 2000  # min/max pairs of a waveform's envelope
 
 
 @dataclass
@@ -109,10 +110,10 @@ def manifest_item(path: str | Path, max_levels: int = 3):
     """The localization manifest row of a file (``manifest.csv`` in one of its parent folders, as in
     ../shared/data/localization), or None when no manifest lists it or the manifest cannot be read.
 
-    Returns engine.evaluate_localization.Item (``truth`` per track, ``mask_path`` for images).
+    Returns engine.localization_manifest.Item (``truth`` per track, ``mask_path`` for images).
     """
     from deepfake_gui.core.errors import LayerScopeError
-    from deepfake_gui.engine.evaluate_localization import load_manifest
+    from deepfake_gui.engine.localization_manifest import load_manifest
 
     target = Path(path).resolve()
     folder = target.parent
@@ -166,6 +167,44 @@ def audio_spectrogram(path: str | Path, sample_rate: int = SPECTROGRAM_RATE,
 
     audio = load_audio(path, sample_rate)
     return log_mel_spectrogram(audio, sample_rate, max_frames=max_columns)
+
+
+@dataclass
+class Envelope:
+    times_s: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def waveform_envelope(path: str, duration_s: float, rate: int = SPECTROGRAM_RATE,
+                      bins: int = ENVELOPE_BINS) -> Envelope:
+    """Min/max per block of samples, streamed: memory stays at one chunk, however long the file."""
+    from deepfake_gui.media.audio import iter_audio_chunks
+
+    per_bin = max(1, int(np.ceil(max(duration_s, 1e-3) * rate / bins)))
+    lows, highs = [], []
+    carry = np.zeros(0, dtype=np.float32)
+    for chunk in iter_audio_chunks(path, rate):
+        buf = np.concatenate([carry, chunk])
+        n = len(buf) // per_bin * per_bin
+        if n:
+            blocks = buf[:n].reshape(-1, per_bin)
+            lows.append(blocks.min(axis=1))
+            highs.append(blocks.max(axis=1))
+        carry = buf[n:]
+    if carry.size:
+        lows.append(carry[None].min(axis=1))
+        highs.append(carry[None].max(axis=1))
+    low = np.concatenate(lows) if lows else np.zeros(0, np.float32)
+    high = np.concatenate(highs) if highs else np.zeros(0, np.float32)
+    return Envelope((np.arange(len(low)) + 0.5) * per_bin / rate, low, high)
+
+
+def picture(path: str | Path) -> np.ndarray:
+    """The picture as decoded for scoring (RGB, EXIF-rotated): what the image view shows under its heatmap."""
+    from deepfake_gui.media import load_image
+
+    return load_image(path)
 
 
 def video_frame(path: str | Path, time_s: float) -> np.ndarray:

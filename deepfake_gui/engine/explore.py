@@ -246,7 +246,7 @@ def embedding_job(request: ExploreRequest, cancel: CancelToken | None = None
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import iter_file_features
     from deepfake_gui.encoders.registry import build_encoder, get_spec
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     cancel = cancel or CancelToken()
     spec = get_spec(request.encoder)
@@ -414,7 +414,7 @@ def layer_separation(X: np.ndarray, labels: np.ndarray, folds: list[tuple[np.nda
     for train, test in folds:
         if len(np.unique(labels[train])) < 2:
             return float("nan")
-        oof[test] = LinearProbe("logreg", seed=seed).fit(Z[train], labels[train]).decision_function(Z[test])
+        oof[test] = LinearProbe("logreg", random_state=seed).fit(Z[train], labels[train]).decision_function(Z[test])
     try:
         return roc_auc(labels, oof)
     except ValueError:

@@ -151,7 +151,7 @@ class EncoderChoice:
 # ----------------------------------------------------------------------------- data sets
 def build_lab_dataset(request: LabRequest) -> LabeledSet:
     """The LabeledSet of the picks; raises LayerScopeError naming the folder and what is wrong."""
-    from deepfake_gui.probes.dataset import dataset_from_folders, load_dataset
+    from deepfake_gui.engine.datasets import dataset_from_folders, load_dataset
 
     if request.manifest is not None:
         data = load_dataset(request.manifest)
@@ -217,7 +217,7 @@ def lab_warnings(data: LabeledSet, meta: dict[str, Any], random_init: bool, fail
 
 def guess_modality(folders: Sequence[str | Path], limit: int = 200) -> str | None:
     """"image" or "audio" from the file suffixes in the first ``limit`` files; None when unclear."""
-    from deepfake_gui.engine.walk import iter_input_files
+    from deepfake_gui.media.walk import iter_input_files
 
     suffixes = [p.suffix.lower() for p in islice(iter_input_files([Path(f) for f in folders]), limit)]
     images = sum(s in IMAGE_SUFFIXES for s in suffixes)
@@ -225,6 +225,14 @@ def guess_modality(folders: Sequence[str | Path], limit: int = 200) -> str | Non
     if images == audio:
         return None
     return "image" if images > audio else "audio"
+
+
+def encoder_choice(name: str) -> EncoderChoice:
+    """One encoder by registry name, offered as usable (its weights are checked when the sweep loads it)."""
+    from deepfake_gui.encoders.registry import get_spec
+
+    spec = get_spec(name)
+    return EncoderChoice(name, spec.modality, spec.random_init, True, spec.num_layers)
 
 
 def encoder_choices(modality: str) -> list[EncoderChoice]:

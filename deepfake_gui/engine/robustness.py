@@ -17,6 +17,7 @@ import numpy as np
 
 from deepfake_gui.core.errors import BundleError, LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.core.present import fmt_number
 
 
 @dataclass
@@ -50,9 +51,9 @@ def robustness_job(detector_dir: Path, data_dir: Path, conditions: Sequence[str]
                    device: str = "auto", plot: Path | None = None, launder_dir: Path | None = None,
                    cancel: CancelToken | None = None) -> Iterator[Progress | RobustnessReport]:
     """Score ``data_dir`` clean and under each condition; with ``plot``, also write the robustness plot there."""
+    from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.launder.conditions import CLEAN, file_sha256, get_condition
     from deepfake_gui.probes.bundle import load_bundle
-    from deepfake_gui.probes.dataset import load_dataset
 
     bundle = load_bundle(detector_dir)
     modality = str(bundle.meta.get("modality", "image"))
@@ -154,8 +155,7 @@ def format_table(report: RobustnessReport) -> str:
     lines = [f"detector {report.detector} on {report.data} ({report.modality}, seed {report.seed})",
              f"  {'condition':16s} {'AUC':>6} {'EER':>6} {'n':>6} {'failed':>6}"]
     for name, r in report.results.items():
-        auc = "n/a" if r["auc"] is None else f"{r['auc']:.3f}"
-        eer = "n/a" if r["eer"] is None else f"{r['eer']:.3f}"
+        auc, eer = fmt_number(r["auc"], missing="n/a"), fmt_number(r["eer"], missing="n/a")
         note = report.descriptions.get(name, "")
         lines.append(f"  {name:16s} {auc:>6} {eer:>6} {r['n']:>6} {r['n_failed']:>6}  {note}")
     lines += [f"caveat: {c}" for c in report.caveats]

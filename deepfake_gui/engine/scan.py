@@ -17,7 +17,7 @@ from typing import Any
 from deepfake_gui.core.errors import FileStopped, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.walk import InputEntry, walk_inputs
+from deepfake_gui.media.walk import InputEntry, walk_inputs
 
 
 @dataclass

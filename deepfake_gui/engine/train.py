@@ -79,12 +79,13 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_datasets
+    from deepfake_gui.engine.domain_profile import measure_domain_profile
     from deepfake_gui.engine.train_protocols import choose_layers, logo_by_layer, training_licences
     from deepfake_gui.launder.conditions import file_sha256
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
-    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_datasets
-    from deepfake_gui.probes.domain_profile import measure_domain_profile
+    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
     from deepfake_gui.probes.linear import LinearProbe
     from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
     from deepfake_gui.probes.sweep import (
@@ -295,7 +296,8 @@ def _augmented_features(encoder, data: LabeledSet, shas: list[str], opts: TrainO
     """Laundered copies of every training item (cached), encoded (features cached like any file)."""
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
-    from deepfake_gui.probes.augment import augmented_copies, policy_pool
+    from deepfake_gui.engine.laundered import augmented_copies
+    from deepfake_gui.probes.augment import policy_pool
 
     if opts.augment_copies < 1:
         raise LayerScopeError(f"--augment-copies must be at least 1, got {opts.augment_copies}")
@@ -329,10 +331,11 @@ def _robustness(encoder, data: LabeledSet, shas: list[str], chosen: list[int], X
                 aug: AugmentedRows | None, aug_X: np.ndarray | None, opts: TrainOptions,
                 cancel: CancelToken) -> Generator[Progress, None, dict]:
     """The robustness table: grouped-CV AUC/EER clean and under each laundering condition."""
+    from deepfake_gui.engine.laundered import laundered_features
     from deepfake_gui.engine.robustness import resolve_conditions
     from deepfake_gui.launder.conditions import get_condition
     from deepfake_gui.probes.augment import policy_pool
-    from deepfake_gui.probes.robust_cv import laundered_features, robustness_cv
+    from deepfake_gui.probes.robust_cv import robustness_cv
 
     modality = encoder.spec.modality
     names = resolve_conditions(modality, None if opts.robustness is True else list(opts.robustness))

@@ -24,10 +24,12 @@ def train_fusion_job(opts: TrainOptions, clip_name: str = "clip-vit-b-32", resne
     from deepfake_gui.analysis.metrics import binary_report, bootstrap_auc_ci
     from deepfake_gui.core.errors import MediaError
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.engine.fusion_detector import fusion_features_from_encoders
     from deepfake_gui.media import load_image
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
-    from deepfake_gui.probes.dataset import grouped_folds, load_dataset
-    from deepfake_gui.probes.fusion import fusion_features_from_encoders, train_fusion
+    from deepfake_gui.probes.dataset import grouped_folds
+    from deepfake_gui.probes.fusion import train_fusion
     from deepfake_gui.probes.sweep import per_generator_auc
 
     cancel = cancel or CancelToken()

@@ -142,10 +142,10 @@ def source_held_out_domain(X: np.ndarray, data, percentile: float = 99.0) -> tup
 def shortcut_features(paths: Sequence[Path], modality: str, cancel: CancelToken,
                       ) -> Generator[Progress, None, tuple[np.ndarray, np.ndarray]]:
     """(features, ok mask) of the shortcut audit for every file; unreadable files are masked out."""
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
     from deepfake_gui.analysis.shortcuts import AUDIO_NAMES, IMAGE_NAMES, audio_shortcuts, image_shortcuts
     from deepfake_gui.core.errors import LayerScopeError
     from deepfake_gui.media import load_audio, load_image
+    from deepfake_gui.media.measure import jpeg_quality_estimate
 
     width = len(IMAGE_NAMES if modality == "image" else AUDIO_NAMES)
     out = np.zeros((len(paths), width))

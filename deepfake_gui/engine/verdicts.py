@@ -86,9 +86,9 @@ def robustness_summary(table: dict | None) -> dict | None:
 
 
 def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
-    from deepfake_gui.engine.adapt import describe_reference_set
     from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats, file_condition_matches
-    from deepfake_gui.probes.reference import overlapping_references, reference_line
+    from deepfake_gui.engine.reference_overlap import overlapping_references
+    from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
     by_name = {d.name: d for d in detectors}
     matches = file_condition_matches(info, [by_name[s.detector] for s in scores])  # read once per file

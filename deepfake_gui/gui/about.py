@@ -4,18 +4,15 @@ The About dialog answers what a bug report or an audit needs: which LayerScope,
 on which libraries and device, with which encoders (and their licences, and
 whether their weights are here) and which detectors (and what they were trained
 on). It never imports torch on the GUI thread: library versions come from package
-metadata, and the weights check runs on the views' background pool.
+metadata, and the weights check runs on the views' background pool. The facts
+about encoders and detectors come from engine/inventory.py.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import platform
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -37,8 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from deepfake_gui import __version__
+from deepfake_gui.core.present import fmt_number
+from deepfake_gui.engine.inventory import (
+    detector_rows,
+    encoder_rows,
+    layerscope_licence,
+    weight_statuses,
+)
 
-PACKAGE = "layerscope"
 LIBRARIES = (("numpy", "numpy"), ("PyTorch", "torch"), ("torchaudio", "torchaudio"), ("torchvision", "torchvision"),
              ("transformers", "transformers"), ("open_clip", "open_clip_torch"), ("PyAV", "av"),
              ("OpenCV", "opencv-python-headless"), ("scikit-learn", "scikit-learn"))
@@ -65,125 +68,6 @@ def versions() -> list[tuple[str, str]]:
     rows += [(label, package_version(dist)) for label, dist in LIBRARIES]
     rows.append(("System", platform.platform(terse=True)))
     return rows
-
-
-def layerscope_licence() -> str:
-    """The licence the package declares, and whether its text ships alongside."""
-    from deepfake_gui.core.config import repo_root
-
-    try:
-        meta = importlib.metadata.metadata(PACKAGE)
-        declared = meta.get("License-Expression") or meta.get("License") or ""
-    except importlib.metadata.PackageNotFoundError:
-        declared = ""
-    text_file = next((p for p in (repo_root() / n for n in ("LICENSE", "LICENSE.txt", "LICENSE.md")) if p.is_file()),
-                     None)
-    if not declared:
-        return f"see {text_file}" if text_file else "not declared"
-    return declared if text_file else f"{declared} (declared in the package metadata; no LICENSE file ships)"
-
-
-@dataclass(frozen=True)
-class EncoderRow:
-    name: str
-    modality: str
-    licence: str
-    description: str
-
-
-@dataclass(frozen=True)
-class DetectorRow:
-    name: str
-    folder: str
-    source: str  # "shipped" or "yours"
-    modality: str
-    encoder: str
-    training: str
-    domain: str
-    cv_auc: float | None
-    licence: str
-
-
-def encoder_rows() -> list[EncoderRow]:
-    """Every real encoder (the random-weight test variants are left out: they never back a detector)."""
-    from deepfake_gui.encoders.registry import get_spec, list_encoders
-
-    return [EncoderRow(s.name, s.modality, s.licence, s.description)
-            for s in (get_spec(n) for n in list_encoders(include_test=False))]
-
-
-def weight_statuses(names: Sequence[str]) -> dict[str, str]:
-    """Encoder -> present / missing / checksum-mismatch, as ``layerscope models list`` says it.
-
-    Runs off the GUI thread: packaged weights are hashed (memoised) and the hub
-    cache is consulted, which is cheap but not instant. It never imports torch.
-    """
-    from deepfake_gui.encoders.registry import get_spec
-    from deepfake_gui.encoders.weights import locate_weights
-
-    out = {}
-    for name in names:
-        try:
-            status = locate_weights(get_spec(name), verify=False)
-        except Exception as exc:  # one odd encoder must not blank the table
-            out[name] = f"unknown ({type(exc).__name__})"
-        else:
-            out[name] = status.status
-    return out
-
-
-def detector_rows(folders: Iterable[Path] | None = None) -> list[DetectorRow]:
-    """The shipped and the user's detector bundles, from their detector.json alone (no weights loaded)."""
-    from deepfake_gui.core.config import shipped_models_dir
-    from deepfake_gui.engine.detectors import known_detector_folders
-
-    shipped = shipped_models_dir().resolve()
-    rows = []
-    for folder in known_detector_folders() if folders is None else folders:
-        source = "shipped" if folder.resolve().parent == shipped else "yours"
-        try:
-            meta = json.loads((folder / "detector.json").read_text(encoding="utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
-            rows.append(DetectorRow(folder.name, str(folder), source, "?", "?", f"unreadable: {exc}", "", None, "?"))
-            continue
-        rows.append(_detector_row(folder, source, meta))
-    return rows
-
-
-def _detector_row(folder: Path, source: str, meta: dict[str, Any]) -> DetectorRow:
-    encoder = meta.get("encoder") if isinstance(meta.get("encoder"), dict) else {}
-    encoder_name = str(encoder.get("name", "?"))
-    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
-    profile = meta.get("domain_profile") if isinstance(meta.get("domain_profile"), dict) else {}
-    auc = metrics.get("cv_auc")
-    return DetectorRow(
-        name=str(meta.get("name", folder.name)), folder=str(folder), source=source,
-        modality=str(meta.get("modality", "?")), encoder=encoder_name, training=_training_summary(training),
-        domain=str(profile.get("description", "")), cv_auc=float(auc) if isinstance(auc, (int, float)) else None,
-        licence=_detector_licence(meta, encoder_name),
-    )
-
-
-def _training_summary(training: dict[str, Any]) -> str:
-    gens = training.get("generators") if isinstance(training.get("generators"), dict) else {}
-    fakes = sorted(g for g in gens if g != "real")
-    counts = ""
-    if "n_real" in training and "n_fake" in training:
-        counts = f": {training['n_real']} real, {training['n_fake']} fake"
-    text = f"{training.get('n_items', '?')} files{counts}"
-    return text + (f" ({', '.join(fakes)})" if fakes else "")
-
-
-def _detector_licence(meta: dict[str, Any], encoder_name: str) -> str:
-    """The bundle's own licence (LayerScope's unless it says otherwise) and that of the encoder it runs on."""
-    from deepfake_gui.encoders.registry import get_spec, list_encoders
-
-    own = meta.get("licence") or meta.get("license") or f"LayerScope ({layerscope_licence().split(' (')[0]})"
-    encoder = get_spec(encoder_name).licence if encoder_name in list_encoders() else "unknown encoder"
-    return f"probe: {own}; encoder weights: {encoder}"
 
 
 # ------------------------------------------------------------------ dialogs
@@ -213,7 +97,7 @@ class AboutDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
-        self._relay: object = None
+        self._weights_job: object = None
         if check_weights:
             self.check_weights()
 
@@ -252,7 +136,7 @@ class AboutDialog(QDialog):
         table = _table("detectorsTable", ("Detector", "Source", "Modality", "Encoder", "Trained on", "CV AUC",
                                           "Licence"))
         for row, det in enumerate(self.detectors):
-            auc = "—" if det.cv_auc is None else f"{det.cv_auc:.3f}"
+            auc = fmt_number(det.cv_auc)
             _set_row(table, row, (det.name, det.source, det.modality, det.encoder, det.training, auc, det.licence),
                      tooltip=f"{det.folder}\n{det.domain}".strip())
         _fit(table)
@@ -263,7 +147,7 @@ class AboutDialog(QDialog):
         from deepfake_gui.gui.views.common import run_in_background
 
         names = [e.name for e in self.encoders]
-        self._relay = run_in_background(lambda: weight_statuses(names), self._on_weights, self._on_weights_failed)
+        self._weights_job = run_in_background(lambda: weight_statuses(names), self._on_weights, self._on_weights_failed)
 
     @Slot(object)
     def _on_weights(self, statuses: dict[str, str]) -> None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -52,9 +52,11 @@ from deepfake_gui.gui.batch_model import (
     error_reason,
 )
 from deepfake_gui.gui.cases import CaseController
-from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel, local_paths
+from deepfake_gui.gui.jobs import JobHandle
+from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel
 from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
 from deepfake_gui.gui.theme import ThemeMenu, apply_theme
+from deepfake_gui.gui.widgets import FileDrops, choice_combo
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 MAX_RECENT = 10
@@ -78,6 +80,16 @@ def default_settings() -> QSettings:
     return QSettings(str(data_dir() / "gui.ini"), QSettings.Format.IniFormat)
 
 
+@dataclass
+class _Scan:
+    """One scan this window started: its handle, its rows in the queue, and what it has yielded so far."""
+
+    handle: JobHandle
+    items: list[QListWidgetItem] = field(default_factory=list)
+    done: int = 0
+    errors: int = 0
+
+
 class MainWindow(QMainWindow):
     """The batch view. ``result_selected`` carries the selected row's ScanResult (None when nothing is)."""
 
@@ -98,11 +110,10 @@ class MainWindow(QMainWindow):
         self.model = ResultTableModel(self)
         self.proxy = ResultFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self._jobs: dict[str, list[QListWidgetItem]] = {}  # our pending scan jobs -> their queue items
-        self._relocate_job: str | None = None  # the running search for moved files (also in _jobs)
+        self._scans: list[_Scan] = []  # this window's pending and running scans, in submission order
+        self._relocate_job: JobHandle | None = None  # the running search for moved files
         self._relocate_message = ""
         self.relocated: dict[str, str] = {}  # path found by SHA-256 -> the path stored at scan time
-        self._job_counts: dict[str, list[int]] = {}  # job -> [results, errors]
         self._clock = ProgressClock()
         self._selected: ScanResult | None = None
         self._evidence_widget: QWidget | None = None
@@ -116,11 +127,12 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_engine()
         self.result_selected.connect(self._show_evidence)
-        self.setAcceptDrops(True)
+        self.drops = FileDrops(self)  # the whole window takes drops, as the drop area does
+        self.drops.paths_dropped.connect(self.add_paths)
         self._restore_geometry()
         self._set_idle("Ready: drop files or folders, or use File ▸ Open.")
         if warm_up:
-            self.engine.warm_up(self.scan_options)
+            self._warm_up()
         if paths:
             self.add_paths(list(paths))
 
@@ -128,8 +140,8 @@ class MainWindow(QMainWindow):
     def _build_central(self) -> None:
         self.drop_area = DropArea()
         self.drop_area.paths_dropped.connect(self.add_paths)
-        self.verdict_combo = _combo("verdictFilter", VERDICT_CHOICES)
-        self.modality_combo = _combo("modalityFilter", MODALITY_CHOICES)
+        self.verdict_combo = choice_combo("verdictFilter", VERDICT_CHOICES)
+        self.modality_combo = choice_combo("modalityFilter", MODALITY_CHOICES)
         self.verdict_combo.currentIndexChanged.connect(self._apply_filters)
         self.modality_combo.currentIndexChanged.connect(self._apply_filters)
         self.shown_label = QLabel()
@@ -293,38 +305,40 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
 
     def _connect_engine(self) -> None:
-        self.engine.connect_listener(self)
         self.engine.worker.detectors_ready.connect(self.detector_status.show_detectors,
                                                    Qt.ConnectionType.QueuedConnection)
 
     # --------------------------------------------------------------- public API
     @Slot(list)
-    def add_paths(self, paths: Sequence[str]) -> str | None:
-        """Queue files and folders and start scanning them; returns the scan's job id."""
+    def add_paths(self, paths: Sequence[str]) -> JobHandle | None:
+        """Queue files and folders and start scanning them; returns the scan's job handle."""
         clean = [str(Path(p)) for p in paths if p]
         if not clean:
             return None
         self._remember(clean)
         return self._submit(clean)
 
-    def rescan(self) -> str | None:
+    def rescan(self) -> JobHandle | None:
         """Scan every file in the table again (rows are replaced, not duplicated)."""
         return self._submit([r.path for r in self.model.results()])
 
-    def rescan_selected(self) -> str | None:
+    def rescan_selected(self) -> JobHandle | None:
         rows = self.table.selectionModel().selectedRows()
         return self._submit([self.proxy.data(index, RESULT_ROLE).path for index in rows])
 
     @Slot()
     def cancel_scans(self) -> None:
-        """Cancel this window's running and queued scans; other views' jobs keep going."""
-        for job_id in list(self._jobs):
-            self.engine.cancel(job_id)
-        if self._jobs:
+        """Cancel this window's running and queued scans (and a search for moved files); other views' jobs go on."""
+        for handle in self._handles():
+            handle.cancel()
+        if self.is_scanning():
             self.progress_message.setText("Cancelling…")
 
     def is_scanning(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._handles())
+
+    def _handles(self) -> list[JobHandle]:
+        return [scan.handle for scan in self._scans] + ([self._relocate_job] if self._relocate_job else [])
 
     def selected_result(self) -> ScanResult | None:
         return self._selected
@@ -381,28 +395,16 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_paths(event.mimeData().urls())
-        if paths:
-            self.add_paths(paths)
-            event.acceptProposedAction()
-
-    # ----------------------------------------------------------- engine events
-    @Slot(str)
-    def _on_job_started(self, job_id: str) -> None:
-        if job_id in self._jobs:
-            self._clock = ProgressClock()
-            self.progress_bar.setRange(0, 0)
-            self.progress_bar.setFormat("starting…")
+    # ----------------------------------------------------------- job events
+    @Slot()
+    def _on_job_started(self) -> None:
+        """One of this window's jobs (a scan, the search for moved files) began: a fresh clock."""
+        self._clock = ProgressClock()
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat("starting…")
 
     @Slot(object)
     def _on_progress(self, event: Progress) -> None:
-        if self.engine.current_job_id not in self._jobs:
-            return  # another view's job
         self._clock.update(event)
         self.progress_message.setText(event.message)
         if self._clock.fraction is None:
@@ -414,79 +416,96 @@ class MainWindow(QMainWindow):
         eta = format_eta(self._clock.eta_s)
         self.progress_bar.setFormat(f"{event.done}/{event.total} files" + (f" · ETA {eta}" if eta else ""))
 
-    @Slot(object)
-    def _on_result(self, result: object) -> None:
-        job_id = self.engine.current_job_id
-        if job_id is not None and job_id == self._relocate_job and isinstance(result, Relocations):
-            self._apply_relocations(result)
-            return
-        if job_id not in self._jobs or not isinstance(result, ScanResult):
+    def _on_scan_result(self, scan: _Scan, result: object) -> None:
+        if not isinstance(result, ScanResult):
             return
         self.model.upsert(result)
         self.cases.record(result)  # into the open case, if any (one small transaction)
-        counts = self._job_counts.setdefault(job_id, [0, 0])
-        counts[0] += 1
+        scan.done += 1
         if result.status != "ok":
-            counts[1] += 1
+            scan.errors += 1
             self.error_panel.add(Path(result.path).name, error_reason(result) or "could not be scanned",
                                  f"{result.path}\n\n{result.error or ''}")
 
-    @Slot(str)
-    def _on_job_finished(self, job_id: str) -> None:
-        if job_id == self._relocate_job:
-            self._relocate_job = None
-            self._end_job(job_id, self._relocate_message)
-        elif job_id in self._jobs:
-            done, errors = self._job_counts.get(job_id, [0, 0])
-            self._end_job(job_id, f"Scanned {done} file(s)" + (f", {errors} with errors" if errors else ""))
+    def _on_scan_finished(self, scan: _Scan) -> None:
+        self._end_scan(scan, f"Scanned {scan.done} file(s)" + (f", {scan.errors} with errors" if scan.errors else ""))
 
-    @Slot(str)
-    def _on_job_cancelled(self, job_id: str) -> None:
-        if job_id == self._relocate_job:
-            self._relocate_job = None
-            self._end_job(job_id, "Search for moved files cancelled")
-        elif job_id in self._jobs:
-            self._end_job(job_id, "Scan cancelled")
+    def _on_scan_cancelled(self, scan: _Scan) -> None:
+        self._end_scan(scan, "Scan cancelled")
 
-    @Slot(str, str, str)
-    def _on_job_failed(self, job_id: str, message: str, details: str) -> None:
-        if job_id == "warm-up":
-            self.error_panel.add("Detectors", message, details)
-        if job_id == self._relocate_job:
-            self._relocate_job = None
-            self.error_panel.add("Find moved files", message, details)
-            self._end_job(job_id, "The search for moved files failed: see Problems")
-        elif job_id in self._jobs:
-            self.error_panel.add("Scan failed", message, details)
-            self._end_job(job_id, "Scan failed: see Problems")
+    def _on_scan_failed(self, scan: _Scan, message: str, details: str) -> None:
+        self.error_panel.add("Scan failed", message, details)
+        self._end_scan(scan, "Scan failed: see Problems")
+
+    @Slot(object)
+    def _on_relocations(self, result: object) -> None:
+        if isinstance(result, Relocations):
+            self._apply_relocations(result)
+
+    @Slot()
+    def _on_relocate_finished(self) -> None:
+        self._end_relocate(self._relocate_message)
+
+    @Slot()
+    def _on_relocate_cancelled(self) -> None:
+        self._end_relocate("Search for moved files cancelled")
+
+    @Slot(str, str)
+    def _on_relocate_failed(self, message: str, details: str) -> None:
+        self.error_panel.add("Find moved files", message, details)
+        self._end_relocate("The search for moved files failed: see Problems")
+
+    @Slot(str, str)
+    def _on_warm_up_failed(self, message: str, details: str) -> None:
+        self.error_panel.add("Detectors", message, details)
 
     # --------------------------------------------------------------- internals
     def _submit(self, paths: list[str]) -> str | None:
         if not paths:
             return None
-        job_id = self.engine.submit_scan(paths, self.scan_options)
-        items = []
+        handle = self.engine.submit_scan(paths, self.scan_options, parent=self)
+        scan = _Scan(handle)
         for path in paths:
             item = QListWidgetItem(path)
             self.queue.addItem(item)
-            items.append(item)
-        self._jobs[job_id] = items
+            scan.items.append(item)
+        self._scans.append(scan)
+        handle.started.connect(self._on_job_started)
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(functools.partial(self._on_scan_result, scan))
+        handle.finished.connect(functools.partial(self._on_scan_finished, scan))
+        handle.cancelled.connect(functools.partial(self._on_scan_cancelled, scan))
+        handle.failed.connect(functools.partial(self._on_scan_failed, scan))
         self.queue.show()
         self.queue_label.show()
         self._set_busy(True)
         self._update_shown_label()
         self.statusBar().showMessage(f"{self.queue.count()} item(s) queued")
-        return job_id
+        return handle
 
-    def _end_job(self, job_id: str, message: str) -> None:
-        for item in self._jobs.pop(job_id, []):
+    def _end_scan(self, scan: _Scan, message: str) -> None:
+        if scan in self._scans:
+            self._scans.remove(scan)
+        for item in scan.items:
             self.queue.takeItem(self.queue.row(item))
-        self._job_counts.pop(job_id, None)
+        self._job_ended(message)
+
+    def _end_relocate(self, message: str) -> None:
+        self._relocate_job = None
+        self._job_ended(message)
+
+    def _job_ended(self, message: str) -> None:
         self.queue.setVisible(self.queue.count() > 0)
         self.queue_label.setVisible(self.queue.count() > 0)
         self.statusBar().showMessage(message, 10_000)
-        if not self._jobs:
+        if not self.is_scanning():
             self._set_idle(message)
+
+    def _warm_up(self) -> JobHandle:
+        """Load the detectors for the current options now; a failure to load goes to the Problems list."""
+        handle = self.engine.warm_up(self.scan_options, parent=self)
+        handle.failed.connect(self._on_warm_up_failed)
+        return handle
 
     def _set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
@@ -577,8 +596,8 @@ class MainWindow(QMainWindow):
         export_report(self, results, meta)
 
     @Slot()
-    def find_moved_files(self, folder: str | None = None) -> str | None:
-        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job id."""
+    def find_moved_files(self, folder: str | None = None) -> JobHandle | None:
+        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job."""
         wanted = wanted_for(self.model.results())
         if not wanted:
             self.statusBar().showMessage("Every file in the table is where it was scanned", 10_000)
@@ -590,14 +609,19 @@ class MainWindow(QMainWindow):
             if not folder:
                 return None
         factory = functools.partial(relocate_job, wanted, [folder])
-        job_id = self.engine.submit(factory, "relocate")
-        self._relocate_job = job_id
+        handle = self.engine.submit(factory, "relocate", parent=self)
+        handle.started.connect(self._on_job_started)
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(self._on_relocations)
+        handle.finished.connect(self._on_relocate_finished)
+        handle.cancelled.connect(self._on_relocate_cancelled)
+        handle.failed.connect(self._on_relocate_failed)
+        self._relocate_job = handle
         self._relocate_message = f"Looked for {len(wanted)} moved file(s) in {folder}"
-        self._jobs[job_id] = []
         self._set_busy(True)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat(f"Looking for {len(wanted)} moved file(s) by SHA-256 in {folder}…")
-        return job_id
+        return handle
 
     @Slot()
     def _find_moved_from_menu(self) -> None:
@@ -639,7 +663,7 @@ class MainWindow(QMainWindow):
             self.set_theme(new.theme)
         reload = needs_reload(old, new)
         if reload:
-            self.engine.warm_up(self.scan_options)
+            self._warm_up()
         self.statusBar().showMessage("Settings saved" + ("; reloading the detectors" if reload else ""), 10_000)
 
     @Slot(str)
@@ -717,7 +741,7 @@ class MainWindow(QMainWindow):
         modality = _bundle_modality(folder)
         detectors = [d for d in self.scan_options.detectors if _bundle_modality(d) != modality] + [folder]
         self.scan_options = dataclasses.replace(self.scan_options, detectors=detectors)
-        self.engine.warm_up(self.scan_options)
+        self._warm_up()
         self.use_defaults_action.setEnabled(True)
         self.statusBar().showMessage(f"Detector {Path(folder).name} is active for the next scans "
                                      "(Scan ▸ Use default detectors undoes it)", 10_000)
@@ -725,7 +749,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def use_default_detectors(self) -> None:
         self.scan_options = dataclasses.replace(self.scan_options, detectors=[])
-        self.engine.warm_up(self.scan_options)
+        self._warm_up()
         self.use_defaults_action.setEnabled(False)
         self.statusBar().showMessage("Default detectors active for the next scans", 10_000)
 
@@ -816,14 +840,6 @@ def empty_table_text(shown: int, total: int, scanning: bool) -> str:
         return "Scanning: each file appears here as soon as it is scored."
     return ("No files yet. Drop images, videos, sound files or whole folders here, or use File ▸ Open; "
             "File ▸ Open case… brings back an earlier investigation.")
-
-
-def _combo(name: str, choices: Sequence[tuple[str, str | None]]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for label, value in choices:
-        combo.addItem(label, value)
-    return combo
 
 
 def _action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> QAction:

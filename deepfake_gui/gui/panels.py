@@ -6,11 +6,9 @@ is a plain widget with signals, testable alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -22,11 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deepfake_gui.gui.widgets import FileDrops
+
 PANEL_HEIGHT = 110  # pixels: about four problems before it scrolls
-
-
-def local_paths(urls: Iterable[QUrl]) -> list[str]:
-    return [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile()]
 
 
 class DropArea(QLabel):
@@ -38,19 +34,10 @@ class DropArea(QLabel):
         super().__init__("Drop images, videos, sound files or folders here\nor use File ▸ Open")
         self.setObjectName("dropArea")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setAcceptDrops(True)
         self.setMinimumHeight(80)
         self.setStyleSheet("#dropArea { border: 2px dashed #888; border-radius: 8px; font-size: 14px; }")
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = local_paths(event.mimeData().urls())
-        if paths:
-            self.paths_dropped.emit(paths)
-            event.acceptProposedAction()
+        self.drops = FileDrops(self)
+        self.drops.paths_dropped.connect(self.paths_dropped)
 
 
 class ErrorPanel(QDockWidget):

@@ -81,7 +81,7 @@ class ReportExport(QObject):
         self.state = ExportState()
         self.dialog: QProgressDialog | None = None
         self.message_box: QMessageBox | None = None
-        self._relay = None
+        self._job = None  # the export's JobHandle
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._show_progress)
@@ -102,7 +102,7 @@ class ReportExport(QObject):
         self.dialog.canceled.connect(self.cancel)
         self.dialog.show()
         self._timer.start()
-        self._relay = run_in_background(lambda: _write(items, out, case_meta, state), self._on_done, self._on_failed)
+        self._job = run_in_background(lambda: _write(items, out, case_meta, state), self._on_done, self._on_failed)
 
     def cancel(self) -> None:
         """Stop at the next file (the PDF step runs to its end, then its file is removed)."""

@@ -21,7 +21,6 @@ from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractButton,
     QCheckBox,
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.theme import verdict_text_color
+from deepfake_gui.gui.widgets import choice_combo
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("LayerScope settings")
         self.setObjectName("settingsDialog")
         self._initial = current or AppSettings()
-        self.device_combo = _choice_combo("deviceCombo", DEVICES)
+        self.device_combo = choice_combo("deviceCombo", DEVICES)
         self.device_combo.setToolTip("Where the encoders run. CUDA needs an NVIDIA GPU that PyTorch can see; "
                                      "without one the detectors are reported unavailable.")
         self.batch_spin = QSpinBox()
@@ -266,7 +266,7 @@ class SettingsDialog(QDialog):
         self.threshold_check.setObjectName("thresholdCheck")
         self.band_check = QCheckBox("Shade the inconclusive band")
         self.band_check.setObjectName("bandCheck")
-        self.theme_combo = _choice_combo("themeCombo", THEMES)
+        self.theme_combo = choice_combo("themeCombo", THEMES)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
                                         | QDialogButtonBox.StandardButton.RestoreDefaults)
         self.buttons.accepted.connect(self.accept)
@@ -358,11 +358,3 @@ class SettingsDialog(QDialog):
         self.folder_problem.setVisible(not ok)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
         return ok
-
-
-def _choice_combo(name: str, choices: tuple[tuple[str, str], ...]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for label, value in choices:
-        combo.addItem(label, value)
-    return combo

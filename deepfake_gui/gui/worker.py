@@ -4,6 +4,11 @@ Why one thread for the app's lifetime: the GUI thread must never compute (the
 window keeps drawing while files are scored), and the detectors' models stay warm
 between jobs only if the same thread keeps them. Everything crosses threads by
 queued signals with plain Python payloads; cancelling only sets a CancelToken.
+
+Each submitted job gets its own ``JobHandle`` (gui/jobs.py): the worker tags every
+event with its job id, and the ``EngineThread`` hands it to that job's handle on
+the GUI thread. A view connects to the handles of the jobs it started and never
+sees another job's events.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import os
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +27,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.engine.scan import ScanOptions, scan_job
+from deepfake_gui.gui.jobs import CANCELLED, FAILED, FINISHED, PROGRESS, RESULT, STARTED, JobHandle, JobRouter
 
 JobFactory = Callable[[CancelToken], Iterable[object]]  # called on the worker thread; returns an engine generator
 DetectorResolver = Callable[[ScanOptions], list]
@@ -47,7 +52,7 @@ def _device_label(detectors: Sequence[Any], options: ScanOptions) -> str:
         if isinstance(device, str):
             return device
         try:
-            from deepfake_gui.encoders.device import describe_device
+            from deepfake_gui.engine.inventory import describe_device
 
             return describe_device(device)
         except Exception:
@@ -67,14 +72,14 @@ def describe_detectors(detectors: Sequence[Any], device: str) -> list[dict[str, 
 class EngineWorker(QObject):
     """Runs one job at a time on its thread; every job is a generator of Progress and results.
 
-    Ordering guarantee: for one job the GUI sees ``job_started(id)``, then its
-    ``progress``/``result`` signals, then exactly one of ``finished``, ``failed``
-    or ``cancelled``. So a listener knows which job an event belongs to.
+    Every signal carries the job's id. Ordering guarantee: for one job the GUI sees
+    ``job_started(id)``, then its ``progress``/``result`` signals, then exactly one
+    of ``finished``, ``failed`` or ``cancelled``.
     """
 
     job_started = Signal(str)
-    progress = Signal(object)  # core.jobs.Progress, throttled
-    result = Signal(object)  # anything else the job yields (ScanResult for scans)
+    progress = Signal(str, object)  # job id, core.jobs.Progress (throttled)
+    result = Signal(str, object)  # job id, anything else the job yields (ScanResult for scans)
     finished = Signal(str)
     failed = Signal(str, str, str)  # job id, message, details (traceback)
     cancelled = Signal(str)
@@ -110,14 +115,19 @@ class EngineWorker(QObject):
             self._tokens.pop(job_id, None)
 
     # ---------------------------------------------------------- worker thread
-    @Slot(object)
-    def warm_up(self, options: ScanOptions) -> None:
+    @Slot(str, object)
+    def warm_up(self, job_id: str, options: ScanOptions) -> None:
         """Load the detectors before the first scan, so it starts at once."""
+        self.job_started.emit(job_id)
         try:
             self._ensure_detectors(options)
         except Exception as exc:
-            self.failed.emit("warm-up", f"loading detectors failed: {type(exc).__name__}: {exc}",
+            self.failed.emit(job_id, f"loading detectors failed: {type(exc).__name__}: {exc}",
                              traceback.format_exc())
+        else:
+            self.finished.emit(job_id)
+        finally:
+            self._forget(job_id)
 
     @Slot(str, object, object)
     def scan(self, job_id: str, paths: list[str], options: ScanOptions) -> None:
@@ -145,9 +155,9 @@ class EngineWorker(QObject):
             for event in job:
                 if isinstance(event, Progress):
                     if throttle.should_emit(event):
-                        self.progress.emit(event)
+                        self.progress.emit(job_id, event)
                 else:
-                    self.result.emit(event)
+                    self.result.emit(job_id, event)
                 token.raise_if_cancelled()  # also for generators that never check their token
         except Cancelled:
             self.cancelled.emit(job_id)
@@ -165,9 +175,9 @@ class EngineWorker(QObject):
         key = _detector_key(options)
         if self._detectors is None or self._detectors_key != key:
             if self._detectors_key is not None and self._detectors_key[-1] != key[-1]:
-                from deepfake_gui.encoders.registry import clear_warm
+                from deepfake_gui.engine.inventory import release_warm_encoders
 
-                clear_warm()  # the warm encoders hold the old models folder's weights
+                release_warm_encoders()  # the warm encoders hold the old models folder's weights
             with _collector_paused():
                 detectors = list(self._resolver(options))
             self._detectors, self._detectors_key = detectors, key
@@ -223,16 +233,19 @@ class EngineThread(QObject):
 
     Lives on the GUI thread. Jobs start by emitting a signal (never by calling the
     worker's slots directly), so they run on the worker's thread in submission order.
+    Each ``submit``/``submit_scan``/``warm_up`` returns the job's ``JobHandle``: connect
+    to its signals (they are emitted on the GUI thread) and call its ``cancel()``.
     """
 
     scan_requested = Signal(str, object, object)
     job_requested = Signal(str, object)
-    warm_up_requested = Signal(object)
+    warm_up_requested = Signal(str, object)
 
     def __init__(self, resolver: DetectorResolver | None = None, scan: ScanFunction | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.current_job_id: str | None = None
+        self.current_job_id: str | None = None  # the job the worker runs now (informational; routing is by handle)
+        self.router = JobRouter(self)
         self.thread = QThread()
         self.thread.setObjectName("LayerScopeEngine")
         self.worker = EngineWorker(resolver, scan)
@@ -241,48 +254,40 @@ class EngineThread(QObject):
         self.scan_requested.connect(self.worker.scan, queued)
         self.job_requested.connect(self.worker.run_job, queued)
         self.warm_up_requested.connect(self.worker.warm_up, queued)
-        # connected first, so current_job_id is already right when other listeners run
+        # bound slots of this GUI-thread object, queued: a lambda here would run on the worker thread
         self.worker.job_started.connect(self._on_job_started, queued)
-        for ended in (self.worker.finished, self.worker.cancelled):
-            ended.connect(self._on_job_ended, queued)
-        self.worker.failed.connect(self._on_job_failed, queued)
+        self.worker.progress.connect(self._on_progress, queued)
+        self.worker.result.connect(self._on_result, queued)
+        self.worker.finished.connect(self._on_finished, queued)
+        self.worker.cancelled.connect(self._on_cancelled, queued)
+        self.worker.failed.connect(self._on_failed, queued)
         self.thread.start()
 
-    def connect_listener(self, listener: QObject) -> None:
-        """Route every job event to ``listener``'s ``_on_job_started``, ``_on_progress``, ``_on_result``,
-        ``_on_job_finished``, ``_on_job_cancelled`` and ``_on_job_failed`` slots.
+    def submit_scan(self, paths: Sequence[str], options: ScanOptions | None = None, *,
+                    parent: QObject | None = None) -> JobHandle:
+        """Queue a scan; returns its handle at once (results are ScanResults)."""
+        handle = self._open("scan", parent)
+        self.scan_requested.emit(handle.job_id, [str(p) for p in paths], options or ScanOptions())
+        return handle
 
-        Queued, to bound slots of a GUI-thread object: a lambda here would run on the worker thread.
-        Every listener sees every job; each keeps the ids of its own jobs and ignores the rest.
+    def submit(self, factory: JobFactory, kind: str = "job", *, parent: QObject | None = None) -> JobHandle:
+        """Queue any engine generator: ``factory(cancel_token)`` is called on the worker thread.
+
+        ``parent``: the view that started it; the handle (and its connections) dies with it.
         """
-        queued, worker = Qt.ConnectionType.QueuedConnection, self.worker
-        worker.job_started.connect(listener._on_job_started, queued)  # type: ignore[attr-defined]
-        worker.progress.connect(listener._on_progress, queued)  # type: ignore[attr-defined]
-        worker.result.connect(listener._on_result, queued)  # type: ignore[attr-defined]
-        worker.finished.connect(listener._on_job_finished, queued)  # type: ignore[attr-defined]
-        worker.cancelled.connect(listener._on_job_cancelled, queued)  # type: ignore[attr-defined]
-        worker.failed.connect(listener._on_job_failed, queued)  # type: ignore[attr-defined]
+        handle = self._open(kind, parent)
+        self.job_requested.emit(handle.job_id, factory)
+        return handle
 
-    def submit_scan(self, paths: Sequence[str], options: ScanOptions | None = None) -> str:
-        """Queue a scan; returns its job id at once."""
-        job_id = _new_job_id("scan")
-        self.worker.token(job_id)
-        self.scan_requested.emit(job_id, [str(p) for p in paths], options or ScanOptions())
-        return job_id
+    def warm_up(self, options: ScanOptions | None = None, *, parent: QObject | None = None) -> JobHandle:
+        """Load the detectors now (``detectors_ready`` follows); the handle reports a failure to load."""
+        handle = self._open("warm-up", parent)
+        self.warm_up_requested.emit(handle.job_id, options or ScanOptions())
+        return handle
 
-    def submit(self, factory: JobFactory, kind: str = "job") -> str:
-        """Queue any engine generator: ``factory(cancel_token)`` is called on the worker thread."""
-        job_id = _new_job_id(kind)
-        self.worker.token(job_id)
-        self.job_requested.emit(job_id, factory)
-        return job_id
-
-    def warm_up(self, options: ScanOptions | None = None) -> None:
-        self.warm_up_requested.emit(options or ScanOptions())
-
-    def cancel(self, job_id: str | None = None) -> None:
-        """Cancel one job, or all pending and running ones (None)."""
-        self.worker.cancel(job_id)
+    def cancel(self, job: JobHandle | str | None = None) -> None:
+        """Cancel one job (its handle or id), or all pending and running ones (None)."""
+        self.worker.cancel(job.job_id if isinstance(job, JobHandle) else job)
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
@@ -300,22 +305,43 @@ class EngineThread(QObject):
         with contextlib.suppress(RuntimeError, AttributeError):  # already deleted on the C++ side
             self.stop()
 
+    def _open(self, kind: str, parent: QObject | None) -> JobHandle:
+        handle = self.router.open(kind, parent=parent)
+        handle.token = self.worker.token(handle.job_id)  # the token the worker checks
+        return handle
+
+    # worker -> handles, on the GUI thread, in the order the worker emitted
     @Slot(str)
     def _on_job_started(self, job_id: str) -> None:
         self.current_job_id = job_id
+        self.router.deliver(job_id, STARTED)
+
+    @Slot(str, object)
+    def _on_progress(self, job_id: str, event: Progress) -> None:
+        self.router.deliver(job_id, PROGRESS, event)
+
+    @Slot(str, object)
+    def _on_result(self, job_id: str, result: object) -> None:
+        self.router.deliver(job_id, RESULT, result)
 
     @Slot(str)
-    def _on_job_ended(self, job_id: str) -> None:
-        if self.current_job_id == job_id:
-            self.current_job_id = None
+    def _on_finished(self, job_id: str) -> None:
+        self._ended(job_id)
+        self.router.deliver(job_id, FINISHED)
+
+    @Slot(str)
+    def _on_cancelled(self, job_id: str) -> None:
+        self._ended(job_id)
+        self.router.deliver(job_id, CANCELLED)
 
     @Slot(str, str, str)
-    def _on_job_failed(self, job_id: str, _message: str, _details: str) -> None:
-        self._on_job_ended(job_id)
+    def _on_failed(self, job_id: str, message: str, details: str) -> None:
+        self._ended(job_id)
+        self.router.deliver(job_id, FAILED, (message, details))
 
-
-def _new_job_id(kind: str) -> str:
-    return f"{kind}-{uuid.uuid4().hex[:8]}"
+    def _ended(self, job_id: str) -> None:
+        if self.current_job_id == job_id:
+            self.current_job_id = None
 
 
 @dataclass

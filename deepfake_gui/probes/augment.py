@@ -6,19 +6,18 @@ each under a condition drawn from the policy's pool by a generator seeded by
 ``(seed, copy, the file's sha256)``. A copy keeps its original's label, generator and
 group, and it only ever joins the *training* side of a split: cross-validated figures
 are measured on clean held-out originals (or on laundered copies of them, see
-probes/robust_cv.py), never on an augmented copy of a training item.
+probes/robust_cv.py), never on an augmented copy of a training item. Making the copies
+(laundering files) is the engine's job: engine/laundered.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from deepfake_gui.core.errors import LayerScopeError
-from deepfake_gui.core.jobs import CancelToken, Progress
 
 NONE = "none"
 # Pools of standard conditions (launder/conditions.py), drawn uniformly per copy. They leave some
@@ -88,26 +87,5 @@ def extend_folds(folds: list[tuple[np.ndarray, np.ndarray]], aug: AugmentedRows 
     return out
 
 
-def augmented_copies(paths: Sequence[str | Path], shas: Sequence[str | None], pool: Sequence[str], seed: int,
-                     copies: int, root: Path | None = None, cancel: CancelToken | None = None
-                     ) -> Generator[Progress, None, tuple[list[int], list[str], list[Path], list[str]]]:
-    """Write (or reuse) the laundered copies; return (origin index, condition, copy path) lists and failures."""
-    from deepfake_gui.launder.conditions import launder_each
-
-    origin: list[int] = []
-    conditions: list[str] = []
-    out: list[Path] = []
-    failed: list[str] = []
-    for k in range(copies):
-        index, made, names, errors = yield from launder_each(
-            paths, shas, lambda sha, k=k: draw_condition(pool, seed, k, sha), seed + k, root, cancel,
-            f"augmentation: laundered copy {k + 1} of {copies}")
-        origin += index
-        out += made
-        conditions += names
-        failed += errors
-    return origin, conditions, out, failed
-
-
-__all__ = ["NONE", "POLICIES", "POLICY_NAMES", "AugmentedRows", "augmented_copies", "draw_condition", "extend",
+__all__ = ["NONE", "POLICIES", "POLICY_NAMES", "AugmentedRows", "draw_condition", "extend",
            "extend_folds", "policy_pool"]

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from deepfake_gui.analysis.metrics import eer, roc_auc
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.probes.base import Estimator
 from deepfake_gui.probes.dataset import LabeledSet
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -67,41 +67,6 @@ def fusion_inputs(clip_image_emb: np.ndarray, prompt_emb: np.ndarray, resnet_poo
     return np.concatenate([e, prod, cos, r], axis=1).astype(np.float32)
 
 
-def fusion_features_from_encoders(clip_encoder: Any, resnet_encoder: Any, images: Sequence[np.ndarray],
-                                  batch_size: int = 32) -> np.ndarray:
-    """``fusion_inputs`` for decoded RGB images, straight from the two encoders.
-
-    Uses the CLIP encoder's ``image_embedding(preprocess(images))`` and
-    ``forensic_prompt_embedding()``, and the ResNet encoder's pooled "pool" layer
-    (the global-average-pooled output of the last stage).
-    """
-    import torch
-
-    from deepfake_gui.encoders.device import to_device
-
-    if not len(images):
-        raise ValueError("no images to encode")
-    prompt = _to_numpy(clip_encoder.forensic_prompt_embedding()).reshape(-1)
-    rows = []
-    for start in range(0, len(images), batch_size):
-        chunk = list(images[start:start + batch_size])
-        batch = to_device(clip_encoder.preprocess(chunk), clip_encoder.device)
-        with torch.inference_mode():
-            emb = _to_numpy(clip_encoder.image_embedding(batch))
-        feats = resnet_encoder.encode(chunk)
-        names = list(feats.layer_names)
-        index = names.index(RESNET_POOL_LAYER) if RESNET_POOL_LAYER in names else len(names) - 1
-        pooled = _to_numpy(feats.pooled[index])
-        rows.append(fusion_inputs(emb, prompt, pooled))
-    return np.concatenate(rows, axis=0)
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().float().cpu().numpy()
-    return np.asarray(value, dtype=np.float32)
-
-
 # --------------------------------------------------------------------- head
 def build_head(in_dim: int, hidden: int = 512, dropout: float = 0.4):
     """Linear-BN-ReLU-Dropout twice, then one logit; named layers give stable export names."""
@@ -134,20 +99,20 @@ def grouped_validation_split(y: np.ndarray, groups: np.ndarray, val_fraction: fl
                           "the data set has too few groups of one class")
 
 
-class FusionMLP:
+class FusionMLP(Estimator):
     """scikit-learn-style binary head over ``fusion_inputs`` (or any feature matrix).
 
     ``fit`` holds out a grouped validation split (``val_fraction`` of the groups),
     trains with Adam on mini-batches, evaluates the validation AUC after each epoch
     (validation loss breaks ties, so training can still improve once the AUC saturates),
     stops after ``patience`` epochs without improvement and restores the best epoch's
-    weights. Everything random (init, shuffling, dropout, the split) follows ``seed``.
+    weights. Everything random (init, shuffling, dropout, the split) follows ``random_state``.
     ``num_threads`` caps torch's intra-op threads during ``fit`` only (restored after): a
     head this small gains nothing from many threads and suffers badly on a busy machine.
     """
 
     def __init__(self, hidden: int = 512, dropout: float = 0.4, lr: float = 1e-4, batch_size: int = 64,
-                 max_epochs: int = 200, patience: int = 10, seed: int = 0, val_fraction: float = 0.2,
+                 max_epochs: int = 200, patience: int = 10, random_state: int = 0, val_fraction: float = 0.2,
                  balanced: bool = True, device: str = "cpu", num_threads: int | None = None) -> None:
         self.hidden = hidden
         self.dropout = dropout
@@ -155,7 +120,7 @@ class FusionMLP:
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
-        self.seed = seed
+        self.random_state = random_state
         self.val_fraction = val_fraction
         self.balanced = balanced
         self.device = device
@@ -182,7 +147,7 @@ class FusionMLP:
         if set(np.unique(y)) != {0, 1}:
             raise LayerScopeError("the fusion head needs both real (0) and fake (1) items")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        train, val = grouped_validation_split(y, groups, self.val_fraction, self.seed)
+        train, val = grouped_validation_split(y, groups, self.val_fraction, self.random_state)
         # The scaler is rounded to float32 now, as it will be stored, so a reloaded head decides identically.
         std = X[train].std(axis=0)
         self.mean_ = X[train].mean(axis=0).astype(np.float32).astype(np.float64)
@@ -194,8 +159,8 @@ class FusionMLP:
         X_val, y_val = Xt[torch.as_tensor(val, device=device)], yt[torch.as_tensor(val, device=device)]
 
         with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
-            torch.manual_seed(self.seed)
-            gen = torch.Generator().manual_seed(self.seed)
+            torch.manual_seed(self.random_state)
+            gen = torch.Generator().manual_seed(self.random_state)
             head = build_head(X.shape[1], self.hidden, self.dropout).to(device)
             n_pos = float(y[train].sum())
             pos_weight = (len(train) - n_pos) / n_pos if self.balanced else 1.0
@@ -332,7 +297,7 @@ def train_fusion(X: np.ndarray, data: LabeledSet, folds: Folds, seed: int = 0,
     oof = np.full(len(labels), np.nan)
     per_fold = []
     for fold, (train, test) in enumerate(folds):
-        model = FusionMLP(seed=seed, **params).fit(X[train], labels[train], data.groups[train])
+        model = FusionMLP(random_state=seed, **params).fit(X[train], labels[train], data.groups[train])
         scores = model.decision_function(X[test])
         oof[test] = scores
         y = labels[test]
@@ -344,5 +309,5 @@ def train_fusion(X: np.ndarray, data: LabeledSet, folds: Folds, seed: int = 0,
         per_fold.append(row)
     if np.isnan(oof).any():
         raise LayerScopeError("the folds do not test every item once; use grouped_folds()")
-    final = FusionMLP(seed=seed, **params).fit(X, labels, data.groups)
+    final = FusionMLP(random_state=seed, **params).fit(X, labels, data.groups)
     return final, oof, per_fold

@@ -1,7 +1,7 @@
 """Standardised linear probes on one layer (or a concatenation of layers).
 
 Reads like a scikit-learn estimator (fit / decision_function / predict_proba,
-learned state ending in ``_``). The learned state is plain arrays, so it saves
+``get_params``, learned state ending in ``_``; see probes/base.py). The learned state is plain arrays, so it saves
 to safetensors and runs as one torch matmul over tokens as well as over pooled
 vectors: the same probe scores a whole file, each patch and each time step.
 """
@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from deepfake_gui.probes.base import Estimator
+
 CLASSIFIERS = ("logreg", "svm")
 
 
-class LinearProbe:
+class LinearProbe(Estimator):
+    """Standardise, then a linear classifier; ``decision_function`` > 0 leans fake (or, multi-class, per class)."""
+
     def __init__(self, classifier: str = "logreg", C: float = 1.0, class_weight: str | None = "balanced",
-                 max_iter: int = 5000, seed: int = 0) -> None:
+                 max_iter: int = 5000, random_state: int = 0) -> None:
         self.classifier = classifier
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
-        self.seed = seed
+        self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> LinearProbe:
         from sklearn.linear_model import LogisticRegression
@@ -36,10 +40,10 @@ class LinearProbe:
         Z = (X - self.mean_) / self.scale_
         if self.classifier == "logreg":
             model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
-                                       random_state=self.seed)
+                                       random_state=self.random_state)
         else:
             model = LinearSVC(C=self.C * 0.01, class_weight=self.class_weight, max_iter=self.max_iter,
-                              random_state=self.seed)
+                              random_state=self.random_state)
         model.fit(Z, y, sample_weight=sample_weight)
         self.classes_ = np.asarray(model.classes_)
         self.coef_ = np.atleast_2d(model.coef_).astype(np.float64)

@@ -9,8 +9,13 @@ can say "this file is unlike anything the detector was trained on" instead of
 returning a confident but meaningless verdict.
 
 Scores are distances: higher = more anomalous (more likely fake / out of domain).
-Every learned quantity is a plain array (``to_arrays`` / ``from_arrays``), so
-detectors save to safetensors like the linear probes; nothing is pickled.
+``score_samples`` is the distance itself; ``decision_function`` is the distance past
+the calibrated threshold (> 0 = flagged, as ``predict``), so, as for every estimator
+here (probes/base.py), higher means more fake. That is the opposite orientation of
+scikit-learn's outlier detectors (where positive means inlier), chosen so that a
+one-class score reads like a probe's logit. Every learned quantity is a plain array
+(``to_arrays`` / ``from_arrays``), so detectors save to safetensors like the linear
+probes; nothing is pickled.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 
 from deepfake_gui.analysis.metrics import roc_auc
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.probes.base import Estimator
 from deepfake_gui.probes.dataset import REAL, LabeledSet
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -61,8 +67,12 @@ def _fix_signs(components: np.ndarray) -> np.ndarray:
     return components * signs[:, None]
 
 
-class OneClassDetector:
-    """Shared threshold handling; subclasses implement fit / score_samples / arrays."""
+class OneClassDetector(Estimator):
+    """Shared threshold handling; subclasses implement fit / score_samples / arrays.
+
+    The threshold is learned state (``threshold_``) set by ``calibrate_threshold`` on held-out
+    real scores (``fit_one_class`` does both), or read from a bundle's arrays.
+    """
 
     threshold_: float | None = None
     false_alarm_: float | None = None
@@ -74,9 +84,14 @@ class OneClassDetector:
         raise NotImplementedError
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Score relative to the calibrated threshold (> 0 = flagged), or the raw score before calibration."""
-        scores = self.score_samples(X)
-        return scores if self.threshold_ is None else scores - self.threshold_
+        """The distance past the calibrated threshold: > 0 = flagged; higher = more anomalous.
+
+        Always this one quantity: before a threshold exists it raises (as ``predict`` does)
+        instead of returning the raw distance, which is ``score_samples``.
+        """
+        if self.threshold_ is None:
+            raise LayerScopeError("calibrate_threshold() must run before decision_function()")
+        return self.score_samples(X) - self.threshold_
 
     def calibrate_threshold(self, scores_real_heldout: np.ndarray,
                             false_alarm: float = DEFAULT_FALSE_ALARM) -> float:

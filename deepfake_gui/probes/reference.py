@@ -14,7 +14,6 @@ Everything is plain arrays under ``reference_*`` in the detector bundle; nothing
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,33 +125,9 @@ def reference_hashes(meta: dict) -> dict[str, str]:
     return {str(f["sha256"]): str(f.get("name", "")) for f in files if isinstance(f, dict) and "sha256" in f}
 
 
-def overlapping_references(bundle: Any, paths: Sequence[str | Path]) -> list[dict]:
-    """Files among ``paths`` that are (byte for byte) one of the bundle's genuine references.
-
-    A file that is both a reference and a suspect proves nothing: its distance is small and
-    the adapted probe was told it is real. ``bundle``: a bundle folder, DetectorBundle,
-    Detector or ActiveDetector.
-    """
-    from deepfake_gui.core.hashing import sha256_file
-    from deepfake_gui.probes.bundle import load_bundle
-
-    if isinstance(bundle, (str, Path)):
-        bundle = load_bundle(bundle)
-    detector = getattr(bundle, "detector", bundle)  # ActiveDetector -> Detector
-    bundle = getattr(detector, "bundle", detector)  # Detector -> DetectorBundle
-    known = reference_hashes(bundle.meta)
-    if not known:
-        return []
-    name = ((bundle.meta.get("adaptation") or {}).get("reference_set") or {}).get("name")
-    hits = []
-    for path in paths:
-        try:
-            digest = sha256_file(Path(path))
-        except OSError:
-            continue
-        if digest in known:
-            hits.append({"path": str(path), "sha256": digest, "reference_file": known[digest],
-                         "reference_set": name, "detector": bundle.meta.get("name"),
-                         "message": f"{path} is one of the genuine references of detector "
-                                    f"{bundle.meta.get('name')!r} ({name}); its scores prove nothing"})
-    return hits
+def describe_reference_set(meta: dict) -> str | None:
+    """"adapted to: <name> (N files)" for a verdict card, or None for a detector that was not adapted."""
+    refs = (meta.get("adaptation") or {}).get("reference_set")
+    if not refs:
+        return None
+    return f"adapted to: {refs.get('name')} ({refs.get('n_files')} genuine files)"

@@ -3,20 +3,18 @@
 `evaluate --launder` on a detector's own training set is in-sample. Here each fold's
 probe is fitted on the training folds (plus their augmented copies, if any) and
 scored on the held-out fold's files clean and under each laundering condition, so
-every figure is out-of-fold and no sentence or photo is on both sides.
+every figure is out-of-fold and no sentence or photo is on both sides. The laundered
+copies' features come from the engine (engine/laundered.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from pathlib import Path
-
 import numpy as np
 
-from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.probes.augment import AugmentedRows, extend, extend_folds
 
 Laundered = dict[str, tuple[np.ndarray, np.ndarray]]  # condition -> (original indices, their feature rows)
+CLEAN = "clean"  # the unlaundered originals' row (launder.conditions.CLEAN)
 
 
 def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
@@ -24,7 +22,6 @@ def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: 
                   aug_X: np.ndarray | None = None, ci_draws: int = 1000) -> dict[str, dict]:
     """{"clean": row, condition: row} with row = {auc, auc_ci95, eer, n, n_failed}, all out-of-fold."""
     from deepfake_gui.analysis.metrics import bootstrap_auc_ci, eer, roc_auc
-    from deepfake_gui.launder.conditions import CLEAN
     from deepfake_gui.probes.linear import LinearProbe
 
     n = len(labels)
@@ -51,32 +48,4 @@ def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: 
     return out
 
 
-def laundered_features(encoder, paths: Sequence[str | Path], shas: Sequence[str | None], conditions: Sequence[str],
-                       seed: int, layers: Sequence[int], cancel: CancelToken | None = None,
-                       root: Path | None = None) -> Generator[Progress, None, tuple[Laundered, dict[str, int]]]:
-    """Launder every file under each condition (copies cached) and encode them (features cached).
-
-    Returns ({condition: (original indices, rows of the chosen layers concatenated)}, {condition: failures}).
-    """
-    from deepfake_gui.encoders.cache import FeatureCache
-    from deepfake_gui.encoders.extract import collect_features
-    from deepfake_gui.launder.conditions import launder_each
-
-    cache = FeatureCache()
-    out: Laundered = {}
-    failures: dict[str, int] = {}
-    for k, condition in enumerate(conditions):
-        index, copies, _, _ = yield from launder_each(
-            paths, shas, condition, seed, root, cancel,
-            f"robustness {condition} ({k + 1}/{len(conditions)}): laundering")
-        matrices, records = yield from collect_features(encoder, copies, cache=cache, cancel=cancel)
-        ok = [r.index for r in records if r.pooled is not None]
-        failures[condition] = len(paths) - len(ok)
-        if not ok:
-            continue
-        rows = np.concatenate([matrices[layer] for layer in layers], axis=1).astype(np.float64)
-        out[condition] = (np.asarray(index, dtype=int)[ok], rows)
-    return out, failures
-
-
-__all__ = ["Laundered", "laundered_features", "robustness_cv"]
+__all__ = ["CLEAN", "Laundered", "robustness_cv"]

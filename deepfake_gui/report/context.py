@@ -15,6 +15,7 @@ from typing import Any
 from deepfake_gui.core.present import (
     caveat_groups,
     domain_caveat,
+    fmt_number,
     fmt_prob,
     gate_reasons,
     media_summary,
@@ -42,15 +43,6 @@ class CaseMeta:
     file_notes: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where the results came from (a case, a JSON-lines file), said in the report
     relocated: dict[str, str] = field(default_factory=dict)  # path found by sha256 -> the path stored at scan time
-
-
-def _num(value: Any, spec: str = ".3f") -> str:
-    if value is None:
-        return "—"
-    try:
-        return format(float(value), spec)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _band(d: dict[str, Any]) -> str:
@@ -81,16 +73,16 @@ def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
     info = info or {}
     metrics = {}
     if info.get("logo_auc") is not None:
-        metrics["AUC on unseen generators (leave-one-generator-out mean)"] = _num(info.get("logo_auc"))
-        metrics["worst unseen generator AUC"] = _num(info.get("logo_min_auc"))
-        metrics["share of held-out files it commits on"] = _num(info.get("held_out_coverage"))
-    metrics["cross-validated AUC (training domain)"] = _num(info.get("cv_auc"))
+        metrics["AUC on unseen generators (leave-one-generator-out mean)"] = fmt_number(info.get("logo_auc"))
+        metrics["worst unseen generator AUC"] = fmt_number(info.get("logo_min_auc"))
+        metrics["share of held-out files it commits on"] = fmt_number(info.get("held_out_coverage"))
+    metrics["cross-validated AUC (training domain)"] = fmt_number(info.get("cv_auc"))
     for key, value in (info.get("metrics") or {}).items():
         if isinstance(value, int | float):
-            metrics[str(key)] = _num(value)
+            metrics[str(key)] = fmt_number(value)
     for condition, auc in ((info.get("robustness") or {}).get("auc") or {}).items():
         if condition != "clean" and isinstance(auc, int | float):
-            metrics[f"AUC under {condition} (grouped CV)"] = _num(auc)
+            metrics[f"AUC under {condition} (grouped CV)"] = fmt_number(auc)
     return {
         "name": name,
         "trained_on": info.get("trained_on") or "not stated",
@@ -147,8 +139,8 @@ def card_auc(info: dict[str, Any] | None) -> str:
     """The model card's headline AUC for a detector row, saying which one it is."""
     info = info or {}
     if info.get("logo_auc") is not None:
-        return f"{_num(info['logo_auc'])} (unseen generators)"
-    return f"{_num(info.get('cv_auc'))} (cross-validated)" if info.get("cv_auc") is not None else "—"
+        return f"{fmt_number(info['logo_auc'])} (unseen generators)"
+    return f"{fmt_number(info.get('cv_auc'))} (cross-validated)" if info.get("cv_auc") is not None else "—"
 
 
 def extra_hashes(result: ScanResult, cards: dict[str, dict[str, Any]] | None) -> list[tuple[str, str]]:
@@ -175,7 +167,7 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         info = result.detector_info.get(name)
         detectors.append({
             "name": name, "track": d.get("track") or "—", "verdict": d.get("verdict") or "—",
-            "probability": fmt_prob(d.get("probability")), "score": _num(d.get("score"), ".2f"),
+            "probability": fmt_prob(d.get("probability")), "score": fmt_number(d.get("score"), ".2f"),
             "threshold": fmt_prob(d.get("threshold")), "band": _band(d), "auc": card_auc(info),
             "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—",
             "card": model_card(name, info),
@@ -185,8 +177,8 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
                   for t, c in (result.components or {}).items() if t != "fusion"]
     fusion = (result.components or {}).get("fusion")
     lead_band = next((_band(d) for d in result.detectors.values() if d.get("inconclusive_band")), "—")
-    segments = [{"track": s.get("track"), "detector": s.get("detector"), "start": _num(s.get("start_s"), ".2f"),
-                 "end": _num(s.get("end_s"), ".2f"), "duration": _num(s.get("duration_s"), ".2f"),
+    segments = [{"track": s.get("track"), "detector": s.get("detector"), "start": fmt_number(s.get("start_s"), ".2f"),
+                 "end": fmt_number(s.get("end_s"), ".2f"), "duration": fmt_number(s.get("duration_s"), ".2f"),
                  "peak": fmt_prob(segment_peak(result, s)), "within_real": bool(s.get("within_real_file"))}
                 for s in result.segments]  # the peak of the series the timeline figure draws
     reasons, suggestion = gate_reasons(result)
@@ -202,7 +194,7 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
         "verdict": result.verdict or ("error" if result.status != "ok" else "no verdict"),
         "verdict_class": result.verdict or ("error" if result.status != "ok" else "none"),
         "probability": fmt_prob(result.probability),
-        "score": _num(result.score, ".2f"),
+        "score": fmt_number(result.score, ".2f"),
         "band": lead_band,
         "components": components,
         "fusion": (fusion or {}).get("explanation") and f"{fusion.get('rule')}: {fusion.get('explanation')}",

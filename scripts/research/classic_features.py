@@ -54,9 +54,9 @@ def _mel_filters(n_mels: int, n_fft: int, fmax: float) -> np.ndarray:
 
 
 def image_features(path: Path) -> dict[str, np.ndarray]:
-    from deepfake_gui.analysis.caveats import jpeg_quality_estimate
     from deepfake_gui.analysis.shortcuts import image_shortcuts
     from deepfake_gui.media import load_image
+    from deepfake_gui.media.measure import jpeg_quality_estimate
 
     rgb = load_image(path).astype(np.float64)
     h, w = rgb.shape[:2]
@@ -79,7 +79,7 @@ def image_features(path: Path) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     manifest, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
     data = load_dataset(manifest)

@@ -17,9 +17,9 @@ import numpy as np
 
 def main() -> None:
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.engine.score_image import crops, plan_tiles
     from deepfake_gui.media import load_audio, load_image
-    from deepfake_gui.probes.dataset import load_dataset
 
     manifest, encoder_name, out_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     data = load_dataset(manifest)

@@ -15,12 +15,12 @@ from deepfake_gui.analysis.caveats import (
     Caveat,
     domain_caveats,
     edge_silence,
-    jpeg_quality_estimate,
     no_face_caveat,
-    recompression_caveats,
     short_clip_caveat,
     silence_caveats,
 )
+from deepfake_gui.engine.file_caveats import recompression_caveats
+from deepfake_gui.media.measure import jpeg_quality_estimate
 from deepfake_gui.media.probe import probe
 
 RATE = 8000

@@ -9,14 +9,8 @@ import media_factory
 import pytest
 from PIL import Image
 
-from deepfake_gui.analysis.caveats import (
-    Caveat,
-    ConditionMatch,
-    condition_matches,
-    matching_conditions,
-    measured_condition_caveat,
-    recompression_caveats,
-)
+from deepfake_gui.analysis.caveats import Caveat, ConditionMatch, measured_condition_caveat
+from deepfake_gui.engine.file_caveats import condition_matches, matching_conditions, recompression_caveats
 from deepfake_gui.launder.audio import encode
 from deepfake_gui.launder.conditions import CONDITIONS
 from deepfake_gui.media.probe import probe

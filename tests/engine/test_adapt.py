@@ -23,13 +23,13 @@ from deepfake_gui.engine.adapt import (
     ReferenceCheck,
     adapt_job,
     check_references_job,
-    describe_reference_set,
     reference_content_hash,
     resolve_training_root,
 )
+from deepfake_gui.engine.reference_overlap import overlapping_references
 from deepfake_gui.probes.bundle import load_bundle
 from deepfake_gui.probes.detector import Detector
-from deepfake_gui.probes.reference import overlapping_references, reference_line
+from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
 ENCODER = "test-efficientnet"
 N_TRAIN = 8

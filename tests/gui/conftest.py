@@ -1,7 +1,7 @@
 """GUI tests leave no background work behind.
 
 A view's pool job (report export, spectrogram, frame decode) can outlive the test that started
-it, e.g. after Cancel; if it then reports to a relay whose widgets the test's teardown already
+it, e.g. after Cancel; if it then reports to a view whose widgets the test's teardown already
 deleted, the crash lands in whichever test runs next (seen as a rare segfault in tests/media).
 Waiting for the pool after every GUI test keeps each test's threads inside the test. The same
 goes for Qt objects caught in reference cycles: collected at a random later moment (inside a

@@ -206,8 +206,8 @@ def test_other_jobs_on_the_shared_engine_are_ignored(qtbot, explorer, engine) ->
     def foreign(_cancel: CancelToken):
         yield Projection(explorer.current_layer(), "tsne", np.zeros((len(s.paths), 2), np.float32))
 
-    job_id = engine.submit(foreign, "other")
-    qtbot.waitUntil(lambda: engine.current_job_id is None and job_id not in explorer._jobs, timeout=TIMEOUT)
+    job = engine.submit(foreign, "other")
+    qtbot.waitUntil(lambda: engine.current_job_id is None and job.done, timeout=TIMEOUT)
     qtbot.wait(50)
     assert explorer.tsne == {} and explorer.embedding_set is s
     np.testing.assert_array_equal(xy_of(explorer.batch_scatter), before)

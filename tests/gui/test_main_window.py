@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QBrush, QDropEvent
+from PySide6.QtGui import QBrush, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from deepfake_gui.core.jobs import CancelToken, Progress
@@ -136,7 +136,10 @@ def test_drop_then_select_emits_the_result(qtbot, make_window, media_files) -> N
     mime.setUrls([QUrl.fromLocalFile(str(media_files[n])) for n in ("png", "tone_8k_mono.wav")])
     event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
-    window.drop_area.dropEvent(event)
+    enter = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window.drop_area, enter)  # through Qt, as a real drag and drop arrives
+    QApplication.sendEvent(window.drop_area, event)
     wait_idle(qtbot, window)
     assert window.proxy.rowCount() == 2
     with qtbot.waitSignal(window.result_selected, timeout=2_000) as blocker:

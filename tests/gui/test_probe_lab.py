@@ -181,7 +181,7 @@ def test_cancel_and_other_jobs_are_ignored(qtbot, lab: ProbeLab, engine: EngineT
 
     finished: list[str] = []
     engine.worker.finished.connect(finished.append)
-    job = engine.submit(foreign, "other")
+    job = engine.submit(foreign, "other").job_id
     qtbot.waitUntil(lambda: job in finished, timeout=10_000)
     assert lab.scores == [] and _xy(lab.auc_curve)[1].size == 0
     assert lab.progress_bar.format() != "someone else's scan"
@@ -196,15 +196,14 @@ def test_cancel_and_other_jobs_are_ignored(qtbot, lab: ProbeLab, engine: EngineT
     assert lab.run_button.isEnabled()
 
 
-def test_status_follows_the_engines_step_not_a_stale_sweeping(lab, monkeypatch) -> None:
+def test_status_follows_the_engines_step_not_a_stale_sweeping(lab) -> None:
     """Issue 22: after "layer sweep done" the status must not keep saying "Sweeping…" for minutes."""
     from deepfake_gui.core.jobs import Progress
 
-    monkeypatch.setattr(lab, "_ours", lambda: "sweep")
     lab.show_status("Sweeping test-efficientnet…")
-    lab._on_progress(Progress(5, 5, "layer sweep done"))
+    lab._on_sweep_progress(Progress(5, 5, "layer sweep done"))  # what the sweep's handle delivers
     assert lab.status_label.text() == "Probe lab at work: layer sweep done… (Cancel stops it)"
-    lab._on_progress(Progress(2, 6, "2-D map of layer 3/6"))
+    lab._on_sweep_progress(Progress(2, 6, "2-D map of layer 3/6"))
     assert "2-D map of layer 3/6" in lab.status_label.text() and "Sweeping" not in lab.status_label.text()
     lab._clear_results()
     assert "Sweeping" not in lab.summary_label.text()

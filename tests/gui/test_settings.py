@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenuBar
 
 from deepfake_gui.core.config import models_dir, shipped_models_dir
 from deepfake_gui.encoders.registry import get_spec, list_encoders
+from deepfake_gui.engine.inventory import detector_rows
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui import settings as settings_module
 from deepfake_gui.gui import theme
@@ -26,7 +27,6 @@ from deepfake_gui.gui.about import (
     CHECKING,
     AboutDialog,
     ShortcutsDialog,
-    detector_rows,
     menu_actions,
     shortcut_conflicts,
     shortcut_rows,

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deepfake_gui.core.errors import LayerScopeError
-from deepfake_gui.probes.dataset import LabeledSet, grouped_folds, load_dataset
+from deepfake_gui.engine.datasets import load_dataset
+from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 

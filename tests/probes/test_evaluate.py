@@ -57,9 +57,10 @@ def make_fusion_bundle(data_dir: Path, out: Path) -> Path:
     """What `layerscope train --encoder fusion` writes (see test_fusion_cli), with a small, briefly trained head."""
     from deepfake_gui.analysis.calibration import Platt
     from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.engine.fusion_detector import fusion_features_from_encoders
     from deepfake_gui.media import load_image
-    from deepfake_gui.probes.dataset import load_dataset
-    from deepfake_gui.probes.fusion import FusionMLP, fusion_features_from_encoders
+    from deepfake_gui.probes.fusion import FusionMLP
 
     data = load_dataset(data_dir)
     clip, resnet = build_encoder("test-clip", "cpu"), build_encoder("test-resnet", "cpu")
@@ -107,7 +108,7 @@ def test_evaluate_a_fusion_bundle_on_new_images(fusion_bundle: tuple[Path, Path]
 
 
 def test_fusion_evaluate_agrees_with_the_fusion_detector(fusion_bundle: tuple[Path, Path]) -> None:
-    from deepfake_gui.probes.fusion_detector import FusionDetector
+    from deepfake_gui.engine.fusion_detector import FusionDetector
 
     folder, train = fusion_bundle
     m = run(evaluate_job(folder, train, "cpu")).metrics
@@ -135,8 +136,8 @@ def test_evaluate_cli_prints_fusion_figures(fusion_bundle: tuple[Path, Path], ca
 
 
 def test_a_fusion_bundle_is_not_a_linear_detector(fusion_bundle: tuple[Path, Path]) -> None:
+    from deepfake_gui.engine.fusion_detector import FusionDetector
     from deepfake_gui.probes.detector import Detector
-    from deepfake_gui.probes.fusion_detector import FusionDetector
 
     folder, _ = fusion_bundle
     with pytest.raises(BundleError):
@@ -182,7 +183,7 @@ def linear_bundle(toy_audio: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def _features(data_dir: Path, layer: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from deepfake_gui.encoders.extract import extract_features
     from deepfake_gui.encoders.registry import build_encoder
-    from deepfake_gui.probes.dataset import load_dataset
+    from deepfake_gui.engine.datasets import load_dataset
 
     data = load_dataset(data_dir)
     layers, _ = extract_features(build_encoder("test-ge2e", "cpu"), data.paths)

@@ -11,11 +11,11 @@ from torch import nn
 
 from deepfake_gui.analysis.metrics import roc_auc
 from deepfake_gui.encoders.base import LayerFeatures
+from deepfake_gui.engine.fusion_detector import fusion_features_from_encoders
 from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
 from deepfake_gui.probes.fusion import (
     FusionMLP,
     build_head,
-    fusion_features_from_encoders,
     fusion_inputs,
     fusion_layout,
     grouped_validation_split,
@@ -117,13 +117,13 @@ def test_to_arrays_round_trip_gives_identical_decisions(tmp_path: Path) -> None:
 
 def test_eval_mode_and_training_are_deterministic() -> None:
     X, y, groups = synthetic(n_groups=20)
-    a = FusionMLP(max_epochs=4, seed=7, **FAST).fit(X, y, groups)
-    b = FusionMLP(max_epochs=4, seed=7, **FAST).fit(X, y, groups)
+    a = FusionMLP(max_epochs=4, random_state=7, **FAST).fit(X, y, groups)
+    b = FusionMLP(max_epochs=4, random_state=7, **FAST).fit(X, y, groups)
     np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
     np.testing.assert_array_equal(a.decision_function(X), a.decision_function(X))  # dropout off, BN frozen
     # one item alone scores the same as inside a batch: BatchNorm uses running statistics
     np.testing.assert_allclose(a.decision_function(X[:1]), a.decision_function(X)[:1], rtol=1e-5, atol=1e-6)
-    c = FusionMLP(max_epochs=4, seed=8, **FAST).fit(X, y, groups)
+    c = FusionMLP(max_epochs=4, random_state=8, **FAST).fit(X, y, groups)
     assert not np.array_equal(a.decision_function(X), c.decision_function(X))
 
 

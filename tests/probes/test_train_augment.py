@@ -10,17 +10,10 @@ import pytest
 from PIL import Image
 
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.engine.datasets import load_dataset
+from deepfake_gui.engine.laundered import augmented_copies
 from deepfake_gui.engine.train import TrainOptions, TrainReport, train_job
-from deepfake_gui.probes.augment import (
-    POLICIES,
-    AugmentedRows,
-    augmented_copies,
-    draw_condition,
-    extend,
-    extend_folds,
-    policy_pool,
-)
-from deepfake_gui.probes.dataset import load_dataset
+from deepfake_gui.probes.augment import POLICIES, AugmentedRows, draw_condition, extend, extend_folds, policy_pool
 from deepfake_gui.probes.robust_cv import robustness_cv
 
 

@@ -14,9 +14,9 @@ from PIL import Image
 from deepfake_gui import cli
 from deepfake_gui.cases import CaseStore
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine import walk as walk_module
 from deepfake_gui.engine.scan import ScanOptions, scan_job
-from deepfake_gui.engine.walk import iter_input_files, walk_inputs
+from deepfake_gui.media import walk as walk_module
+from deepfake_gui.media.walk import iter_input_files, walk_inputs
 
 BAD_NAME = b"bad\xffname.png"
 

@@ -10,7 +10,6 @@ localization manifest lists the file, the true segments in a strip below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,12 +20,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import (
-    SPECTROGRAM_RATE,
+    Envelope,
     audio_series,
     audio_spectrogram,
     probability_track,
     suspected_segments,
     true_segments,
+    waveform_envelope,
 )
 from deepfake_gui.gui.views.common import (
     accent,
@@ -37,39 +37,7 @@ from deepfake_gui.gui.views.common import (
 )
 from deepfake_gui.gui.views.timeline import ScoreTrack, Timeline, legend_label, legend_text
 
-ENVELOPE_BINS = 2000
 HZ_TICKS = (100, 250, 500, 1000, 2000, 4000, 8000, 16000)
-
-
-@dataclass
-class Envelope:
-    times_s: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-
-
-def waveform_envelope(path: str, duration_s: float, rate: int = SPECTROGRAM_RATE,
-                      bins: int = ENVELOPE_BINS) -> Envelope:
-    """Min/max per block of samples, streamed: memory stays at one chunk, however long the file."""
-    from deepfake_gui.media.audio import iter_audio_chunks
-
-    per_bin = max(1, int(np.ceil(max(duration_s, 1e-3) * rate / bins)))
-    lows, highs = [], []
-    carry = np.zeros(0, dtype=np.float32)
-    for chunk in iter_audio_chunks(path, rate):
-        buf = np.concatenate([carry, chunk])
-        n = len(buf) // per_bin * per_bin
-        if n:
-            blocks = buf[:n].reshape(-1, per_bin)
-            lows.append(blocks.min(axis=1))
-            highs.append(blocks.max(axis=1))
-        carry = buf[n:]
-    if carry.size:
-        lows.append(carry[None].min(axis=1))
-        highs.append(carry[None].max(axis=1))
-    low = np.concatenate(lows) if lows else np.zeros(0, np.float32)
-    high = np.concatenate(highs) if highs else np.zeros(0, np.float32)
-    return Envelope((np.arange(len(low)) + 0.5) * per_bin / rate, low, high)
 
 
 def _load(path: str, duration_s: float) -> tuple[Envelope, Any, dict | None]:
@@ -123,7 +91,7 @@ class AudioView(QWidget):
         self.timeline.time_picked.connect(self._seek)
         self.status_label.setText("loading the waveform and spectrogram…")
         path, duration = result.path, self.duration_s  # the job must not hold the widget (see common.py)
-        self._relay = run_in_background(lambda: _load(path, duration), self._on_loaded,
+        self._load_job = run_in_background(lambda: _load(path, duration), self._on_loaded,
                                         self._on_failed)
 
     def _build_plots(self) -> None:

@@ -9,18 +9,21 @@ stay on the decision-score (logit) scale, labelled as such.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QSettings, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QSettings, QThreadPool
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QWidget
 
+from deepfake_gui.core.jobs import CancelToken
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import TimeSeries
+from deepfake_gui.gui.jobs import CANCELLED, FAILED, FINISHED, RESULT, STARTED, JobHandle, JobRouter
 
 VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
 SCORE_LABEL = "score (logit)"  # heatmaps: decision scores
@@ -123,33 +126,33 @@ def media_duration(result: ScanResult, *series: TimeSeries | None) -> float:
 # --- background work -----------------------------------------------------------------
 
 
-class _Relay(QObject):
-    """Carries a pool thread's answer back to the GUI thread (queued, via the receiver's thread)."""
-
-    done = Signal(object)
-    failed = Signal(str)
-
-
 class _Call(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+    """Runs one function on the pool; posts its events by job id (it never holds the handle itself)."""
+
+    def __init__(self, fn: Callable[[], Any], job_id: str, token: CancelToken, router: JobRouter) -> None:
         super().__init__()
-        self.fn, self.relay = fn, relay
+        self.fn, self.job_id, self.token, self.router = fn, job_id, token, router
 
     def run(self) -> None:
+        post = functools.partial(self.router.post, self.job_id)
+        if self.token.cancelled:
+            post(CANCELLED)
+            return
+        post(STARTED)
         try:
             value = self.fn()
         except Exception as exc:  # shown in the view, never raised into Qt's thread
-            self._emit(self.relay.failed, f"{type(exc).__name__}: {exc}")
-        else:
-            self._emit(self.relay.done, value)
-
-    @staticmethod
-    def _emit(signal: Any, value: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the view went away while we worked
-            signal.emit(value)
+            post(FAILED, (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+            return
+        if self.token.cancelled:  # a plain function cannot stop half-way: its answer is dropped
+            post(CANCELLED)
+            return
+        post(RESULT, value)
+        post(FINISHED)
 
 
 _POOL: QThreadPool | None = None
+_ROUTER: JobRouter | None = None
 
 
 def pool() -> QThreadPool:
@@ -161,22 +164,36 @@ def pool() -> QThreadPool:
     return _POOL
 
 
-def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_failed: Callable[[str], None]) -> _Relay:
-    """Run ``fn`` on the views' pool; ``on_done``/``on_failed`` are called on the GUI thread.
+def _router() -> JobRouter:
+    """The pool's router: made on the GUI thread (the first call), alive for the app's lifetime."""
+    global _ROUTER
+    if _ROUTER is None:
+        _ROUTER = JobRouter()
+    return _ROUTER
 
-    Pass bound methods of a QObject as callbacks, so Qt drops the call if that object
-    is gone. ``fn`` itself must not hold a QObject (a widget captured in a lambda):
-    the pool thread drops ``fn`` last, and a widget whose last reference dies there is
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
+                      on_failed: Callable[[str], None] | None = None, *,
+                      parent: QObject | None = None) -> JobHandle:
+    """Run ``fn`` on the views' pool; returns its ``JobHandle`` (signals emitted on the GUI thread).
+
+    ``fn``'s return value arrives as the handle's ``result``; ``on_done``/``on_failed``, when
+    given, are connected to ``result`` and ``failed`` (``on_failed`` gets the message).
+    ``cancel()`` skips a job not yet started and drops the answer of one running.
+    ``fn`` itself must not hold a QObject (a widget captured in a lambda): the pool
+    thread drops ``fn`` last, and a widget whose last reference dies there is
     destroyed off the GUI thread, which deadlocks Qt (seen in CI). So it is refused.
     """
     if _holds_qobject(fn):
         raise TypeError("run_in_background: the job captures a QObject; pass plain data (paths, numbers) instead")
-    relay = _Relay()
-    relay.done.connect(on_done)
-    relay.failed.connect(on_failed)
-    pool().start(_Call(fn, relay))
-    return relay
+    router = _router()
+    handle = router.open("background", parent=parent)
+    if on_done is not None:
+        handle.result.connect(on_done)
+    if on_failed is not None:
+        handle.failed.connect(on_failed)
+    pool().start(_Call(fn, handle.job_id, handle.token, router))
+    return handle
 
 
 def _holds_qobject(fn: Callable[[], Any]) -> bool:

@@ -22,9 +22,9 @@ reference set…" button), ``set_layer(i)``, ``set_projection("pca" | "tsne")``,
 (highlight a file chosen elsewhere), ``cancel()``. Signals: ``file_selected(str)``,
 ``layer_changed(int)``, ``embeddings_ready(object)`` (the engine's EmbeddingSet).
 
-Jobs are tracked by id: the engine thread is shared, so signals of other jobs
-(scans) are ignored. Errors go to the status line and the problems list, never
-to a modal box.
+Each job this view starts is connected through its own handle (gui/jobs.py), so
+the other jobs on the shared engine thread (scans) never reach it. Errors go to
+the status line and the problems list, never to a modal box.
 """
 
 from __future__ import annotations
@@ -71,7 +71,9 @@ from deepfake_gui.engine.explore import (
     tsne_job,
 )
 from deepfake_gui.gui.batch_model import top_attribution
+from deepfake_gui.gui.jobs import JobHandle
 from deepfake_gui.gui.views.common import VERDICT_COLORS, offered_encoders, run_in_background, verdict_color
+from deepfake_gui.gui.widgets import choice_combo
 from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
 
 PROJECTIONS = (("PCA (instant)", "pca"), ("t-SNE", "tsne"))
@@ -88,9 +90,13 @@ SELECTED_COLOR = "#ffd54f"
 VERDICT_NAMES = {"fake": "fake", "real": "real", "inconclusive": "inconclusive", None: "no verdict"}
 
 
-@dataclass
+@dataclass(eq=False)
 class _Job:
-    kind: str  # "embed" | "tsne" | "cluster"
+    """One job this view started, with what its slots need to know about it."""
+
+    kind: str  # "embed" | "tsne" | "cluster": what it computes (for Cancel and the pending check)
+    handle: JobHandle
+    title: str  # how a failure names it ("t-SNE failed: …")
     owner: EmbeddingSet | None = None  # the set a t-SNE or cluster job belongs to
     layer: int | None = None
     cancelled: bool = False  # asked to stop; its terminal signal has not arrived yet
@@ -126,19 +132,18 @@ class EmbeddingExplorer(QWidget):
         self.selected_path: str | None = None
         self.legend_entries: list[tuple[str, str]] = []  # (label, colour) as shown in the legend
         self.problems: list[str] = []
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: list[_Job] = []  # this view's jobs not ended yet
         self._clock = ProgressClock()
         self._encoder_picked_by_user = False
         self.encoder_modalities: dict[str, str] = {}
         self._hover_owner: Any = None
         self._build()
-        self.engine.connect_listener(self)
         if encoders is not None:
             self._fill_encoders(encoders)
         else:
             self.encoder_combo.addItem("checking encoders…", None)
             self.encoder_combo.setEnabled(False)
-            self._relay = run_in_background(available_encoders, self._on_encoders, self._on_encoders_failed)
+            run_in_background(available_encoders, self._on_encoders, self._on_encoders_failed)
         self._set_idle("Set a batch, pick an encoder and press Compute.")
 
     # ------------------------------------------------------------------ layout
@@ -151,9 +156,9 @@ class EmbeddingExplorer(QWidget):
         self.compute_button = QPushButton("Compute")
         self.compute_button.setObjectName("computeButton")
         self.compute_button.clicked.connect(self.compute)
-        self.projection_combo = _combo("projectionCombo", PROJECTIONS)
+        self.projection_combo = choice_combo("projectionCombo", PROJECTIONS)
         self.projection_combo.currentIndexChanged.connect(self._on_projection_changed)
-        self.color_combo = _combo("colorCombo", COLOR_MODES)
+        self.color_combo = choice_combo("colorCombo", COLOR_MODES)
         self.color_combo.currentIndexChanged.connect(self._on_color_changed)
         self.reference_button = QPushButton("Add reference set…")
         self.reference_button.setObjectName("referenceButton")
@@ -287,8 +292,8 @@ class EmbeddingExplorer(QWidget):
         if self.embedding_set is not None:
             self.compute()
 
-    def compute(self) -> str | None:
-        """Start the embedding job for the batch (and reference set); returns its job id."""
+    def compute(self) -> JobHandle | None:
+        """Start the embedding job for the batch (and reference set); returns its job."""
         encoder = self.encoder_combo.currentData()
         if not encoder:
             self._set_status("No encoder to compute with: no weights are on this machine.", error=True)
@@ -302,11 +307,11 @@ class EmbeddingExplorer(QWidget):
         self.problems_list.hide()
         request = ExploreRequest(list(self.results), str(encoder), self.device, self.reference,
                                  self.reference_limit, self.seed)
-        job_id = self.engine.submit(functools.partial(embedding_job, request), "embed")
-        self._jobs[job_id] = _Job("embed")
+        job = self._start("embed", "Computing the map", functools.partial(embedding_job, request),
+                          self._on_embeddings, self._on_compute_ended)
         self._set_busy(f"Computing {encoder} features of {len(self.results)} file(s)"
                        + (" and the reference set" if self.reference else "") + "…")
-        return job_id
+        return job.handle
 
     def set_encoder(self, name: str) -> None:
         """Pick the encoder (as the user would); the next compute() uses it."""
@@ -354,16 +359,27 @@ class EmbeddingExplorer(QWidget):
         x, y = self.batch_scatter.getData()
         return np.column_stack([np.asarray(x, float), np.asarray(y, float)]) if x is not None else np.zeros((0, 2))
 
-    # ----------------------------------------------------------- engine events
-    @Slot(str)
-    def _on_job_started(self, job_id: str) -> None:
-        if job_id in self._jobs:
-            self._clock = ProgressClock()
+    # ----------------------------------------------------------- job events
+    def _start(self, kind: str, title: str, factory: Any, on_result: Any, on_end: Any,
+               owner: EmbeddingSet | None = None, layer: int | None = None) -> _Job:
+        """Submit a job and connect its handle: ``on_result(job, result)``, ``on_end(job, cancelled)``."""
+        handle = self.engine.submit(factory, kind, parent=self)
+        job = _Job(kind, handle, title, owner, layer)
+        self._jobs.append(job)
+        handle.started.connect(self._on_job_started)
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(functools.partial(on_result, job))
+        handle.finished.connect(functools.partial(on_end, job, False))
+        handle.cancelled.connect(functools.partial(on_end, job, True))
+        handle.failed.connect(functools.partial(self._on_job_failed, job))
+        return job
+
+    @Slot()
+    def _on_job_started(self) -> None:
+        self._clock = ProgressClock()
 
     @Slot(object)
     def _on_progress(self, event: Progress) -> None:
-        if self.engine.current_job_id not in self._jobs:
-            return
         self._clock.update(event)
         if self._clock.fraction is None:
             self.progress_bar.setRange(0, 0)
@@ -373,37 +389,35 @@ class EmbeddingExplorer(QWidget):
         eta = format_eta(self._clock.eta_s)
         self.progress_bar.setFormat(event.message + (f" · ETA {eta}" if eta else ""))
 
-    @Slot(object)
-    def _on_result(self, result: object) -> None:
-        job = self._jobs.get(self.engine.current_job_id or "")
-        if job is None:
-            return
-        if job.kind == "embed" and isinstance(result, EmbeddingSet):
-            if job.cancelled:  # superseded by a newer Compute
-                return
+    def _on_embeddings(self, job: _Job, result: object) -> None:
+        if isinstance(result, EmbeddingSet) and not job.cancelled:  # cancelled: superseded by a newer Compute
             self._show_set(result)
-        elif job.kind == "tsne" and isinstance(result, Projection) and job.owner is self.embedding_set:
+
+    def _on_projection(self, job: _Job, result: object) -> None:
+        if isinstance(result, Projection) and job.owner is self.embedding_set:
             self.tsne[result.layer] = result.xy
             if result.layer == self.current_layer() and self.projection() == "tsne":
                 self._redraw()
-        elif job.kind == "cluster" and isinstance(result, Clusters) and job.owner is self.embedding_set:
+
+    def _on_clusters(self, job: _Job, result: object) -> None:
+        if isinstance(result, Clusters) and job.owner is self.embedding_set:
             self.clusters[result.layer] = result
             if result.layer == self.current_layer() and self.color_by() == "cluster":
                 self._redraw()
 
-    @Slot(str)
-    def _on_job_finished(self, job_id: str) -> None:
-        job = self._jobs.get(job_id)
-        if job is not None:
-            self._end_job(job_id, self._done_message(job_id, job, cancelled=False))
+    def _on_compute_ended(self, job: _Job, cancelled: bool) -> None:
+        self._end_job(job, self._done_message(job, cancelled))
 
-    def _done_message(self, job_id: str, job: _Job, cancelled: bool) -> str | None:
+    def _on_layer_job_ended(self, job: _Job, _cancelled: bool) -> None:
+        """t-SNE and clusters update the map and legend; stale ones are cancelled quietly when the layer moves on."""
+        self._end_job(job)
+
+    def _done_message(self, job: _Job, cancelled: bool) -> str | None:
         """How a Compute ended: the map is ready (and how long it took), or cancelled.
 
-        None for t-SNE and clusters (they update the map and legend) and for a Compute that a newer
-        one replaced: the newer one's status stands.
+        None for a Compute that a newer one replaced: the newer one's status stands.
         """
-        if job.kind != "embed" or any(j.kind == "embed" for i, j in self._jobs.items() if i != job_id):
+        if any(j.kind == "embed" for j in self._jobs if j is not job):
             return None
         if cancelled or job.cancelled:
             return "Cancelled" + ("; the map shown is the previous one." if self.embedding_set is not None else ".")
@@ -411,20 +425,9 @@ class EmbeddingExplorer(QWidget):
             return None
         return f"Map ready in {time.monotonic() - job.started:.0f} s: {self._summary()}"
 
-    @Slot(str)
-    def _on_job_cancelled(self, job_id: str) -> None:
-        job = self._jobs.get(job_id)
-        if job is not None:  # stale t-SNE / cluster jobs are cancelled quietly when the layer moves on
-            self._end_job(job_id, self._done_message(job_id, job, cancelled=True))
-
-    @Slot(str, str, str)
-    def _on_job_failed(self, job_id: str, message: str, _details: str) -> None:
-        job = self._jobs.get(job_id)
-        if job is None:
-            return
-        what = {"embed": "Computing the map", "tsne": "t-SNE", "cluster": "Clustering"}[job.kind]
-        self._add_problem(f"{what} failed: {message}")
-        self._end_job(job_id, f"{what} failed: {message}", error=True)
+    def _on_job_failed(self, job: _Job, message: str, _details: str) -> None:
+        self._add_problem(f"{job.title} failed: {message}")
+        self._end_job(job, f"{job.title} failed: {message}", error=True)
 
     @Slot(object)
     def _on_encoders(self, choices: list[EncoderChoice]) -> None:
@@ -722,31 +725,35 @@ class EmbeddingExplorer(QWidget):
         if s is None:
             return
         layer = self.current_layer()
-        pending = {(j.kind, j.layer) for j in self._jobs.values() if j.owner is s and not j.cancelled}
+        pending = {(j.kind, j.layer) for j in self._jobs if j.owner is s and not j.cancelled}
         if self.projection() == "tsne" and layer not in self.tsne and ("tsne", layer) not in pending:
-            self._submit(s, "tsne", layer, functools.partial(tsne_job, s, layer, self.seed))
+            self._start_layer_job(s, "tsne", "t-SNE", "t-SNE", layer,
+                                  functools.partial(tsne_job, s, layer, self.seed), self._on_projection)
         if self.color_by() == "cluster" and layer not in self.clusters and ("cluster", layer) not in pending:
             if len(s.batch_index) < 3:
                 self._set_status("Clusters need at least 3 mapped batch files.", error=True)
             else:
-                self._submit(s, "cluster", layer, functools.partial(cluster_job, s, layer, self.seed))
+                self._start_layer_job(s, "cluster", "Clustering", "clusters", layer,
+                                      functools.partial(cluster_job, s, layer, self.seed), self._on_clusters)
 
-    def _submit(self, s: EmbeddingSet, kind: str, layer: int, factory: Any) -> None:
-        job_id = self.engine.submit(factory, kind)
-        self._jobs[job_id] = _Job(kind, s, layer)
+    def _start_layer_job(self, s: EmbeddingSet, kind: str, title: str, what: str, layer: int, factory: Any,
+                         on_result: Any) -> None:
+        """A t-SNE or clustering of one layer of ``s``; ``what`` names it on the progress bar."""
+        self._start(kind, title, factory, on_result, self._on_layer_job_ended, s, layer)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat(f"{'t-SNE' if kind == 'tsne' else 'clusters'} of layer {s.layer_names[layer]}…")
+        self.progress_bar.setFormat(f"{what} of layer {s.layer_names[layer]}…")
 
     def _cancel_jobs(self, kinds: tuple[str, ...] = ("embed", "tsne", "cluster"), keep_layer: int | None = None
                      ) -> None:
-        for job_id, job in list(self._jobs.items()):
+        for job in list(self._jobs):
             if job.kind in kinds and (keep_layer is None or job.layer != keep_layer):
                 job.cancelled = True
-                self.engine.cancel(job_id)
+                job.handle.cancel()
 
-    def _end_job(self, job_id: str, message: str | None = None, error: bool = False) -> None:
-        self._jobs.pop(job_id, None)
+    def _end_job(self, job: _Job, message: str | None = None, error: bool = False) -> None:
+        if job in self._jobs:
+            self._jobs.remove(job)
         if message:
             self._set_status(message, error=error)
         if not self._jobs:
@@ -778,14 +785,6 @@ class EmbeddingExplorer(QWidget):
     def closeEvent(self, event: Any) -> None:
         self._cancel_jobs()
         super().closeEvent(event)
-
-
-def _combo(name: str, choices: tuple[tuple[str, str], ...]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for label, value in choices:
-        combo.addItem(label, value)
-    return combo
 
 
 def _palette(names: list[str]) -> dict[str, str]:

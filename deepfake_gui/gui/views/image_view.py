@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.explain import Heatmap, image_heatmap, true_mask
+from deepfake_gui.engine.explain import Heatmap, image_heatmap, picture, true_mask
 from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
 
 COLORMAP = "CET-D1"  # diverging blue-white-red, perceptually uniform
@@ -53,9 +53,7 @@ def symmetric_levels(values: np.ndarray, centre: float) -> tuple[float, float]:
 
 
 def _load(result: ScanResult) -> tuple[np.ndarray, Heatmap, np.ndarray | None]:
-    from deepfake_gui.media import load_image
-
-    return load_image(result.path), image_heatmap(result), true_mask(result.path)
+    return picture(result.path), image_heatmap(result), true_mask(result.path)
 
 
 class ImageView(QWidget):
@@ -91,7 +89,7 @@ class ImageView(QWidget):
         self._build_controls()
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.status_label.setText("loading the image…")
-        self._relay = run_in_background(lambda: _load(result), self._on_loaded, self._on_failed)
+        self._load_job = run_in_background(lambda: _load(result), self._on_loaded, self._on_failed)
 
     def _build_controls(self) -> None:
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)

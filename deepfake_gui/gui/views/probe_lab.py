@@ -11,8 +11,9 @@ field and emits ``detector_activated`` with that folder (the main window makes i
 active). Closing the lab without saving keeps the staged run on disk (the last few
 runs), but it is never used by a scan.
 
-The engine thread is shared with the main window, so every slot here first checks
-that the event belongs to one of the lab's own jobs.
+The engine thread is shared with the main window: each lab job's handle is
+connected to the slots of that kind of job (sweep, t-SNE, reference check, adapt),
+so no slot sees another job's events.
 """
 
 from __future__ import annotations
@@ -59,12 +60,14 @@ from deepfake_gui.engine.probe_lab import (
     LayerScore,
     adapt_staging_dir,
     base_detector_choices,
+    encoder_choice,
     encoder_choices,
     guess_modality,
     lab_job,
     save_detector,
     tsne_job,
 )
+from deepfake_gui.gui.jobs import JobHandle
 from deepfake_gui.gui.views.common import offered_encoders, run_in_background
 from deepfake_gui.gui.worker import EngineThread, progress_fraction
 
@@ -78,8 +81,7 @@ FAKE_PALETTE = ("#ef5350", "#ab47bc", "#ffa726", "#42a5f5", "#ec407a", "#8d6e63"
 ERROR_STYLE = "color: #c62828;"
 EMPTY_SUMMARY = ("No detector yet. Add a folder of real files and at least one folder of fakes (or a manifest), "
                  "pick an encoder, then Run sweep: the curve above fills in layer by layer.")
-JOB_NAMES = {"sweep": "Probe lab at work", "refcheck": "Checking the references", "adapt": "Adapting",
-             "tsne": "t-SNE"}
+SWEEP_NAME = "Probe lab at work"  # how the status line names a running sweep
 
 
 def generator_colors(generators: list[str]) -> dict[str, str]:
@@ -111,15 +113,11 @@ class ProbeLab(QWidget):
         self.map_method = "pca"
         self.saved_path: Path | None = None
         self._tsne: dict[tuple[str, int], np.ndarray] = {}
-        self._jobs: dict[str, str] = {}  # our job ids -> "sweep" | "tsne"
-        self._sweep_job: str | None = None
-        self._tsne_job: str | None = None
+        self._sweep_job: JobHandle | None = None
+        self._tsne_job: JobHandle | None = None
         self._modality_pinned = False
         self._wanted_encoder: str | None = None
-        self._encoder_relay: Any = None  # kept referenced until it delivers (see views/common.py)
-        self._guess_relay: Any = None
         self._build()
-        self.engine.connect_listener(self)
         self._set_busy(False)
         self._load_encoders()
 
@@ -350,17 +348,14 @@ class ProbeLab(QWidget):
 
     def set_encoder(self, name: str) -> None:
         """Select an encoder by registry name (its modality too), even before the encoder list has loaded."""
-        from deepfake_gui.encoders.registry import get_spec
-
-        spec = get_spec(name)
+        choice = encoder_choice(name)
         self._modality_pinned = True
         self._wanted_encoder = name
-        if self.modality_combo.currentData() != spec.modality:
-            self.modality_combo.setCurrentIndex(self.modality_combo.findData(spec.modality))
+        if self.modality_combo.currentData() != choice.modality:
+            self.modality_combo.setCurrentIndex(self.modality_combo.findData(choice.modality))
             self._load_encoders()
         index = self.encoder_combo.findData(name)
         if index < 0:
-            choice = EncoderChoice(name, spec.modality, spec.random_init, True, spec.num_layers)
             self.encoder_combo.addItem(choice.label, name)
             index = self.encoder_combo.count() - 1
         self.encoder_combo.setCurrentIndex(index)
@@ -380,8 +375,8 @@ class ProbeLab(QWidget):
 
     # ------------------------------------------------------------------ actions
     @Slot()
-    def run(self) -> str | None:
-        """Start the sweep on the engine thread; returns its job id (None when it could not start)."""
+    def run(self) -> JobHandle | None:
+        """Start the sweep on the engine thread; returns its job (None when it could not start)."""
         if self._sweep_job is not None:
             return None
         try:
@@ -390,21 +385,30 @@ class ProbeLab(QWidget):
             self.show_status(str(exc), error=True)
             return None
         self._clear_results()
-        job_id = self.engine.submit(functools.partial(lab_job, request), "probe-lab")
-        self._jobs[job_id] = "sweep"
-        self._sweep_job = job_id
+        job = self.engine.submit(functools.partial(lab_job, request), "probe-lab", parent=self)
+        job.started.connect(self._on_sweep_started)
+        job.progress.connect(self._on_sweep_progress)
+        job.result.connect(self._on_sweep_result)
+        job.finished.connect(self._on_sweep_finished)
+        job.cancelled.connect(self._on_sweep_cancelled)
+        job.failed.connect(self._on_sweep_failed)
+        self._sweep_job = job
         self._set_busy(True)
         self._busy_progress("waiting for the engine…")
         self.show_status(f"Sweeping {request.encoder}…")
-        return job_id
+        return job
 
     @Slot()
     def cancel(self) -> None:
-        for job_id in list(self._jobs):
-            self.engine.cancel(job_id)
+        """Cancel every lab job: the sweep, a t-SNE, a reference check or an adapt run."""
+        for job in self.running_jobs():
+            job.cancel()
+
+    def running_jobs(self) -> list[JobHandle]:
+        return [j for j in (self._sweep_job, self._tsne_job, self.references._job) if j is not None]
 
     @Slot()
-    def compute_tsne(self) -> str | None:
+    def compute_tsne(self) -> JobHandle | None:
         """t-SNE of the selected layer on the engine thread; shown when it arrives."""
         if self.result is None or self.selected_layer is None or self._tsne_job is not None:
             return None
@@ -414,15 +418,19 @@ class ProbeLab(QWidget):
             self._draw_map()
             return None
         factory = functools.partial(tsne_job, self.result.features[layer], layer, self.result.run_id, self.seed)
-        job_id = self.engine.submit(factory, "probe-lab-tsne")
-        self._jobs[job_id] = "tsne"
-        self._tsne_job = job_id
+        job = self.engine.submit(factory, "probe-lab-tsne", parent=self)
+        job.progress.connect(self._on_tsne_progress)
+        job.result.connect(self._on_tsne_result)
+        job.finished.connect(self._on_tsne_finished)
+        job.cancelled.connect(self._on_tsne_cancelled)
+        job.failed.connect(self._on_tsne_failed)
+        self._tsne_job = job
         self.map_method = "tsne"
         self.tsne_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._busy_progress(f"t-SNE of layer {self._layer_name(layer)}…")
         self.map_label.setText(f"computing t-SNE of layer {self._layer_name(layer)}…")
-        return job_id
+        return job
 
     @Slot()
     def show_pca(self) -> None:
@@ -462,21 +470,9 @@ class ProbeLab(QWidget):
         self.status_label.setText(text)
         self.status_label.setStyleSheet(ERROR_STYLE if error else "")
 
-    # ------------------------------------------------------------------ engine events
-    def _ours(self) -> str | None:
-        job_id = self.engine.current_job_id
-        return self._jobs.get(job_id) if job_id is not None else None
-
-    @Slot(str)
-    def _on_job_started(self, job_id: str) -> None:
-        if self._jobs.get(job_id) == "sweep":
-            self.progress_bar.setFormat("starting…")
-
-    @Slot(object)
-    def _on_progress(self, event: Progress) -> None:
-        kind = self._ours()
-        if kind is None:
-            return
+    # ------------------------------------------------------------------ job events
+    def show_progress(self, event: Progress, name: str | None = None) -> None:
+        """A lab job's progress on the bar; ``name``: also name the step on the status line."""
         fraction = progress_fraction(event)
         if fraction is None:
             self.progress_bar.setRange(0, 0)
@@ -484,71 +480,72 @@ class ProbeLab(QWidget):
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(round(fraction * 1000))
         self.progress_bar.setFormat(event.message or "working…")
-        if kind == "tsne":
-            return  # the map's own label says t-SNE is computing; the status keeps the sweep's outcome
-        # the status names the step the engine is on (after "layer sweep done" come calibration and the maps)
-        self.show_status(f"{JOB_NAMES[kind]}: {event.message or 'working'}… (Cancel stops it)")
+        if name is not None:  # the status names the step the engine is on (calibration, the maps…)
+            self.show_status(f"{name}: {event.message or 'working'}… (Cancel stops it)")
+
+    def show_failure(self, what: str, message: str, details: str) -> None:
+        self.show_status(f"{what} failed: {_user_message(message)}", error=True)
+        self.status_label.setToolTip(details)
+
+    @Slot()
+    def _on_sweep_started(self) -> None:
+        self.progress_bar.setFormat("starting…")
 
     @Slot(object)
-    def _on_result(self, result: object) -> None:
-        kind = self._ours()
-        if kind in ("refcheck", "adapt"):
-            self.references.on_result(result)
-            return
-        if kind == "sweep" and isinstance(result, LayerScore):
+    def _on_sweep_progress(self, event: Progress) -> None:
+        self.show_progress(event, SWEEP_NAME)
+
+    @Slot(object)
+    def _on_sweep_result(self, result: object) -> None:
+        if isinstance(result, LayerScore):
             self.scores.append(result)
             self._draw_curve(self.scores)
-        elif kind == "sweep" and isinstance(result, LabResult):
+        elif isinstance(result, LabResult):
             self._show_result(result)
-        elif kind == "tsne" and isinstance(result, LayerMap) and self.result is not None \
-                and result.run_id == self.result.run_id:
+
+    @Slot()
+    def _on_sweep_finished(self) -> None:
+        self._end_sweep()
+        if self.result is not None:
+            s = self.result.summary
+            self.show_status(f"Sweep done: chosen layer {s['layer_name']}, CV AUC {s['cv_auc']:.3f}; "
+                             f"detector staged at {self.result.bundle_path}. Check the warnings, then "
+                             "Save and activate.")
+
+    @Slot()
+    def _on_sweep_cancelled(self) -> None:
+        self._end_sweep()
+        self.show_status("Sweep cancelled.")
+
+    @Slot(str, str)
+    def _on_sweep_failed(self, message: str, details: str) -> None:
+        self._end_sweep()
+        self.show_failure("Sweep", message, details)
+
+    @Slot(object)
+    def _on_tsne_progress(self, event: Progress) -> None:
+        self.show_progress(event)  # the map's own label says t-SNE is computing; the status keeps the sweep's outcome
+
+    @Slot(object)
+    def _on_tsne_result(self, result: object) -> None:
+        if isinstance(result, LayerMap) and self.result is not None and result.run_id == self.result.run_id:
             self._tsne[(result.run_id, result.layer)] = result.coords
             if result.layer == self.selected_layer and self.map_method == "tsne":
                 self._draw_map()
 
-    @Slot(str)
-    def _on_job_finished(self, job_id: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind in ("refcheck", "adapt"):
-            self.references.on_end(kind, None)
-        if kind == "sweep":
-            self._end_sweep()
-            if self.result is not None:
-                s = self.result.summary
-                self.show_status(f"Sweep done: chosen layer {s['layer_name']}, CV AUC {s['cv_auc']:.3f}; "
-                                 f"detector staged at {self.result.bundle_path}. Check the warnings, then "
-                                 "Save and activate.")
-        elif kind == "tsne":
-            self._end_tsne()
+    @Slot()
+    def _on_tsne_finished(self) -> None:
+        self._end_tsne()
 
-    @Slot(str)
-    def _on_job_cancelled(self, job_id: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind in ("refcheck", "adapt"):
-            self.references.on_end(kind, "cancelled")
-        if kind == "sweep":
-            self._end_sweep()
-            self.show_status("Sweep cancelled.")
-        elif kind == "tsne":
-            self._end_tsne()
-            self.show_status("t-SNE cancelled.")
+    @Slot()
+    def _on_tsne_cancelled(self) -> None:
+        self._end_tsne()
+        self.show_status("t-SNE cancelled.")
 
-    @Slot(str, str, str)
-    def _on_job_failed(self, job_id: str, message: str, details: str) -> None:
-        kind = self._jobs.pop(job_id, None)
-        if kind is None:
-            return
-        if kind in ("refcheck", "adapt"):
-            self.references.on_end(kind, f"failed: {_user_message(message)}")
-            self.status_label.setToolTip(details)
-            return
-        if kind == "sweep":
-            self._end_sweep()
-        else:
-            self._end_tsne()
-        what = "Sweep" if kind == "sweep" else "t-SNE"
-        self.show_status(f"{what} failed: {_user_message(message)}", error=True)
-        self.status_label.setToolTip(details)
+    @Slot(str, str)
+    def _on_tsne_failed(self, message: str, details: str) -> None:
+        self._end_tsne()
+        self.show_failure("t-SNE", message, details)
 
     # ------------------------------------------------------------------ drawing
     def _show_result(self, result: LabResult) -> None:
@@ -624,7 +621,7 @@ class ProbeLab(QWidget):
     def _set_busy(self, busy: bool) -> None:
         """``busy``: a sweep runs. Cancel stays usable while any lab job (sweep, t-SNE, check, adapt) runs."""
         self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy or bool(self._jobs))
+        self.cancel_button.setEnabled(busy or bool(self.running_jobs()))
         has_result = self.result is not None
         self.save_button.setEnabled(has_result and not busy)
         self.tsne_button.setEnabled(has_result and self._tsne_job is None)
@@ -637,7 +634,7 @@ class ProbeLab(QWidget):
     def job_ended(self, text: str) -> None:
         """A lab job ended: the bar says how (``text``) once no other lab job is running."""
         self._set_busy(self._sweep_job is not None)
-        if self._jobs:
+        if self.running_jobs():
             return
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1 if text == "done" else 0)
@@ -688,8 +685,7 @@ class ProbeLab(QWidget):
     # ------------------------------------------------------------------ encoder list (background)
     def _load_encoders(self) -> None:
         modality = self.modality_combo.currentData()
-        self._encoder_relay = run_in_background(functools.partial(encoder_choices, modality), self._on_encoders,
-                                                self._on_encoders_failed)
+        run_in_background(functools.partial(encoder_choices, modality), self._on_encoders, self._on_encoders_failed)
 
     @Slot(object)
     def _on_encoders(self, choices: list[EncoderChoice]) -> None:
@@ -738,8 +734,8 @@ class ProbeLab(QWidget):
     def _guess_modality(self, folder: str) -> None:
         if self._modality_pinned:
             return
-        self._guess_relay = run_in_background(functools.partial(guess_modality, [folder]),
-                                              self._on_modality_guessed, self._on_guess_failed)
+        run_in_background(functools.partial(guess_modality, [folder]), self._on_modality_guessed,
+                          self._on_guess_failed)
 
     @Slot(object)
     def _on_modality_guessed(self, modality: str | None) -> None:
@@ -805,7 +801,7 @@ class ReferencePanel(QGroupBox):
         self.lab = lab
         self.check: ReferenceCheck | None = None
         self.report: AdaptReport | None = None
-        self._job: str | None = None
+        self._job: JobHandle | None = None
         layout = QVBoxLayout(self)
         intro = QLabel("Known-genuine recordings or photos of the same person, device or channel: the detector is "
                        "refitted with them as real (weight 5) and learns that domain. No fakes of it are needed; "
@@ -912,14 +908,17 @@ class ReferencePanel(QGroupBox):
 
     # -- actions
     @Slot()
-    def run_check(self) -> str | None:
-        return self._submit(check_references_job, "refcheck", "Scoring the references with the base detector…")
+    def run_check(self) -> JobHandle | None:
+        return self._submit(check_references_job, "Checking the references", "Check",
+                            "Scoring the references with the base detector…")
 
     @Slot()
-    def run_adapt(self) -> str | None:
-        return self._submit(adapt_job, "adapt", "Adapting: refitting the detector with the references…")
+    def run_adapt(self) -> JobHandle | None:
+        return self._submit(adapt_job, "Adapting", "Adapting",
+                            "Adapting: refitting the detector with the references…")
 
-    def _submit(self, job, kind: str, message: str) -> str | None:
+    def _submit(self, job_fn: Any, name: str, what: str, message: str) -> JobHandle | None:
+        """Start a check or adapt job; ``name`` heads its progress, ``what`` its ending ("Check cancelled")."""
         if self._job is not None:
             return None
         try:
@@ -927,29 +926,38 @@ class ReferencePanel(QGroupBox):
         except LayerScopeError as exc:
             self.lab.show_status(str(exc), error=True)
             return None
-        job_id = self.lab.engine.submit(functools.partial(job, opts), f"probe-lab-{kind}")
-        self.lab._jobs[job_id] = kind
-        self._job = job_id
+        job = self.lab.engine.submit(functools.partial(job_fn, opts), "probe-lab-references", parent=self)
+        job.progress.connect(functools.partial(self.lab.show_progress, name=name))
+        job.result.connect(self._on_result)
+        job.finished.connect(functools.partial(self._on_end, what, None))
+        job.cancelled.connect(functools.partial(self._on_end, what, "cancelled"))
+        job.failed.connect(functools.partial(self._on_failed, what))
+        self._job = job
         self._set_busy(True)
         self.lab.cancel_button.setEnabled(True)  # the lab's Cancel stops this job too
         self.lab._busy_progress("waiting for the engine…")
         self.lab.show_status(message)
-        return job_id
+        return job
 
-    # -- engine events (routed here by the lab, already filtered to our jobs)
-    def on_result(self, result: object) -> None:
+    # -- job events
+    @Slot(object)
+    def _on_result(self, result: object) -> None:
+        """Both jobs yield the check (drawn at once); adapting ends with its report (saved and activated)."""
         if isinstance(result, ReferenceCheck):
             self.show_check(result)
         elif isinstance(result, AdaptReport):
             self.report = result
             self._save(result)
 
-    def on_end(self, kind: str, problem: str | None) -> None:
+    def _on_failed(self, what: str, message: str, details: str) -> None:
+        self._on_end(what, f"failed: {_user_message(message)}")
+        self.lab.status_label.setToolTip(details)
+
+    def _on_end(self, what: str, problem: str | None) -> None:
         self._job = None
         self._set_busy(False)
         self.lab.job_ended("done" if problem is None else problem)
         if problem:
-            what = "Check" if kind == "refcheck" else "Adapting"
             self.lab.show_status(f"{what} {problem}", error=problem.startswith("failed"))
 
     def show_check(self, check: ReferenceCheck) -> None:

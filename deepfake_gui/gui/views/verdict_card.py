@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from deepfake_gui.core.present import (
     caveat_groups,
+    fmt_number,
     fmt_prob,
     gate_reasons,
     media_summary,
@@ -58,10 +59,6 @@ def _detector_title(name: str, info: dict | None, reference: dict | None) -> str
     return "\n".join(lines)
 
 
-def _fmt(value: Any, spec: str = "") -> str:
-    return "—" if value is None else format(value, spec)
-
-
 def _pct(value: Any) -> str:
     return "—" if value is None else f"{100 * float(value):.0f}%"
 
@@ -80,16 +77,16 @@ def localization_lines(loc: dict[str, Any] | None) -> list[str]:
         part, _, track = key.partition("/")
         if "pixel_auc" in f:
             lines.append(f"&nbsp;• {escape(part)} set, heatmap against the mask: "
-                         f"pixel AUC {_fmt(f.get('pixel_auc'), '.3f')}{_ci(f.get('pixel_auc_ci95'))}, "
+                         f"pixel AUC {fmt_number(f.get('pixel_auc'))}{_ci(f.get('pixel_auc_ci95'))}, "
                          f"pointing game {_pct(f.get('pointing_game'))}, "
-                         f"IoU {_fmt(f.get('iou_best_threshold'), '.3f')} at the best threshold, "
-                         f"{_fmt(f.get('iou_detector_threshold'), '.3f')} at the detector's")
+                         f"IoU {fmt_number(f.get('iou_best_threshold'))} at the best threshold, "
+                         f"{fmt_number(f.get('iou_detector_threshold'))} at the detector's")
             continue
         step = f.get("frame_s")
         per = f" per {1000 * step:.0f} ms" if step else ""
-        lines.append(f"&nbsp;• {escape(part)} set, {escape(track)} track: frame AUC {_fmt(f.get('frame_auc'), '.3f')}"
-                     f"{_ci(f.get('frame_auc_ci95'))}{per}, EER {_fmt(f.get('frame_eer'), '.3f')}, "
-                     f"segment IoU {_fmt(f.get('segment_iou'), '.3f')}, true segments found "
+        lines.append(f"&nbsp;• {escape(part)} set, {escape(track)} track: frame AUC {fmt_number(f.get('frame_auc'))}"
+                     f"{_ci(f.get('frame_auc_ci95'))}{per}, EER {fmt_number(f.get('frame_eer'))}, "
+                     f"segment IoU {fmt_number(f.get('segment_iou'))}, true segments found "
                      f"{_pct(f.get('true_segments_found'))}, untouched files with a segment "
                      f"{_pct(f.get('controls_with_segments'))}")
     return lines
@@ -100,7 +97,7 @@ def robustness_line(rob: dict[str, Any] | None) -> str:
     if not rob or not rob.get("auc"):
         return "<b>measured under laundering:</b> not measured"
     aug = rob.get("augment") or "none"
-    parts = " · ".join(f"{escape(k)} {_fmt(v, '.3f')}" for k, v in rob["auc"].items())
+    parts = " · ".join(f"{escape(k)} {fmt_number(v)}" for k, v in rob["auc"].items())
     trained = "trained without augmentation" if aug == "none" else f"trained with {escape(str(aug))} augmentation"
     return f"<b>AUC under laundering</b> (grouped cross-validation, {trained}): {parts}"
 
@@ -122,10 +119,11 @@ def model_card_text(name: str, info: dict[str, Any] | None) -> str:
     rows = [
         f"<b>{escape(name)}</b>",
         f"<b>trained on:</b> {escape(str(info.get('trained_on') or 'not stated'))}",
-        *([f"<b>unseen generators (leave-one-generator-out) AUC:</b> {_fmt(info.get('logo_auc'), '.3f')} "
-           f"(worst {_fmt(info.get('logo_min_auc'), '.3f')}); commits on {_fmt(info.get('held_out_coverage'), '.0%')}"
-           " of held-out files"] if info.get("logo_auc") is not None else []),
-        f"<b>cross-validated AUC:</b> {_fmt(auc, '.3f')} (inside that domain only)",
+        *([f"<b>unseen generators (leave-one-generator-out) AUC:</b> {fmt_number(info.get('logo_auc'))} "
+           f"(worst {fmt_number(info.get('logo_min_auc'))}); commits on "
+           f"{fmt_number(info.get('held_out_coverage'), '.0%')} of held-out files"]
+          if info.get("logo_auc") is not None else []),
+        f"<b>cross-validated AUC:</b> {fmt_number(auc)} (inside that domain only)",
         f"<b>encoder:</b> {escape(str(info.get('encoder') or '—'))}; layers {escape(layers or '—')}",
         f"<b>bundle:</b> {escape(str(info.get('bundle') or '—'))}",
         f"<b>bundle SHA-256:</b> <tt>{escape(str(info.get('bundle_sha256') or '—'))}</tt>",
@@ -260,8 +258,8 @@ class VerdictCard(QFrame):
                 "track": _label(str(d.get("track") or "—"), wrap=False),
                 "verdict": _label(str(d.get("verdict") or "—"), wrap=False),
                 "probability": _label(fmt_prob(d.get("probability")), wrap=False),
-                "threshold": _label(_fmt(d.get("threshold"), ".2f"), wrap=False),
-                "auc": _label(_fmt((info or {}).get("logo_auc" if unseen else "cv_auc"), ".3f"), wrap=False),
+                "threshold": _label(fmt_number(d.get("threshold"), ".2f"), wrap=False),
+                "auc": _label(fmt_number((info or {}).get("logo_auc" if unseen else "cv_auc"), ".3f"), wrap=False),
             }
             cells["name"].setStyleSheet("font-weight: bold; margin-top: 3px;")
             cells["verdict"].setStyleSheet(f"color: {verdict_text_color(d.get('verdict'))}; font-weight: bold;")
@@ -269,7 +267,7 @@ class VerdictCard(QFrame):
             cells["threshold"].setToolTip(f"inconclusive between {band[0]:.2f} and {band[1]:.2f}; calibration: "
                                           f"{d.get('calibration')}; aggregation: {d.get('aggregation')}"
                                           if len(band) == 2 else str(d.get("calibration")))
-            cells["probability"].setToolTip(f"decision score {_fmt(d.get('score'), '.3f')}")
+            cells["probability"].setToolTip(f"decision score {fmt_number(d.get('score'))}")
             cells["name"].setToolTip(card)
             cells["auc"].setToolTip(card)
             grid.addWidget(cells["name"], 1 + 2 * i, 0, 1, 6)  # name on its own line: the panel is narrow

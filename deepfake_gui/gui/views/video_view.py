@@ -51,7 +51,7 @@ class FrameLoader:
         self.timer.setSingleShot(True)
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self._start_pending)
-        self._relays: list = []  # the running call's relay and the previous one (still delivering)
+        self.job: object = None  # the JobHandle of the frame being decoded
 
     def request(self, time_s: float, *, now: bool = False) -> None:
         self.pending = float(time_s)
@@ -66,9 +66,8 @@ class FrameLoader:
             return
         t, path = self.pending, self.path
         self.pending, self.busy = None, True
-        relay = run_in_background(lambda: (t, video_frame(path, t)), self.owner._on_frame,
-                                  self.owner._on_frame_failed)
-        self._relays = [*self._relays[-1:], relay]
+        self.job = run_in_background(lambda: (t, video_frame(path, t)), self.owner._on_frame,
+                                     self.owner._on_frame_failed)
 
     def finished(self) -> None:
         self.busy = False
@@ -118,7 +117,7 @@ class VideoView(QWidget):
         self.timeline.set_cursor(start)
         self.loader.request(start, now=True)
         path = result.path  # the job must not hold the widget (see common.py)
-        self._truth_relay = run_in_background(lambda: true_segments(path), self._on_truth, self._on_truth_failed)
+        self._truth_job = run_in_background(lambda: true_segments(path), self._on_truth, self._on_truth_failed)
 
     def _build_frame_viewer(self) -> None:
         self.frame_widget = pg.GraphicsLayoutWidget()

@@ -1,5 +1,8 @@
 """A loaded fusion bundle (CLIP + forensic prompt + ResNet -> MLP) that scores image files.
 
+It runs two encoders over decoded images (job work, hence the engine); the head
+itself, ``probes.fusion.FusionMLP``, is a plain estimator.
+
 The fusion counterpart of :class:`deepfake_gui.probes.detector.Detector`: same
 calibration (Platt on out-of-fold logits), threshold and inconclusive band, so a
 probability means the same thing whichever kind of detector produced it. It needs
@@ -20,6 +23,7 @@ from deepfake_gui.core.errors import BundleError, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.probes.bundle import DetectorBundle
 from deepfake_gui.probes.detector import BundleDetector, Calibration
+from deepfake_gui.probes.fusion import RESNET_POOL_LAYER, fusion_inputs
 
 BATCH = 16
 
@@ -82,8 +86,6 @@ class FusionDetector(BundleDetector):
 
     def features(self, images: Sequence[np.ndarray], device: str = "auto") -> np.ndarray:
         """``fusion_inputs`` for decoded RGB images: (N, n_features)."""
-        from deepfake_gui.probes.fusion import fusion_features_from_encoders
-
         clip, resnet = self.build_encoders(device)
         X = fusion_features_from_encoders(clip, resnet, list(images))
         if X.shape[1] != self.n_features:
@@ -157,3 +159,38 @@ class FusionDetector(BundleDetector):
                 out[i] = FusionFileScore(Path(paths[i]), float(decision[row]), float(prob[row]),
                                          self.verdicts(prob[row])[0])
         return out
+
+
+def fusion_features_from_encoders(clip_encoder: Any, resnet_encoder: Any, images: Sequence[np.ndarray],
+                                  batch_size: int = 32) -> np.ndarray:
+    """``fusion_inputs`` for decoded RGB images, straight from the two encoders.
+
+    Uses the CLIP encoder's ``image_embedding(preprocess(images))`` and
+    ``forensic_prompt_embedding()``, and the ResNet encoder's pooled "pool" layer
+    (the global-average-pooled output of the last stage).
+    """
+    import torch
+
+    from deepfake_gui.encoders.device import to_device
+
+    if not len(images):
+        raise ValueError("no images to encode")
+    prompt = _to_numpy(clip_encoder.forensic_prompt_embedding()).reshape(-1)
+    rows = []
+    for start in range(0, len(images), batch_size):
+        chunk = list(images[start:start + batch_size])
+        batch = to_device(clip_encoder.preprocess(chunk), clip_encoder.device)
+        with torch.inference_mode():
+            emb = _to_numpy(clip_encoder.image_embedding(batch))
+        feats = resnet_encoder.encode(chunk)
+        names = list(feats.layer_names)
+        index = names.index(RESNET_POOL_LAYER) if RESNET_POOL_LAYER in names else len(names) - 1
+        pooled = _to_numpy(feats.pooled[index])
+        rows.append(fusion_inputs(emb, prompt, pooled))
+    return np.concatenate(rows, axis=0)
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().float().cpu().numpy()
+    return np.asarray(value, dtype=np.float32)

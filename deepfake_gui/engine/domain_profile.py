@@ -43,7 +43,7 @@ def measure_domain_profile(paths: Sequence[str | Path], modality: str, descripti
         if info.width and info.height:
             sizes.append((int(info.width), int(info.height)))
         if modality == "image":
-            from deepfake_gui.analysis.caveats import jpeg_quality_estimate
+            from deepfake_gui.media.measure import jpeg_quality_estimate
 
             try:
                 quality = jpeg_quality_estimate(path)
