@@ -22,7 +22,7 @@ def main() -> None:
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
-    from deepfake_gui.probes.dataset import load_datasets
+    from deepfake_gui.engine.datasets import load_datasets
     from deepfake_gui.probes.linear import LinearProbe
 
     name, layers, C = sys.argv[1], [int(i) for i in sys.argv[2].split(",")], float(sys.argv[3])

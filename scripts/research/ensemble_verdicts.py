@@ -62,8 +62,8 @@ def figures(verdicts: np.ndarray, y: np.ndarray) -> dict:
 
 
 def main() -> None:
+    from deepfake_gui.engine.datasets import load_datasets
     from deepfake_gui.engine.verdicts import track_verdict
-    from deepfake_gui.probes.dataset import load_datasets
 
     split = sys.argv.index("--")
     data = load_datasets(sys.argv[1:split])
