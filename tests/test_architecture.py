@@ -7,6 +7,7 @@ a rule holds for the code that runs, not only for the top of each file.
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,11 +73,18 @@ def package_of(module: str) -> str:
 
 def iter_imports(root: Path = PACKAGE) -> Iterator[Import]:
     """Every import statement of every module under ``root`` (a package directory)."""
+    yield from _all_imports(root)
+
+
+@functools.cache
+def _all_imports(root: Path) -> tuple[Import, ...]:  # parsed once per test session
     known = {module_name(p, root) for p in root.rglob("*.py")}
+    found: list[Import] = []
     for path in sorted(root.rglob("*.py")):
         source = module_name(path, root)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        yield from _imports_of(tree, source, path.name == "__init__.py", root.name, known)
+        found += _imports_of(tree, source, path.name == "__init__.py", root.name, known)
+    return tuple(found)
 
 
 def _imports_of(tree: ast.AST, source: str, is_package: bool, top: str, known: set[str]) -> Iterator[Import]:
