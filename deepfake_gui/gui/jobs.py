@@ -40,6 +40,9 @@ def new_job_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:8]}"
 
 
+SIGNALS = ("started", "progress", "result", "finished", "failed", "cancelled")
+
+
 class JobHandle(QObject):
     """One background job, seen from the GUI thread: its signals, its state and ``cancel()``."""
 
@@ -55,6 +58,14 @@ class JobHandle(QObject):
         self.job_id = job_id
         self.token = token or CancelToken()
         self.state = "queued"  # -> "running" -> "finished" | "failed" | "cancelled"
+
+    def on(self, **slots: Any) -> JobHandle:
+        """Connect slots by signal name (``handle.on(result=..., failed=...)``, like napari's ``connect=``)."""
+        for name, slot in slots.items():
+            if name not in SIGNALS:
+                raise TypeError(f"JobHandle has no signal {name!r}; it has {', '.join(SIGNALS)}")
+            getattr(self, name).connect(slot)
+        return self
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check; thread-safe and returns at once (``cancelled`` follows)."""

@@ -470,12 +470,14 @@ class MainWindow(QMainWindow):
             self.queue.addItem(item)
             scan.items.append(item)
         self._scans.append(scan)
-        handle.started.connect(self._on_job_started)
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(functools.partial(self._on_scan_result, scan))
-        handle.finished.connect(functools.partial(self._on_scan_finished, scan))
-        handle.cancelled.connect(functools.partial(self._on_scan_cancelled, scan))
-        handle.failed.connect(functools.partial(self._on_scan_failed, scan))
+        handle.on(
+            started=self._on_job_started,
+            progress=self._on_progress,
+            result=functools.partial(self._on_scan_result, scan),
+            finished=functools.partial(self._on_scan_finished, scan),
+            cancelled=functools.partial(self._on_scan_cancelled, scan),
+            failed=functools.partial(self._on_scan_failed, scan),
+        )
         self.queue.show()
         self.queue_label.show()
         self._set_busy(True)
@@ -610,12 +612,14 @@ class MainWindow(QMainWindow):
                 return None
         factory = functools.partial(relocate_job, wanted, [folder])
         handle = self.engine.submit(factory, "relocate", parent=self)
-        handle.started.connect(self._on_job_started)
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(self._on_relocations)
-        handle.finished.connect(self._on_relocate_finished)
-        handle.cancelled.connect(self._on_relocate_cancelled)
-        handle.failed.connect(self._on_relocate_failed)
+        handle.on(
+            started=self._on_job_started,
+            progress=self._on_progress,
+            result=self._on_relocations,
+            finished=self._on_relocate_finished,
+            cancelled=self._on_relocate_cancelled,
+            failed=self._on_relocate_failed,
+        )
         self._relocate_job = handle
         self._relocate_message = f"Looked for {len(wanted)} moved file(s) in {folder}"
         self._set_busy(True)

@@ -381,3 +381,16 @@ def test_a_cancelled_background_call_delivers_no_result(qtbot) -> None:
     assert wait_for_background(5000)
     qtbot.waitUntil(lambda: handle.done, timeout=5000)
     assert log.kinds()[-1] == "cancelled" and log.of("result") == []
+
+
+def test_handle_on_connects_slots_by_signal_name(qapp) -> None:
+    from deepfake_gui.gui.jobs import JobHandle
+
+    handle = JobHandle("job-1")
+    got: list[object] = []
+    assert handle.on(result=got.append, failed=lambda message, details: got.append(message)) is handle
+    handle.result.emit(7)
+    handle.failed.emit("broke", "traceback")
+    assert got == [7, "broke"]
+    with pytest.raises(TypeError, match="no signal 'done'"):
+        handle.on(done=got.append)

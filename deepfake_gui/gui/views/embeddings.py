@@ -366,12 +366,14 @@ class EmbeddingExplorer(QWidget):
         handle = self.engine.submit(factory, kind, parent=self)
         job = _Job(kind, handle, title, owner, layer)
         self._jobs.append(job)
-        handle.started.connect(self._on_job_started)
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(functools.partial(on_result, job))
-        handle.finished.connect(functools.partial(on_end, job, False))
-        handle.cancelled.connect(functools.partial(on_end, job, True))
-        handle.failed.connect(functools.partial(self._on_job_failed, job))
+        handle.on(
+            started=self._on_job_started,
+            progress=self._on_progress,
+            result=functools.partial(on_result, job),
+            finished=functools.partial(on_end, job, False),
+            cancelled=functools.partial(on_end, job, True),
+            failed=functools.partial(self._on_job_failed, job),
+        )
         return job
 
     @Slot()

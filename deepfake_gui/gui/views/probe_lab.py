@@ -386,12 +386,14 @@ class ProbeLab(QWidget):
             return None
         self._clear_results()
         job = self.engine.submit(functools.partial(lab_job, request), "probe-lab", parent=self)
-        job.started.connect(self._on_sweep_started)
-        job.progress.connect(self._on_sweep_progress)
-        job.result.connect(self._on_sweep_result)
-        job.finished.connect(self._on_sweep_finished)
-        job.cancelled.connect(self._on_sweep_cancelled)
-        job.failed.connect(self._on_sweep_failed)
+        job.on(
+            started=self._on_sweep_started,
+            progress=self._on_sweep_progress,
+            result=self._on_sweep_result,
+            finished=self._on_sweep_finished,
+            cancelled=self._on_sweep_cancelled,
+            failed=self._on_sweep_failed,
+        )
         self._sweep_job = job
         self._set_busy(True)
         self._busy_progress("waiting for the engine…")
@@ -419,11 +421,13 @@ class ProbeLab(QWidget):
             return None
         factory = functools.partial(tsne_job, self.result.features[layer], layer, self.result.run_id, self.seed)
         job = self.engine.submit(factory, "probe-lab-tsne", parent=self)
-        job.progress.connect(self._on_tsne_progress)
-        job.result.connect(self._on_tsne_result)
-        job.finished.connect(self._on_tsne_finished)
-        job.cancelled.connect(self._on_tsne_cancelled)
-        job.failed.connect(self._on_tsne_failed)
+        job.on(
+            progress=self._on_tsne_progress,
+            result=self._on_tsne_result,
+            finished=self._on_tsne_finished,
+            cancelled=self._on_tsne_cancelled,
+            failed=self._on_tsne_failed,
+        )
         self._tsne_job = job
         self.map_method = "tsne"
         self.tsne_button.setEnabled(False)
@@ -927,11 +931,13 @@ class ReferencePanel(QGroupBox):
             self.lab.show_status(str(exc), error=True)
             return None
         job = self.lab.engine.submit(functools.partial(job_fn, opts), "probe-lab-references", parent=self)
-        job.progress.connect(functools.partial(self.lab.show_progress, name=name))
-        job.result.connect(self._on_result)
-        job.finished.connect(functools.partial(self._on_end, what, None))
-        job.cancelled.connect(functools.partial(self._on_end, what, "cancelled"))
-        job.failed.connect(functools.partial(self._on_failed, what))
+        job.on(
+            progress=functools.partial(self.lab.show_progress, name=name),
+            result=self._on_result,
+            finished=functools.partial(self._on_end, what, None),
+            cancelled=functools.partial(self._on_end, what, "cancelled"),
+            failed=functools.partial(self._on_failed, what),
+        )
         self._job = job
         self._set_busy(True)
         self.lab.cancel_button.setEnabled(True)  # the lab's Cancel stops this job too
