@@ -5,7 +5,9 @@ the probe's score of a window's pooled state equals the mean of the probe's
 scores of the window's frames. One pass with token states therefore gives the
 per-time-step series (20 ms for Whisper, 10 ms for GE2E), every sliding window's
 score, and the file score exactly as training computed it, at the cost of a
-single encoder pass instead of one per overlapping window.
+single encoder pass instead of one per overlapping window. (phase-coherence pools only the
+frames that hold sound, so its file score leaves digital silence out while a window's mean of
+steps keeps it: over silence its windows read slightly differently from its file score.)
 """
 
 from __future__ import annotations
