@@ -270,6 +270,9 @@ def segment_report(files: Sequence[dict]) -> dict:
         "segment_iou_flag_everything": (float(np.mean([total_length(f["true"]) / f["duration_s"] for f in partial]))
                                         if partial else None),
         "true_segments_found": (sum(h[0] for h in hits) / n_true) if n_true else None,
+        # the issue-20 target pair: partial files keeping a segment that overlaps the truth, untouched with any
+        "partial_with_overlapping_segment": (sum(intersection_length(f["predicted"], f["true"]) > 0 for f in partial)
+                                             / len(partial)) if partial else None,
         "predicted_segments": n_pred,
         "false_segments": false_segments,
         "controls_with_segments": (sum(bool(f["predicted"]) for f in controls) / len(controls)) if controls else None,

@@ -13,10 +13,12 @@ Output keys (``LocalizationReport.metrics``):
   series the segment rule thresholds (``frame_auc``, with a group-bootstrap 95% CI),
   of the raw per-step / per-frame scores (``frame_auc_step``) and, for audio, of the
   2 s windows (``frame_auc_window``); segment IoU, true segments found, controls with
-  segments; the detector's file-level AUC and the share of partial files it calls fake;
-  per generator.
+  segments, partial files with a segment overlapping the truth (issue 20's target pair, with controls with
+  segments); the detector's file-level AUC and the share of partial files it calls fake; per generator.
+  Segment figures are given for each track's lead detector only (scan lists its segments only).
 - ``spatial``: one row per (part, detector): pixel AUC, IoU at the best threshold and at
-  the detector's threshold, pointing game, per generator.
+  the detector's threshold, pointing game, per generator; ``regions``: untouched images with flagged pixels and
+  spliced images with flagged pixels inside the region, at a few thresholds.
 - ``files``: per part, the file verdicts (all detectors fused, as scan reports them).
 """
 
@@ -52,7 +54,7 @@ class TrackRecord:
     times: np.ndarray
     scores: np.ndarray
     kind: str  # centre (audio steps) | start (sampled frames)
-    threshold_score: float  # the detector's file-level threshold on the score scale
+    threshold_score: float  # where the segment rule's threshold starts (segments.segment_base_score), score scale
     file_score: float
     verdict: str | None
     predicted: list[tuple[float, float]]
@@ -82,6 +84,7 @@ class ImageRecord:
     probability_half_score: float  # the score whose calibrated probability is 0.5
     file_score: float
     verdict: str | None
+    segment_base_score: float | None = None  # where a timed track's segments start (segments.segment_base_score)
 
 
 @dataclass
@@ -96,6 +99,7 @@ def collect(items: list[Item], detectors: list, options, cancel: CancelToken | N
     """Scan the items with the real pipeline (arrays kept) and keep what the metrics need."""
     from deepfake_gui.core.results import ScanResult
     from deepfake_gui.engine.scan import scan_job
+    from deepfake_gui.engine.segments import segment_base_score
 
     options.keep_arrays = True
     by_path = {str(Path(it.path).resolve()): it for it in items}  # scan results carry absolute paths
@@ -138,7 +142,7 @@ def collect(items: list[Item], detectors: list, options, cancel: CancelToken | N
             predicted = [(s["start_s"], s["end_s"]) for s in event.segments
                          if s["track"] == track and s["detector"] == name]
             tracks.append(TrackRecord(item, track, name, leads.get(track) == name, times, scores, kind,
-                                      calibration.threshold_score, float(info.get("score", np.nan)),
+                                      segment_base_score(calibration), float(info.get("score", np.nan)),
                                       info.get("verdict"), predicted, windows))
     return tracks, images, files
 
@@ -147,6 +151,7 @@ def _image_record(result, item: Item, name: str, lead: bool, calibration, info: 
     from PIL import Image
 
     from deepfake_gui.engine.explain import image_heatmap
+    from deepfake_gui.engine.segments import segment_base_score
 
     heat = image_heatmap(result, name).values.astype(np.float64)
     if item.mask_path is not None:
@@ -158,7 +163,7 @@ def _image_record(result, item: Item, name: str, lead: bool, calibration, info: 
     else:
         mask = np.zeros(heat.shape, dtype=bool)
     return ImageRecord(item, name, lead, heat, mask, calibration.threshold_score, calibration.platt.inverse(0.5),
-                       float(info.get("score", np.nan)), info.get("verdict"))
+                       float(info.get("score", np.nan)), info.get("verdict"), segment_base_score(calibration))
 
 
 # ------------------------------------------------------------------ metrics
@@ -219,8 +224,9 @@ def temporal_rows(records: list[TrackRecord], n_draws: int = 1000, rules: dict |
     return rows
 
 
-SEGMENT_FIGURES = ("segment_iou", "segment_iou_all", "true_segments_found", "predicted_segments", "false_segments",
-                   "controls_with_segments", "flagged_seconds_per_control_minute", "partial_with_segment")
+SEGMENT_FIGURES = ("segment_iou", "segment_iou_all", "true_segments_found", "partial_with_overlapping_segment",
+                   "predicted_segments", "false_segments", "controls_with_segments",
+                   "flagged_seconds_per_control_minute", "partial_with_segment")
 
 
 def spatial_rows(records: list[ImageRecord], n_draws: int = 1000) -> list[dict]:
@@ -237,8 +243,39 @@ def spatial_rows(records: list[ImageRecord], n_draws: int = 1000) -> list[dict]:
         row.update(file_report([{"true": [(0.0, 1.0)] if r.mask.any() else [], "predicted": [],
                                  "file_score": r.file_score, "verdict": r.verdict} for r in mine]))
         row.pop("partial_with_segment", None)
+        row["regions"] = region_rates(mine)
         rows.append(row)
     return rows
+
+
+def region_rates(records: list[ImageRecord]) -> dict:
+    """The segment target read on heatmaps: untouched images with any pixel at or above a threshold, and spliced
+    images whose above-threshold pixels overlap the mask; at the heatmap's threshold (the detector's calibrated
+    threshold, as the image view draws it), at the upper edge of its inconclusive band (where a timed track's
+    segments start), and at the threshold (chosen on these images) that overlaps the most spliced regions with at
+    most 20% of untouched images flagged. A scan lists no image regions: this says what a reader of the heatmap
+    would see."""
+    controls = [r for r in records if not r.mask.any()]
+    spliced = [r for r in records if r.mask.any()]
+
+    def rates(threshold: float) -> dict:
+        return {"threshold": float(threshold),
+                "controls_with_region": (float(np.mean([(r.heatmap >= threshold).any() for r in controls]))
+                                         if controls else None),
+                "partial_with_overlapping_region": (float(np.mean([((r.heatmap >= threshold) & r.mask).any()
+                                                                   for r in spliced])) if spliced else None)}
+
+    out = {}
+    base = records[0].segment_base_score
+    for key, threshold in (("detector_threshold", records[0].threshold_score), ("band_upper_edge", base)):
+        if threshold is not None:
+            out[key] = rates(threshold)
+    if controls and spliced:  # the most spliced regions any one threshold keeps with <= 20% of untouched flagged
+        peaks = sorted({float(np.nanmax(r.heatmap)) for r in controls if np.isfinite(r.heatmap).any()} or {0.0})
+        allowed = [t for t in peaks + [np.nextafter(peaks[-1], np.inf)] if rates(t)["controls_with_region"] <= 0.2]
+        best = max((rates(t) for t in allowed), key=lambda x: (x["partial_with_overlapping_region"], -x["threshold"]))
+        out["best_with_untouched_at_most_20%"] = {**best, "note": "threshold chosen on these images (optimistic)"}
+    return out
 
 
 def file_rows(files: list[dict]) -> dict:

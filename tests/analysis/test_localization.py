@@ -103,8 +103,16 @@ def test_temporal_report_on_a_hand_made_set() -> None:
     assert r["file_auc"] == 1.0
     assert r["partial_detected_fake"] == 0.5 and r["partial_fake_or_inconclusive"] == 0.5
     assert r["controls_called_fake"] == 0.0 and r["partial_with_segment"] == 1.0
+    assert r["partial_with_overlapping_segment"] == 1.0
     assert set(r["per_generator"]) == {"a", "b"}
     assert r["per_generator"]["a"]["segment_iou"] == 1.0 and r["per_generator"]["a"]["n"] == 1
+
+
+def test_a_segment_beside_the_truth_is_a_segment_but_not_an_overlapping_one() -> None:
+    files = [_file([(0.5, 1.0)], [(0.0, 0.25)], [5, 0, 0, 0], "a", "g1"),
+             _file([(0.5, 1.0)], [(0.5, 0.75)], [0, 0, 5, 0], "a", "g2")]
+    r = loc.segment_report(files)
+    assert r["partial_with_overlapping_segment"] == 0.5 and r["true_segments_found"] == 0.5
 
 
 # ------------------------------------------------------------------ spatial

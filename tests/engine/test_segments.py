@@ -299,7 +299,7 @@ def test_evaluate_localization_cli_on_a_generated_set(tmp_path: Path, capsys) ->
             assert key in r
         assert 0.0 <= r["frame_auc"] <= 1.0
         if r["lead"]:
-            assert 0.0 <= r["segment_iou"] <= 1.0
+            assert 0.0 <= r["segment_iou"] <= 1.0 and r["partial_with_overlapping_segment"] in (0.0, 1.0)
         else:  # scan lists the lead's segments only, so the other detector has no segment figures
             assert r["segment_iou"] is None and r["controls_with_segments"] is None
     assert [r["detector"] for r in audio if r["lead"]] == ["audio-phase-coherence"]
@@ -308,6 +308,8 @@ def test_evaluate_localization_cli_on_a_generated_set(tmp_path: Path, capsys) ->
     for key in ("pixel_auc", "pointing_game", "iou_best_threshold", "iou_fixed", "per_generator"):
         assert key in image
     assert set(image["iou_fixed"]) == {"detector_threshold", "probability_0.5"}
+    for rates in image["regions"].values():  # the segment target read on heatmaps
+        assert rates["controls_with_region"] in (0.0, 1.0) and rates["partial_with_overlapping_region"] in (0.0, 1.0)
     assert image["iou_flag_everything"] == pytest.approx(80 * 80 / 224**2)
     assert any("not proof" in c for c in m["caveats"])
     from deepfake_gui.engine.explain import true_segments

@@ -247,7 +247,7 @@ def test_scanned_results_bring_the_localization_figures_to_the_card(qtbot, tmp_p
     rate = 16_000
     t = np.arange(2 * rate) / rate
     path = media_factory.write_mono_wav(tmp_path / "tone.wav", 0.3 * np.sin(2 * np.pi * 180 * t), rate)
-    # the previous telephone detectors carry measured localization figures (the new defaults are not yet measured)
+    # the previous telephone detectors carry measured localization figures (so do the new defaults)
     examples = Path(__file__).resolve().parents[2] / "models" / "examples"
     detectors = resolve_detectors([str(examples / "audio-whisper-telephone"), str(examples / "audio-ge2e-telephone")],
                                   device="cpu", defaults=False)
