@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deepfake_gui.core.jobs import Progress
+from deepfake_gui.core.results import ScanResult
 
 VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
 TEST_ENCODERS_ENV = "LAYERSCOPE_TEST_ENCODERS"  # "1": offer the test suite's random-weight encoders too
@@ -64,6 +65,13 @@ class Status:
 
     text: str = ""
     error: bool = False
+
+
+def error_reason(result: ScanResult) -> str:
+    """Why the file could not be scanned, without the path the engine's message starts with (the row names it)."""
+    message = result.error or result.status
+    prefix = f"{result.path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def user_message(message: str) -> str:
