@@ -234,10 +234,12 @@ def test_a_manifest_replaces_the_folders(lab: LabModel, tmp_path: Path) -> None:
     manifest = tmp_path / "set" / "manifest.csv"
     manifest.parent.mkdir()
     manifest.write_text("path,label\n")
+    assert lab.can_clear_manifest  # as the lab always opened: Clear enabled before any pick
     assert lab.set_manifest(manifest) == str(manifest.parent)  # the folder to guess the media kind from
     assert lab.manifest_text == f"Using {manifest} (the folders above are ignored)"
     assert lab.request().manifest == manifest
-    assert lab.set_manifest(None) is None and lab.manifest_text == ""
+    assert lab.can_clear_manifest
+    assert lab.set_manifest(None) is None and lab.manifest_text == "" and not lab.can_clear_manifest
 
 
 # ------------------------------------------------------------------ genuine references

@@ -169,9 +169,12 @@ class ExplorerModel:
     def layer_tip(self) -> str:
         return self.embedding_set.separation_note if self.embedding_set is not None else ""
 
-    def separation_curve(self) -> SeparationCurve:
+    def separation_curve(self) -> SeparationCurve | None:
+        """The curve of the map shown (None: no map)."""
         s = self.embedding_set
-        if s is None or s.separation is None:
+        if s is None:
+            return None
+        if s.separation is None:
             return SeparationCurve(np.zeros(0), np.zeros(0), [], None, None, NO_SEPARATION_TITLE)
         x = np.arange(s.n_layers, dtype=float)
         y = np.asarray(s.separation, dtype=float)

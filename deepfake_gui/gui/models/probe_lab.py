@@ -134,6 +134,7 @@ class LabModel:
         self.real_folders: list[str] = []
         self.fake_rows: list[tuple[str, str]] = []  # (folder, generator as typed)
         self.manifest: Path | None = None
+        self.can_clear_manifest = True  # the Clear button starts enabled; once a pick is made, only with a manifest
         self.modality = MODALITIES[0][1]
         self.modality_pinned = False  # the user (or set_encoder) chose the media kind: folders no longer guess it
         self.wanted_encoder: str | None = None  # kept across a reload of the encoder list
@@ -213,6 +214,7 @@ class LabModel:
     def set_manifest(self, path: str | Path | None) -> str | None:
         """A manifest.csv or labelled folder replaces the folder picks until cleared; returns where to guess from."""
         self.manifest = Path(path) if path else None
+        self.can_clear_manifest = self.manifest is not None
         if self.manifest is None:
             return None
         return str(self.manifest.parent if self.manifest.is_file() else self.manifest)

@@ -103,6 +103,7 @@ class EmbeddingExplorer(QWidget):
         self.engine = engine
         self.model = ExplorerModel(device=device, seed=seed, reference_limit=reference_limit, encoders=encoders)
         self._hover_owner: Any = None
+        self._drawn_set: EmbeddingSet | None = None
         self._build()
         if encoders is None:
             run_in_background(available_encoders, self._on_encoders, self._on_encoders_failed)
@@ -425,7 +426,10 @@ class EmbeddingExplorer(QWidget):
         self.plot_widget.draw_selection(self.model.selection_xy())
 
     def _draw_separation(self) -> None:
-        self.separation_plot.draw(self.model.separation_curve(), self.model.layer)
+        if self.model.embedding_set is not self._drawn_set:  # drawn once per map: its axes keep their padding
+            self._drawn_set = self.model.embedding_set
+            self.separation_plot.draw(self.model.separation_curve())
+        self.separation_plot.marker.setValue(self.model.layer)
 
     def closeEvent(self, event: Any) -> None:
         self.model.close()
@@ -492,10 +496,13 @@ class SeparationPlot(pg.PlotWidget):
         self.marker = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(SELECTED_COLOR, width=2))
         sep.addItem(self.marker)
         self.setToolTip(f"Separation of each layer: {SEPARATION_METHOD}")
-        self.title = ""
 
-    def draw(self, curve: SeparationCurve, layer: int) -> None:
+    def draw(self, curve: SeparationCurve | None) -> None:
+        """A map's curve (None: no map, an empty curve)."""
         sep = self.getPlotItem()
+        if curve is None:
+            self.curve.setData([], [])
+            return
         self.curve.setData(curve.x, curve.y)
         if curve.ticks:
             sep.getAxis("bottom").setTicks([curve.ticks])
@@ -503,7 +510,4 @@ class SeparationPlot(pg.PlotWidget):
             sep.setYRange(*curve.y_range)
         if curve.x_range is not None:
             sep.setXRange(*curve.x_range)
-        if curve.title != self.title:
-            sep.setTitle(f"<span style='font-size:8pt'>{curve.title}</span>")
-            self.title = curve.title
-        self.marker.setValue(layer)
+        sep.setTitle(f"<span style='font-size:8pt'>{curve.title}</span>")

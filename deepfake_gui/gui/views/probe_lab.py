@@ -333,7 +333,7 @@ class ProbeLab(QWidget):
             button.setEnabled(enabled)
         self.references.refresh()
         self.folders_box.setEnabled(m.manifest is None)
-        self.inputs.clear_manifest_button.setEnabled(m.manifest is not None)
+        self.inputs.clear_manifest_button.setEnabled(m.can_clear_manifest)
         self.inputs.manifest_label.setText(m.manifest_text)
         self.inputs.modality_combo.setCurrentIndex(self.inputs.modality_combo.findData(m.modality))
         self._render_encoders()
