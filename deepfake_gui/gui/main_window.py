@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, Signal, Slot
@@ -36,7 +35,7 @@ from deepfake_gui.gui.models.main_window import WindowModel, empty_table_text, w
 from deepfake_gui.gui.panels import PLACEHOLDER as PLACEHOLDER
 from deepfake_gui.gui.panels import BatchPanel, DetectorStatus, ErrorPanel, EvidenceArea, ToolTabs
 from deepfake_gui.gui.scan_jobs import ScanJobs
-from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
+from deepfake_gui.gui.settings import AppSettings, apply_models_folder, needs_reload
 from deepfake_gui.gui.theme import apply_theme
 from deepfake_gui.gui.widgets import FileDrops
 from deepfake_gui.gui.worker import EngineThread
@@ -125,7 +124,8 @@ class MainWindow(QMainWindow):
             signal.connect(self._render_rows)
         self.model.dataChanged.connect(self._on_model_data_changed)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        self.recent_menu.path_chosen.connect(self._open_recent)
+        self.recent_menu.path_chosen.connect(lambda path: self.add_paths([path]))
+        self.recent_menu.path_gone.connect(self._forward(self.window_model.recent_gone))
         self.cases.case_opened.connect(self._on_case_opened)
         self.cases.case_closed.connect(self._on_case_closed)
         self.cases.case_renamed.connect(lambda name: self.setWindowTitle(window_title(name)))
@@ -322,13 +322,6 @@ class MainWindow(QMainWindow):
         """Load the detectors for the current options now; a failure to load goes to the Problems list."""
         return self.jobs.warm_up(self.scan_options)
 
-    def show_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.app_settings, self)
-        dialog.settings_accepted.connect(self.apply_settings)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()  # window-modal, does not block the event loop
-        return dialog
-
     @Slot(object)
     def apply_settings(self, new: AppSettings) -> None:
         """Save and apply: the theme at once, device and models folder by reloading the detectors."""
@@ -403,25 +396,7 @@ class MainWindow(QMainWindow):
         self.window_model.explorer_selected(path, self.select_path(path))
         self._render()
 
-    # ----------------------------------------------------------- files and folders
-    def open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open files")
-        self.add_paths(files)
-
-    def open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder")
-        if folder:
-            self.add_paths([folder])
-
-    @Slot(str)
-    def _open_recent(self, path: str) -> None:
-        if Path(path).exists():
-            self.add_paths([path])
-        else:
-            self.recent_menu.forget(path)
-            self.window_model.recent_gone(path)
-            self._render()
-
+    # ----------------------------------------------------------- layout saved
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry:

@@ -7,14 +7,16 @@ tests find them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QWidget
 
 from deepfake_gui.gui.cases import CaseController
 from deepfake_gui.gui.models.main_window import recent_list, remembered
+from deepfake_gui.gui.settings import SettingsDialog
 from deepfake_gui.gui.theme import ThemeMenu
 
 if TYPE_CHECKING:
@@ -32,9 +34,13 @@ def action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> Q
 
 
 class RecentMenu(QMenu):
-    """File ▸ Recent files: the files and folders opened last, kept in the window's settings."""
+    """File ▸ Recent files: the files and folders opened last, kept in the window's settings.
+
+    ``path_chosen(path)``: open it again; ``path_gone(path)``: it no longer exists (and left the list).
+    """
 
     path_chosen = Signal(str)
+    path_gone = Signal(str)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__("&Recent files", parent)
@@ -70,16 +76,21 @@ class RecentMenu(QMenu):
     def _chosen(self) -> None:
         act = self.sender()
         path = act.data() if isinstance(act, QAction) else None
-        if path:
+        if not path:
+            return
+        if Path(path).exists():
             self.path_chosen.emit(path)
+        else:
+            self.forget(path)
+            self.path_gone.emit(path)
 
 
 def build_menus(window: MainWindow) -> None:
     """The window's menu bar; the actions become attributes of ``window``."""
     w = window
     file_menu = w.menuBar().addMenu("&File")
-    w.open_file_action = action(w, "Open &file…", w.open_files, QKeySequence.StandardKey.Open)
-    w.open_folder_action = action(w, "Open f&older…", w.open_folder, "Ctrl+Shift+O")
+    w.open_file_action = action(w, "Open &file…", lambda *_: open_files(w), QKeySequence.StandardKey.Open)
+    w.open_folder_action = action(w, "Open f&older…", lambda *_: open_folder(w), "Ctrl+Shift+O")
     file_menu.addAction(w.open_file_action)
     file_menu.addAction(w.open_folder_action)
     file_menu.addSeparator()
@@ -111,7 +122,7 @@ def build_menus(window: MainWindow) -> None:
     tools_menu.addAction(w.explorer_action)
     tools_menu.addAction(w.lab_action)
     tools_menu.addSeparator()
-    w.settings_action = action(w, "&Settings…", w.show_settings, "Ctrl+,")
+    w.settings_action = action(w, "&Settings…", lambda *_: show_settings(w), "Ctrl+,")
     w.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
     tools_menu.addAction(w.settings_action)
     view_menu = w.menuBar().addMenu("&View")
@@ -124,3 +135,23 @@ def build_menus(window: MainWindow) -> None:
     w.about_action.setMenuRole(QAction.MenuRole.AboutRole)
     help_menu.addAction(w.shortcuts_action)
     help_menu.addAction(w.about_action)
+
+
+def open_files(window: MainWindow) -> None:
+    files, _ = QFileDialog.getOpenFileNames(window, "Open files")
+    window.add_paths(files)
+
+
+def open_folder(window: MainWindow) -> None:
+    folder = QFileDialog.getExistingDirectory(window, "Open folder")
+    if folder:
+        window.add_paths([folder])
+
+
+def show_settings(window: MainWindow) -> SettingsDialog:
+    """Tools ▸ Settings: window-modal (the event loop keeps running); accepting applies the new settings."""
+    dialog = SettingsDialog(window.app_settings, window)
+    dialog.settings_accepted.connect(window.apply_settings)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
