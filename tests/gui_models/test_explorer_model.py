@@ -46,16 +46,26 @@ def embedding_set(separation: list[float] | None = (0.5, 0.9, 0.7)) -> Embedding
         failed=[FailedFile("/b/e.wav", "test-efficientnet takes image files only")], reference="/r", cached=2)
 
 
-def computed(model: ExplorerModel, handle, s: EmbeddingSet | None = None):
+def computed(model: ExplorerModel, s: EmbeddingSet | None = None):
     """Compute, submit (as the view does), feed the engine's set; returns the job and the set."""
     job = model.compute()
     (submitted,) = model.take_queued()
     assert submitted is job
-    job.handle = handle()
+    job.handle = Handle()
     s = s or embedding_set()
     model.job_started()
     model.job_result(job, s)
     return job, s
+
+
+class Handle:
+    """Stands in for a JobHandle: models only ever call ``cancel()`` on the handles views give them."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 @pytest.fixture
@@ -100,8 +110,8 @@ def test_compute_refuses_without_an_encoder_or_files() -> None:
         empty.pick_encoder("clip")
 
 
-def test_a_set_folds_in_at_its_best_layer_and_the_compute_ends_ready(model: ExplorerModel, handle) -> None:
-    job, s = computed(model, handle)
+def test_a_set_folds_in_at_its_best_layer_and_the_compute_ends_ready(model: ExplorerModel) -> None:
+    job, s = computed(model)
     assert model.embedding_set is s and model.layer == 1  # the best-separating layer
     assert model.layer_text == "2/3: mid · separation AUC 0.90 (best)" and model.slider_enabled
     assert model.problems == ["test-efficientnet takes image files only"]
@@ -117,8 +127,8 @@ def test_a_set_folds_in_at_its_best_layer_and_the_compute_ends_ready(model: Expl
     assert curve.y_range == (pytest.approx(0.4), 1.02) and curve.x_range == (-0.5, 2.5)
 
 
-def test_verdict_colours_legend_and_selection(model: ExplorerModel, handle) -> None:
-    _, s = computed(model, handle)
+def test_verdict_colours_legend_and_selection(model: ExplorerModel) -> None:
+    _, s = computed(model)
     points = model.map_points()
     np.testing.assert_array_equal(points.batch_xy, s.pca[1][:4])
     np.testing.assert_array_equal(points.reference_xy, s.pca[1][4:])
@@ -138,8 +148,8 @@ def test_verdict_colours_legend_and_selection(model: ExplorerModel, handle) -> N
     assert model.hover_text([f"/b/{i}.png" for i in range(6)], False).endswith("3.png\n… and 2 more")
 
 
-def test_attribution_colours_share_the_generator_palette(model: ExplorerModel, handle) -> None:
-    computed(model, handle)
+def test_attribution_colours_share_the_generator_palette(model: ExplorerModel) -> None:
+    computed(model)
     model.set_color_by("attribution")
     points = model.map_points()
     assert points.batch_colors == [PALETTE[0], NONE_COLOR, NONE_COLOR, NONE_COLOR]  # a.png: closest to "gan"
@@ -147,13 +157,12 @@ def test_attribution_colours_share_the_generator_palette(model: ExplorerModel, h
     assert ("gan", PALETTE[0]) in points.legend and ("no attribution", NONE_COLOR) in points.legend
 
 
-def test_tsne_is_queued_for_the_layer_shown_and_a_new_layer_cancels_the_stale_one(model: ExplorerModel,
-                                                                                    handle) -> None:
-    embed, s = computed(model, handle)
+def test_tsne_is_queued_for_the_layer_shown_and_a_new_layer_cancels_the_stale_one(model: ExplorerModel) -> None:
+    embed, s = computed(model)
     model.job_ended(embed, False)
     model.set_projection("tsne")
     (tsne,) = model.take_queued()
-    tsne.handle = handle()
+    tsne.handle = Handle()
     assert tsne.kind == "tsne" and tsne.factory.func is tsne_job and tsne.factory.args == (s, 1, 3)
     assert model.shown_method == "pca" and model.bar.text == "t-SNE of layer mid…"
     assert model.status.text.startswith("t-SNE of layer mid is computing: PCA preview shown. ")
@@ -173,8 +182,8 @@ def test_tsne_is_queued_for_the_layer_shown_and_a_new_layer_cancels_the_stale_on
     assert model.set_layer(1) and model.take_queued() == []  # its t-SNE is kept: no new job
 
 
-def test_clusters_need_three_files_and_colour_the_batch(model: ExplorerModel, handle) -> None:
-    _, s = computed(model, handle)
+def test_clusters_need_three_files_and_colour_the_batch(model: ExplorerModel) -> None:
+    _, s = computed(model)
     model.set_color_by("cluster")
     (job,) = model.take_queued()
     assert job.factory.func is cluster_job and job.factory.args == (s, 1, 3)
@@ -184,7 +193,7 @@ def test_clusters_need_three_files_and_colour_the_batch(model: ExplorerModel, ha
     assert [label for label, _ in model.legend_entries] == ["cluster 1", "cluster 2", "reference (not clustered)"]
     other = ExplorerModel(encoders=ENCODERS)
     other.set_batch(results()[:2])
-    computed(other, handle, _two_file_set())
+    computed(other, _two_file_set())
     other.set_color_by("cluster")
     assert other.take_queued() == [] and other.status == Status("Clusters need at least 3 mapped batch files.", True)
 
@@ -195,8 +204,8 @@ def _two_file_set() -> EmbeddingSet:
     return s
 
 
-def test_progress_cancel_failure_and_a_batch_that_no_longer_fits(model: ExplorerModel, handle) -> None:
-    embed, s = computed(model, handle)
+def test_progress_cancel_failure_and_a_batch_that_no_longer_fits(model: ExplorerModel) -> None:
+    embed, s = computed(model)
     model.job_progress(Progress(1, 4, "encoding"))
     assert model.bar.maximum == 1000 and model.bar.value == 250 and model.bar.text == "encoding"
     model.job_progress(Progress(0, None, "loading"))
@@ -204,7 +213,7 @@ def test_progress_cancel_failure_and_a_batch_that_no_longer_fits(model: Explorer
     model.job_ended(embed, False)
     second = model.compute()
     model.take_queued()
-    second.handle = handle()
+    second.handle = Handle()
     model.cancel()
     assert second.handle.cancelled and model.bar.text == "Cancelling…"
     model.job_ended(second, True)
@@ -218,8 +227,8 @@ def test_progress_cancel_failure_and_a_batch_that_no_longer_fits(model: Explorer
     assert model.embedding_set is None and model.map_points() is None and model.layer_text == "layer —"
 
 
-def test_the_user_picked_encoder_is_kept_and_a_change_is_announced(model: ExplorerModel, handle) -> None:
-    computed(model, handle)
+def test_the_user_picked_encoder_is_kept_and_a_change_is_announced(model: ExplorerModel) -> None:
+    computed(model)
     model.pick_encoder("test-whisper")
     assert model.status.text == "Encoder changed to test-whisper: press Compute to map with it."
     model.set_batch(results())
