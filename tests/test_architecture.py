@@ -43,6 +43,9 @@ DECODING_LIBRARIES = ("PIL", "av", "cv2", "soundfile", "torchaudio", "librosa", 
 FILE_IO_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes", "iterdir", "glob", "rglob",
                  "scandir", "walk", "listdir", "unlink", "mkdir"}
 BUNDLE_IO = {"probes.bundle"}  # the one probes module that reads and writes files (JSON + safetensors)
+# The GUI's models (state and rules of its big widgets, napari-style): plain Python, tested without a display.
+MODELS = "gui.models"
+MODELS_ALLOWED = {"", "core", "cases", "engine", "report", "gui.models"}  # what gui may use, less Qt
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,19 @@ def narrow_violations(root: Path = PACKAGE) -> list[str]:
     return out
 
 
+def models_violations(root: Path = PACKAGE) -> list[str]:
+    """Imports that would bring Qt into ``gui.models``: a Qt module, or a project module outside core/engine/models."""
+    out = []
+    for imp in iter_imports(root):
+        if imp.source != MODELS and not imp.source.startswith(MODELS + "."):
+            continue
+        if imp.internal and not _allowed(imp.target, MODELS_ALLOWED):
+            out.append(f"{imp}: {MODELS} may only import {sorted(MODELS_ALLOWED)} from the project")
+        elif not imp.internal and imp.target.split(".")[0] in QT_MODULES:
+            out.append(f"{imp}: {MODELS} is Qt-free")
+    return out
+
+
 def file_io_calls(root: Path = PACKAGE, packages: tuple[str, ...] = ("probes", "analysis")) -> list[str]:
     """Calls that read, write or list files in packages that must not (probes' bundle module excepted)."""
     out = []
@@ -257,6 +273,18 @@ def test_probes_analysis_and_gui_import_only_what_their_layer_allows() -> None:
     assert narrow_violations() == []
 
 
+def test_gui_models_import_no_qt() -> None:
+    assert models_violations() == []
+
+
+def test_gui_models_load_without_qt() -> None:
+    """What the import rule promises, at run time: every model imports, and no Qt module is loaded."""
+    models = sorted(module_name(p, PACKAGE.parent) for p in (PACKAGE / "gui" / "models").glob("*.py"))
+    loaded = _modules_after("; ".join(f"import {m}" for m in models))
+    assert {m for m in loaded if m.split(".")[0] in QT_MODULES} == set()
+    assert set(models) <= loaded
+
+
 def test_probes_and_analysis_do_no_file_io() -> None:
     assert file_io_calls() == []
 
@@ -309,6 +337,20 @@ def test_the_guards_see_cycles_and_file_io(tmp_path: Path) -> None:
     })
     assert module_cycles("engine", root) == [["engine.a", "engine.b"]]
     assert file_io_calls(root) == ["deepfake_gui.analysis.io:3 calls read_text(): analysis does no file I/O"]
+
+
+def test_the_guard_sees_qt_reaching_the_gui_models(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {
+        "gui/models/bad.py": "from deepfake_gui.gui.worker import EngineThread\n"
+                             "def f():\n    import pyqtgraph\n",
+        "gui/models/good.py": "from deepfake_gui.engine.explore import EmbeddingSet\n"
+                              "from deepfake_gui.gui.models import common\n",
+        "gui/models/common.py": "", "gui/worker.py": "", "engine/explore.py": "",
+    })
+    found = models_violations(root)
+    assert len(found) == 2
+    assert any("gui.models.bad:1 imports gui.worker" in v for v in found)
+    assert any("gui.models.bad:3 imports pyqtgraph (lazy)" in v and "Qt-free" in v for v in found)
 
 
 def test_only_gui_package_imports_qt() -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,38 +74,110 @@ class TrainReport:
 
 
 def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator[Progress | TrainReport]:
-    from deepfake_gui.analysis.calibration import Platt, inconclusive_band
-    from deepfake_gui.analysis.metrics import binary_report, bootstrap_auc_ci
+    """Train one linear-probe detector and write its bundle; yields Progress (and LayerSwept), then a TrainReport.
+
+    The steps, in order (each a function below that says why it is done that way): load the
+    data, extract the features, fix the grouped folds (and laundered copies), choose the
+    layers, fit and calibrate the probe, the held-out protocols, attribution, the one-class,
+    domain and cluster figures, robustness, and write the bundle.
+    """
+    cancel = cancel or CancelToken()
+    timings: dict[str, float] = {}
+    data, roots = _load_data(opts)
+    feats = yield from _extract_features(opts, data, cancel, timings)
+    split = yield from _split(opts, feats, cancel, timings)
+    results, chosen = yield from _choose_layers(opts, feats, split, cancel, timings)
+    fit = _fit_and_calibrate(opts, feats, split, chosen, timings)
+    cancel.raise_if_cancelled()
+    arrays = fit.final.to_arrays()
+    meta_extra: dict = {}
+    held_out = yield from _held_out_figures(fit.X, feats.data, split.folds, opts, cancel, arrays, meta_extra,
+                                            feats.encoder.spec.modality)
+    _attribution(opts, fit.X, feats.data, split.folds, arrays, meta_extra, timings)
+    cancel.raise_if_cancelled()
+    domain = _domain_and_clusters(opts, fit, feats.data, split, arrays, timings)
+    robustness = None
+    if opts.robustness:
+        t0 = time.perf_counter()
+        robustness = yield from _robustness(feats.encoder, feats.data, split.shas, chosen, fit.X, split.folds,
+                                            split.aug, fit.aug_X, opts, cancel)
+        timings["robustness_s"] = time.perf_counter() - t0
+    per_layer = [r.to_dict() for r in results]
+    meta = _model_card(opts, roots, feats, split, per_layer, chosen, fit, held_out, domain, robustness, meta_extra)
+    out, meta = _write_bundle(opts, meta, arrays, feats, split, per_layer, chosen, fit, robustness)
+    yield TrainReport(out, meta, per_layer, chosen, timings, feats.failed, robustness, feats.data, feats.raw)
+
+
+@dataclass
+class _Features:
+    """The encoder and the usable training items with their features, one matrix per layer."""
+
+    encoder: Any
+    data: LabeledSet  # unreadable files dropped, rows as in the matrices
+    raw: list[np.ndarray]  # float32 as extracted (the TrainReport's, for the probe lab's maps)
+    features: list[np.ndarray]  # float64, what the probes are fitted on
+    failed: list[str]  # why each dropped file could not be encoded
+    tiles: int  # image tiles averaged per file (0: resized whole)
+
+
+@dataclass
+class _Split:
+    """The grouped folds every figure is measured on, and the laundered copies (training only)."""
+
+    folds: list
+    shas: list[str]  # the files' hashes, when laundering needs them
+    aug: AugmentedRows | None
+
+
+@dataclass
+class _Fit:
+    """The probe on the chosen layers: out-of-fold figures, calibration, band, and the final refit."""
+
+    X: np.ndarray  # chosen layers side by side, originals only
+    aug_X: np.ndarray | None
+    X_fit: np.ndarray  # X and the copies' rows: what the final probe and the domain model are fitted on
+    final: Any  # LinearProbe refitted on all the data (and the copies)
+    platt: Any
+    report: Any  # binary_report of the out-of-fold probabilities
+    band: tuple[float, float]
+    ci: tuple[float, float]
+    per_fold: list[dict]
+    generators: dict
+    curve: list[dict]
+
+
+def _load_data(opts: TrainOptions) -> tuple[LabeledSet, list[Path]]:
+    """The labelled set, and the folders or manifests it came from.
+
+    Why: the probe lab hands over a set it has already built (no roots: nothing to cite); the CLI
+    gives folders or manifests, whose paths and licences the model card records.
+    """
+    from deepfake_gui.engine.datasets import load_datasets
+    from deepfake_gui.probes.dataset import LabeledSet
+
+    if isinstance(opts.data, LabeledSet):
+        return opts.data, []
+    roots = list(opts.data) if isinstance(opts.data, list | tuple) else [opts.data]
+    return load_datasets(roots), roots
+
+
+def _extract_features(opts: TrainOptions, data: LabeledSet, cancel: CancelToken,
+                      timings: dict[str, float]) -> Generator[Progress, None, _Features]:
+    """Every item's pooled features on every layer (cached by SHA-256), unreadable items dropped.
+
+    Why: features are what every later step measures, so they are computed once; a file that cannot
+    be decoded is dropped and counted (the card says how many) rather than failing the run, unless
+    fewer than four usable items are left, which no grouped split can use.
+    """
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
-    from deepfake_gui.engine.datasets import load_datasets
-    from deepfake_gui.engine.domain_profile import measure_domain_profile
-    from deepfake_gui.engine.train_protocols import choose_layers, logo_by_layer, training_licences
-    from deepfake_gui.launder.conditions import file_sha256
-    from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
-    from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
-    from deepfake_gui.probes.dataset import LabeledSet, grouped_folds
-    from deepfake_gui.probes.linear import LinearProbe
-    from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
-    from deepfake_gui.probes.sweep import (
-        best_layers,
-        cross_val_scores,
-        learning_curve,
-        per_generator_auc,
-        sweep_layers,
-    )
+    from deepfake_gui.probes.dataset import LabeledSet
 
-    cancel = cancel or CancelToken()
-    timings: dict[str, float] = {}
-    roots = [] if isinstance(opts.data, LabeledSet) else (list(opts.data) if isinstance(opts.data, list | tuple)
-                                                          else [opts.data])
-    data = opts.data if isinstance(opts.data, LabeledSet) else load_datasets(roots)
     yield Progress(0, len(data), f"loading encoder {opts.encoder}")
     encoder = build_encoder(opts.encoder, opts.device)
     if encoder.spec.random_init:
         yield Progress(0, len(data), f"warning: {opts.encoder} has random weights (test encoder)")
-
     t0 = time.perf_counter()
     tiles = opts.image_tiles if encoder.spec.modality == "image" else 0
     matrices, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel,
@@ -116,18 +188,46 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     if len(keep) < 4:
         where = data.root if isinstance(opts.data, LabeledSet) else opts.data
         raise LayerScopeError(f"{where}: only {len(keep)} usable files; errors: {failed[:3]}")
-    data = data.subset(keep)
-    raw_features = matrices
-    features = [m.astype(np.float64) for m in matrices]
-    layer_names = encoder.layer_names
+    return _Features(encoder, data.subset(keep), matrices, [m.astype(np.float64) for m in matrices], failed, tiles)
+
+
+def _split(opts: TrainOptions, feats: _Features, cancel: CancelToken,
+           timings: dict[str, float]) -> Generator[Progress, None, _Split]:
+    """The grouped folds, fixed once, and the laundered copies of every item when augmenting.
+
+    Why: the sweep, the calibration, the protocols and robustness must all be measured on the same
+    split, grouped so that no source sits on both sides; a laundered copy keeps its original's group
+    and only ever trains, so no figure is measured on a copy of a training item.
+    """
+    from deepfake_gui.launder.conditions import file_sha256
+    from deepfake_gui.probes.dataset import grouped_folds
+
+    data = feats.data
     folds = grouped_folds(data, opts.folds, opts.seed)
     shas = [file_sha256(p) for p in data.paths] if opts.augment != NONE or opts.robustness else []
     aug: AugmentedRows | None = None
     if opts.augment != NONE:
         t0 = time.perf_counter()
-        aug = yield from _augmented_features(encoder, data, shas, opts, cancel)
+        aug = yield from _augmented_features(feats.encoder, data, shas, opts, cancel)
         timings["augmentation_s"] = time.perf_counter() - t0
+    return _Split(folds, shas, aug)
 
+
+def _choose_layers(opts: TrainOptions, feats: _Features, split: _Split, cancel: CancelToken,
+                   timings: dict[str, float]) -> Generator[Progress | LayerSwept, None, tuple[list, list[int]]]:
+    """Each layer's grouped-CV result and the layers the probe uses.
+
+    Why: real and fake separate best in an encoder's middle layers, and which one depends on the
+    encoder and the data, so by default every layer is measured (LayerSwept as it goes, for live
+    curves) and the best chosen by leave-one-generator-out AUC when two generators allow it (a layer
+    that only separates the generators it saw is no use on a new one), else by CV AUC. ``layers`` or
+    ``layer`` fix the choice (retraining a shipped detector, a quick run).
+    """
+    from deepfake_gui.engine.train_protocols import choose_layers, logo_by_layer
+    from deepfake_gui.probes.sweep import best_layers, sweep_layers
+
+    features, layer_names, data, folds, aug = (feats.features, feats.encoder.layer_names, feats.data, split.folds,
+                                               split.aug)
     t0 = time.perf_counter()
     sweeping = not opts.layers and (opts.sweep or opts.layer is None)
     if sweeping:
@@ -170,8 +270,24 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
             yield LayerSwept(results[0], 0, 1)
     timings["sweep_s"] = time.perf_counter() - t0
     cancel.raise_if_cancelled()
+    return results, chosen
 
-    X = np.concatenate([features[i] for i in chosen], axis=1)
+
+def _fit_and_calibrate(opts: TrainOptions, feats: _Features, split: _Split, chosen: list[int],
+                       timings: dict[str, float]) -> _Fit:
+    """Out-of-fold scores of the probe on the chosen layers, Platt calibration, threshold, band; then the refit.
+
+    Why: every figure in the card and the calibration itself come from out-of-fold scores (a probe
+    scored on its own training items looks better than it is); copies train but never sit in a test
+    fold. The final probe is then refitted on everything, originals and copies.
+    """
+    from deepfake_gui.analysis.calibration import Platt, inconclusive_band
+    from deepfake_gui.analysis.metrics import binary_report, bootstrap_auc_ci
+    from deepfake_gui.probes.linear import LinearProbe
+    from deepfake_gui.probes.sweep import cross_val_scores, learning_curve, per_generator_auc
+
+    data, folds, aug = feats.data, split.folds, split.aug
+    X = np.concatenate([feats.features[i] for i in chosen], axis=1)
     aug_X = None if aug is None else np.concatenate([aug.features[i] for i in chosen], axis=1).astype(np.float64)
     X_fit, y_fit = extend(X, data.labels, aug, aug_X)
     t0 = time.perf_counter()
@@ -186,12 +302,18 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     curve = learning_curve(X, data, folds, classifier=opts.classifier, seed=opts.seed)
     final = LinearProbe(opts.classifier, C=opts.C).fit(X_fit, y_fit)
     timings["final_fit_s"] = time.perf_counter() - t0
-    cancel.raise_if_cancelled()
+    return _Fit(X, aug_X, X_fit, final, platt, report, band, ci, per_fold, generators, curve)
 
-    arrays = final.to_arrays()
-    meta_extra: dict = {}
-    held_out = yield from _held_out_figures(X, data, folds, opts, cancel, arrays, meta_extra,
-                                            encoder.spec.modality)
+
+def _attribution(opts: TrainOptions, X: np.ndarray, data: LabeledSet, folds, arrays: dict, meta_extra: dict,
+                 timings: dict[str, float]) -> None:
+    """Which generator: a multi-class probe on the chosen layers, its CV accuracy and confusion into the card.
+
+    Why: once a file is called fake, the closest known generator is evidence too; it is only fitted
+    when there are at least two fake generators to tell apart, and its accuracy is out-of-fold.
+    """
+    from deepfake_gui.probes.linear import LinearProbe
+
     t0 = time.perf_counter()
     if opts.attribution and len(set(data.generators)) > 2:
         attr_classes = sorted(set(data.generators))
@@ -206,17 +328,26 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         meta_extra["attribution_classes"] = [str(c) for c in attr.classes_]
         meta_extra["attribution_cv"] = {"accuracy": float((attr_oof == gen).mean()), "confusion": confusion}
     timings["attribution_s"] = time.perf_counter() - t0
-    cancel.raise_if_cancelled()
 
-    # One-class (real only) on the chosen layer: how unseen generators would fare.
+
+def _domain_and_clusters(opts: TrainOptions, fit: _Fit, data: LabeledSet, split: _Split, arrays: dict,
+                         timings: dict[str, float]) -> dict:
+    """The one-class figures, the training-domain model (its arrays into ``arrays``) and the fakes' clusters.
+
+    Why: a one-class detector on real files only shows how unseen generators would fare; the domain
+    model lets a scan flag an input far from anything the detector was trained on; clusters of the
+    fakes against their generator labels show whether the chosen layer tells generators apart.
+    """
+    from deepfake_gui.probes.clustering import adjusted_rand, cluster_embeddings, cluster_purity
+    from deepfake_gui.probes.oneclass import MahalanobisDetector, evaluate_one_class, fit_domain_model
+
+    X, aug = fit.X, split.aug
     t0 = time.perf_counter()
-    one_class = evaluate_one_class(X, data, folds, lambda: MahalanobisDetector())
+    one_class = evaluate_one_class(X, data, split.folds, lambda: MahalanobisDetector())
     one_class = {k: v for k, v in one_class.items() if k not in ("oof_scores", "oof_flagged", "per_fold")}
-    # Domain model on all training items: scans flag inputs far from what the detector has seen.
     domain_groups = data.groups if aug is None else np.concatenate([data.groups, data.groups[aug.origin]])
-    domain_arrays, domain_threshold = fit_domain_model(X_fit, domain_groups)
+    domain_arrays, domain_threshold = fit_domain_model(fit.X_fit, domain_groups)
     arrays.update(domain_arrays)
-    # Clusters of the fakes on the chosen layer, against their generator labels.
     fake_idx = np.nonzero(data.labels == 1)[0]
     clustering = None
     if len(fake_idx) >= 6:
@@ -226,15 +357,22 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
                       "purity": cluster_purity(result.labels, truth),
                       "adjusted_rand": adjusted_rand(result.labels, truth), "n_generators": len(set(truth))}
     timings["one_class_domain_clusters_s"] = time.perf_counter() - t0
+    return {"one_class": one_class, "threshold": domain_threshold, "clustering": clustering}
 
-    robustness = None
-    if opts.robustness:
-        t0 = time.perf_counter()
-        robustness = yield from _robustness(encoder, data, shas, chosen, X, folds, aug, aug_X, opts, cancel)
-        timings["robustness_s"] = time.perf_counter() - t0
 
-    spec = encoder.spec
-    per_layer = [r.to_dict() for r in results]
+def _model_card(opts: TrainOptions, roots: list[Path], feats: _Features, split: _Split, per_layer: list[dict],
+                chosen: list[int], fit: _Fit, held_out: dict, domain: dict, robustness: dict | None,
+                meta_extra: dict) -> dict:
+    """detector.json: what the detector is, how it was trained and every figure measured on the way.
+
+    Why: a bundle must be readable alone: the scan needs the encoder, layers, calibration and band;
+    a reader of a verdict needs the training data, the out-of-fold figures and their method.
+    """
+    from deepfake_gui.engine.domain_profile import measure_domain_profile
+    from deepfake_gui.engine.train_protocols import training_licences
+
+    encoder, data, layer_names, spec = feats.encoder, feats.data, feats.encoder.layer_names, feats.encoder.spec
+    report, platt, band, per_fold = fit.report, fit.platt, fit.band, fit.per_fold
     meta = {
         "name": opts.name or f"{opts.encoder}-{'+'.join(layer_names[i] for i in chosen)}",
         "kind": "linear-probe",
@@ -252,37 +390,51 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
         "threshold": report.eer_threshold,
         "inconclusive_band": [band[0], band[1]],
         **_held_out_calibration_meta(held_out, platt, band, report.eer_threshold),
-        "training": {**data.summary(), "content_hash": data.content_hash(), "failed_files": len(failed),
-                     "folds": len(folds), "split": "StratifiedGroupKFold by group", "seed": opts.seed,
-                     **({"image_tiles": tiles} if tiles else {}),
+        "training": {**data.summary(), "content_hash": data.content_hash(), "failed_files": len(feats.failed),
+                     "folds": len(split.folds), "split": "StratifiedGroupKFold by group", "seed": opts.seed,
+                     **({"image_tiles": feats.tiles} if feats.tiles else {}),
                      **({"data_sets": [str(r) for r in roots], "licences": training_licences(roots)} if roots
                         else {})},
         "metrics": {
-            "cv_auc": report.auc, "cv_auc_ci95": list(ci), "cv_eer": report.eer, "cv_ap": report.ap,
+            "cv_auc": report.auc, "cv_auc_ci95": list(fit.ci), "cv_eer": report.eer, "cv_ap": report.ap,
             "cv_min_dcf": report.min_dcf, "fold_auc_mean": float(np.mean([f["auc"] for f in per_fold])),
             "fold_auc_std": float(np.std([f["auc"] for f in per_fold])),
-            "per_generator": generators, "learning_curve": curve, "layer_sweep": per_layer,
-            "one_class": one_class, "clustering": clustering,
+            "per_generator": fit.generators, "learning_curve": fit.curve,
+            "layer_sweep": per_layer,
+            "one_class": domain["one_class"], "clustering": domain["clustering"],
             **held_out.get("metrics", {}),
         },
         "domain_profile": measure_domain_profile(data.paths, spec.modality, opts.domain_note),
         "domain": {"method": "mahalanobis (PCA + Ledoit-Wolf) on all training items, chosen layer",
-                   "threshold": float(domain_threshold), "percentile": 99.0,
+                   "threshold": float(domain["threshold"]), "percentile": 99.0,
                    "meaning": "inputs above the threshold are further from the training data than 99% of "
                               "held-out training items"},
         **meta_extra,
     }
-    if aug is not None:
-        meta["augmentation"] = augmentation_record(opts, aug, spec.modality)
+    if split.aug is not None:
+        meta["augmentation"] = augmentation_record(opts, split.aug, spec.modality)
     if robustness is not None:
         meta["robustness"] = robustness
+    return meta
+
+
+def _write_bundle(opts: TrainOptions, meta: dict, arrays: dict, feats: _Features, split: _Split,
+                  per_layer: list[dict], chosen: list[int], fit: _Fit, robustness: dict | None) -> tuple[Path, dict]:
+    """The bundle folder (detector.json validated, weights.safetensors) and its plots; returns (folder, meta).
+
+    Why: save_bundle validates before writing (a bundle a scan cannot load is never left behind);
+    the sweep plot (and the robustness plot) let a reader check the layer choice at a glance.
+    """
+    from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
+
     bundle = DetectorBundle(meta, arrays)
     out = save_bundle(bundle, opts.out)
-    save_sweep_plot(out / "layer_sweep.png", per_layer, chosen, curve, meta["name"])
+    save_sweep_plot(out / "layer_sweep.png", per_layer, chosen, fit.curve, meta["name"])
     if robustness is not None:
         save_robustness_plot(out / "robustness.png", robustness, meta["name"],
-                             f"{Path(data.root).name} (grouped {len(folds)}-fold CV)", spec.modality, opts.seed)
-    yield TrainReport(out, bundle.meta, per_layer, chosen, timings, failed, robustness, data, raw_features)
+                             f"{Path(feats.data.root).name} (grouped {len(split.folds)}-fold CV)",
+                             feats.encoder.spec.modality, opts.seed)
+    return out, bundle.meta
 
 
 def _some_layers(aug: AugmentedRows | None, layers: list[int]) -> AugmentedRows | None:

@@ -25,6 +25,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from deepfake_gui.core.present import PROBABILITY_NAME, fmt_prob, fmt_score, shown_attribution
 from deepfake_gui.core.results import ScanResult
+from deepfake_gui.gui.models.common import error_reason
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -101,13 +102,6 @@ def _attribution_tip(result: ScanResult) -> str:
     return "closest among the sources the detector was trained on:\n" + "\n".join(
         f"{a.get('class')}: {fmt_prob(a.get('probability'))} ({a.get('detector', '')})"
         for a in shown_attribution(result))
-
-
-def error_reason(result: ScanResult) -> str:
-    """Why the file could not be scanned, without the path the engine's message starts with (the row names it)."""
-    message = result.error or result.status
-    prefix = f"{result.path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _status_text(result: ScanResult) -> str:

@@ -4,73 +4,41 @@ The window only collects paths and renders what the engine yields: every job run
 on the EngineThread (gui/worker.py), so the window keeps drawing while files are
 scored. Evidence views (gui/views/) plug into the right-hand ``evidence_area``
 through ``result_selected`` and ``set_evidence_widget``.
+
+What the window knows and decides beyond the rows (its scans and the queue, the search for
+moved files, the selection, the active detectors, every message) is ``WindowModel``
+(gui/models/main_window.py, no Qt); the rows are the Qt table model ``model``
+(gui/batch_model.py). The menus are built by gui/menus.py, the table and the evidence
+area are gui/panels.py widgets.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QModelIndex, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QSplitter, QWidget
 
-from deepfake_gui import __version__
-from deepfake_gui.core.jobs import Progress
 from deepfake_gui.core.results import ScanResult
-from deepfake_gui.engine.relocate import Relocations, relocate_job, wanted_for
+from deepfake_gui.engine.relocate import Relocations
 from deepfake_gui.engine.scan import ScanOptions
 from deepfake_gui.gui.about import AboutDialog, ShortcutsDialog, menu_actions, shortcuts_help
-from deepfake_gui.gui.batch_model import (
-    COLUMNS,
-    RESULT_ROLE,
-    ResultFilterProxy,
-    ResultTableModel,
-    copy_text,
-    error_reason,
-)
-from deepfake_gui.gui.cases import CaseController
+from deepfake_gui.gui.batch_model import RESULT_ROLE, ResultFilterProxy, ResultTableModel
 from deepfake_gui.gui.jobs import JobHandle
-from deepfake_gui.gui.panels import DetectorStatus, DropArea, ErrorPanel
-from deepfake_gui.gui.settings import AppSettings, SettingsDialog, apply_models_folder, needs_reload
-from deepfake_gui.gui.theme import ThemeMenu, apply_theme
-from deepfake_gui.gui.widgets import FileDrops, choice_combo
-from deepfake_gui.gui.worker import EngineThread, ProgressClock, format_eta
-
-MAX_RECENT = 10
-PLACEHOLDER = "Select a file in the table to see its verdict card and its evidence"
-# Tools beside the batch, each built on first use (they import pyqtgraph and scikit-learn helpers).
-TOOL_TABS: dict[str, tuple[str, str]] = {
-    "explorer": ("Embedding explorer", "deepfake_gui.gui.views.embeddings:EmbeddingExplorer"),
-    "lab": ("Probe lab", "deepfake_gui.gui.views.probe_lab:ProbeLab"),
-}
-RECENT_KEY = "recent_files"
-VERDICT_CHOICES = (("All verdicts", None), ("Fake", "fake"), ("Real", "real"),
-                   ("Inconclusive", "inconclusive"), ("No verdict", "none"))
-MODALITY_CHOICES = (("All media", None), ("Images", "image"), ("Videos", "video"), ("Audio", "audio"),
-                    ("Unreadable", "unknown"))
+from deepfake_gui.gui.menus import build_menus
+from deepfake_gui.gui.models.main_window import MAX_RECENT as MAX_RECENT  # re-exported where they were
+from deepfake_gui.gui.models.main_window import TOOL_TABS as TOOL_TABS
+from deepfake_gui.gui.models.main_window import WindowModel, empty_table_text, window_title
+from deepfake_gui.gui.panels import PLACEHOLDER as PLACEHOLDER
+from deepfake_gui.gui.panels import BatchPanel, DetectorStatus, ErrorPanel, EvidenceArea, ToolTabs
+from deepfake_gui.gui.scan_jobs import ScanJobs
+from deepfake_gui.gui.settings import AppSettings, apply_models_folder, needs_reload
+from deepfake_gui.gui.theme import apply_theme
+from deepfake_gui.gui.widgets import FileDrops
+from deepfake_gui.gui.worker import EngineThread
 
 
 def default_settings() -> QSettings:
@@ -78,16 +46,6 @@ def default_settings() -> QSettings:
     from deepfake_gui.core.config import data_dir
 
     return QSettings(str(data_dir() / "gui.ini"), QSettings.Format.IniFormat)
-
-
-@dataclass
-class _Scan:
-    """One scan this window started: its handle, its rows in the queue, and what it has yielded so far."""
-
-    handle: JobHandle
-    items: list[QListWidgetItem] = field(default_factory=list)
-    done: int = 0
-    errors: int = 0
 
 
 class MainWindow(QMainWindow):
@@ -99,223 +57,92 @@ class MainWindow(QMainWindow):
                  settings: QSettings | None = None, options: ScanOptions | None = None,
                  warm_up: bool = False) -> None:
         super().__init__()
-        self.setWindowTitle(f"LayerScope {__version__}")
+        self.setWindowTitle(window_title(None))
         self.resize(1200, 720)
         self.settings = settings or default_settings()
         self.app_settings = AppSettings.load(self.settings)
         apply_models_folder(self.app_settings.models_folder)  # before warm_up loads detectors
-        self.scan_options = options or self.app_settings.scan_options(ScanOptions())
+        self.window_model = WindowModel(options or self.app_settings.scan_options(ScanOptions()))
         _apply_display(self.app_settings)
         self.engine = engine or EngineThread()
+        self.jobs = ScanJobs(self.engine, self.window_model, self)
         self.model = ResultTableModel(self)
         self.proxy = ResultFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self._scans: list[_Scan] = []  # this window's pending and running scans, in submission order
-        self._relocate_job: JobHandle | None = None  # the running search for moved files
-        self._relocate_message = ""
-        self.relocated: dict[str, str] = {}  # path found by SHA-256 -> the path stored at scan time
-        self._clock = ProgressClock()
-        self._selected: ScanResult | None = None
-        self._evidence_widget: QWidget | None = None
         self._shut_down = False
-        self._build_central()
-        self.error_panel = ErrorPanel(self)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.error_panel)
-        self.error_panel.hide()
-        self.detector_status = DetectorStatus()
-        self.statusBar().addPermanentWidget(self.detector_status)
-        self._build_menus()
-        self._connect_engine()
-        self.result_selected.connect(self._show_evidence)
-        self.drops = FileDrops(self)  # the whole window takes drops, as the drop area does
-        self.drops.paths_dropped.connect(self.add_paths)
+        self._build()
+        build_menus(self)
+        self._connect()
         self._restore_geometry()
-        self._set_idle("Ready: drop files or folders, or use File ▸ Open.")
+        self.window_model.set_idle("Ready: drop files or folders, or use File ▸ Open.")
+        self._render()
         if warm_up:
             self._warm_up()
         if paths:
             self.add_paths(list(paths))
 
     # ------------------------------------------------------------------ layout
-    def _build_central(self) -> None:
-        self.drop_area = DropArea()
-        self.drop_area.paths_dropped.connect(self.add_paths)
-        self.verdict_combo = choice_combo("verdictFilter", VERDICT_CHOICES)
-        self.modality_combo = choice_combo("modalityFilter", MODALITY_CHOICES)
-        self.verdict_combo.currentIndexChanged.connect(self._apply_filters)
-        self.modality_combo.currentIndexChanged.connect(self._apply_filters)
-        self.shown_label = QLabel()
-        filters = QHBoxLayout()
-        for widget in (QLabel("Show"), self.verdict_combo, self.modality_combo):
-            filters.addWidget(widget)
-        filters.addStretch(1)
-        filters.addWidget(self.shown_label)
-        self.table = self._build_table()
-        self.queue = QListWidget()
-        self.queue.setObjectName("queue")
-        self.queue.setMaximumHeight(80)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("scanProgress")
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.clicked.connect(self.cancel_scans)
-        self.progress_message = QLabel()
-        progress_row = QHBoxLayout()
-        progress_row.addWidget(self.progress_bar, stretch=1)
-        progress_row.addWidget(self.cancel_button)
-        left = QWidget()
-        layout = QVBoxLayout(left)
-        layout.addWidget(self.drop_area)
-        layout.addLayout(filters)
-        layout.addWidget(self.table, stretch=1)
-        self.queue_label = QLabel("Queue")
-        layout.addWidget(self.queue_label)
-        layout.addWidget(self.queue)
-        self.queue_label.hide()  # shown only while files wait: the table gets the room otherwise
-        self.queue.hide()
-        layout.addLayout(progress_row)
-        layout.addWidget(self.progress_message)
-        self.evidence_area = QStackedWidget()
-        self.evidence_area.setObjectName("evidence_area")
-        self.evidence_placeholder = QLabel(PLACEHOLDER)
-        self.evidence_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.evidence_placeholder.setWordWrap(True)
-        self.evidence_area.addWidget(self.evidence_placeholder)
+    def _build(self) -> None:
+        self.batch = BatchPanel(self.model, self.proxy)
+        b = self.batch
+        self.drop_area, self.verdict_combo, self.modality_combo, self.shown_label = (
+            b.drop_area, b.verdict_combo, b.modality_combo, b.shown_label)
+        self.table, self.table_empty_label, self.queue, self.queue_label = (
+            b.table, b.table.empty_label, b.queue, b.queue_label)
+        self.progress_bar, self.cancel_button, self.progress_message = (
+            b.progress_bar, b.cancel_button, b.progress_message)
+        self.evidence_area = EvidenceArea()
+        self.evidence_placeholder = self.evidence_area.placeholder
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.batch)
         self.splitter.addWidget(self.evidence_area)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([620, 580])  # the evidence needs room: plots, the frame and the verdict card
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("mainTabs")
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.splitter, "Batch")
-        self._tools: dict[str, QWidget] = {}
-        for key, (title, _factory) in TOOL_TABS.items():
-            holder = QWidget()
-            holder.setObjectName(f"{key}Tab")
-            QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
-            self.tabs.addTab(holder, title)
-        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.tabs = ToolTabs(self.splitter, self.engine, lambda: self.scan_options.device)
         self.setCentralWidget(self.tabs)
+        self.error_panel = ErrorPanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.error_panel)
+        self.error_panel.hide()
+        self.detector_status = DetectorStatus()
+        self.statusBar().addPermanentWidget(self.detector_status)
+
+    def _connect(self) -> None:
+        """The user's actions and the rows' changes, forwarded to the model."""
+        self.drop_area.paths_dropped.connect(self.add_paths)
+        self.drops = FileDrops(self)  # the whole window takes drops, as the drop area does
+        self.drops.paths_dropped.connect(self.add_paths)
+        self.batch.filters_changed.connect(self._render_rows)
+        self.cancel_button.clicked.connect(self.cancel_scans)
+        self.jobs.changed.connect(self._render)
+        self.jobs.scanned.connect(self._add_row)
+        self.jobs.relocations.connect(self._on_relocations)
+        self.tabs.tool_built.connect(self._on_tool_built)
+        self.tabs.tool_shown.connect(self._on_tool_shown)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
                        self.proxy.layoutChanged):
-            signal.connect(self._update_shown_label)
+            signal.connect(self._render_rows)
         self.model.dataChanged.connect(self._on_model_data_changed)
-
-    def _build_table(self) -> QTableView:
-        table = QTableView()
-        table.setObjectName("batchTable")
-        table.setModel(self.proxy)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setAlternatingRowColors(True)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # every column: the user's to resize
-        header.setMinimumSectionSize(48)
-        for i, column in enumerate(COLUMNS):
-            header.resizeSection(i, column.width)
-        header.setStretchLastSection(True)  # the hash takes what is left; a narrow Status stays readable
-        copy = QAction("Copy", table)
-        copy.setShortcut(QKeySequence.StandardKey.Copy)
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        copy.triggered.connect(self.copy_selection)
-        table.addAction(copy)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # scan order until a header is clicked
-        table.setSortingEnabled(True)
-        table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        self.table_empty_label = QLabel(table.viewport())  # what to do when no row is shown (see _update_shown_label)
-        self.table_empty_label.setObjectName("tableEmpty")
-        self.table_empty_label.setWordWrap(True)
-        self.table_empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.table_empty_label.setStyleSheet("color: palette(mid); font-size: 11pt; padding: 12px;")
-        table.viewport().installEventFilter(self)
-        return table
-
-    def eventFilter(self, watched: Any, event: Any) -> bool:
-        """Keep the empty-table message over the whole viewport as it resizes."""
-        table = getattr(self, "table", None)  # events can arrive while the table is being built
-        if table is not None and watched is table.viewport() and event.type() == QEvent.Type.Resize:
-            self.table_empty_label.setGeometry(watched.rect())
-        return super().eventFilter(watched, event)
-
-    def copy_selection(self) -> str:
-        """Copy the selected rows with full values (whole SHA-256 and path) to the clipboard."""
-        text = copy_text(self.table.selectionModel().selectedIndexes())
-        QApplication.clipboard().setText(text)
-        return text
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_file_action = _action(self, "Open &file…", self._open_files, QKeySequence.StandardKey.Open)
-        self.open_folder_action = _action(self, "Open f&older…", self._open_folder, "Ctrl+Shift+O")
-        file_menu.addAction(self.open_file_action)
-        file_menu.addAction(self.open_folder_action)
-        file_menu.addSeparator()
-        self.cases = CaseController(self)
-        self.case_actions = self.cases.add_actions(file_menu)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.recent_menu.path_chosen.connect(lambda path: self.add_paths([path]))
+        self.recent_menu.path_gone.connect(self._forward(self.window_model.recent_gone))
         self.cases.case_opened.connect(self._on_case_opened)
         self.cases.case_closed.connect(self._on_case_closed)
-        self.cases.case_renamed.connect(self._set_case_title)
-        self.cases.record_failed.connect(self._on_case_record_failed)
-        file_menu.addSeparator()
-        self.recent_menu = file_menu.addMenu("&Recent files")
-        self._rebuild_recent_menu()
-        self.export_report_action = _action(self, "&Export report…", self.export_report, "Ctrl+Shift+E")
-        file_menu.addAction(self.export_report_action)
-        self.find_moved_action = _action(self, "Find &moved files…", self._find_moved_from_menu)
-        self.find_moved_action.setToolTip("Files that are no longer where they were scanned: found again by "
-                                          "their SHA-256 in a folder you choose")
-        file_menu.addAction(self.find_moved_action)
-        file_menu.addSeparator()
-        file_menu.addAction(_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit))
-        scan_menu = self.menuBar().addMenu("&Scan")
-        self.rescan_action = _action(self, "&Rescan all", self.rescan, "Ctrl+R")
-        self.rescan_selected_action = _action(self, "Rescan &selected", self.rescan_selected, "Ctrl+Shift+R")
-        self.cancel_action = _action(self, "&Cancel", self.cancel_scans)
-        for action in (self.rescan_action, self.rescan_selected_action, self.cancel_action):
-            scan_menu.addAction(action)
-        scan_menu.addSeparator()
-        self.use_defaults_action = _action(self, "Use &default detectors", self.use_default_detectors)
-        self.use_defaults_action.setEnabled(bool(self.scan_options.detectors))
-        scan_menu.addAction(self.use_defaults_action)
-        tools_menu = self.menuBar().addMenu("&Tools")
-        self.explorer_action = _action(self, "&Embedding explorer", self._show_explorer, "Ctrl+E")
-        self.lab_action = _action(self, "&Probe lab", self._show_lab, "Ctrl+L")
-        tools_menu.addAction(self.explorer_action)
-        tools_menu.addAction(self.lab_action)
-        tools_menu.addSeparator()
-        self.settings_action = _action(self, "&Settings…", self.show_settings, "Ctrl+,")
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        tools_menu.addAction(self.settings_action)
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.error_panel.toggleViewAction())
-        self.theme_menu = ThemeMenu(self.app_settings.theme, self)
+        self.cases.case_renamed.connect(lambda name: self.setWindowTitle(window_title(name)))
+        self.cases.record_failed.connect(self._forward(self.window_model.case_record_failed))
         self.theme_menu.theme_chosen.connect(self.set_theme)
-        view_menu.addMenu(self.theme_menu)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.shortcuts_action = _action(self, "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/")
-        self.about_action = _action(self, "&About LayerScope", self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        help_menu.addAction(self.shortcuts_action)
-        help_menu.addAction(self.about_action)
-
-    def _connect_engine(self) -> None:
         self.engine.worker.detectors_ready.connect(self.detector_status.show_detectors,
                                                    Qt.ConnectionType.QueuedConnection)
+        self.result_selected.connect(self._show_evidence)
 
     # --------------------------------------------------------------- public API
     @Slot(list)
     def add_paths(self, paths: Sequence[str]) -> JobHandle | None:
         """Queue files and folders and start scanning them; returns the scan's job handle."""
-        clean = [str(Path(p)) for p in paths if p]
+        clean = self.window_model.clean_paths(paths)
         if not clean:
             return None
-        self._remember(clean)
+        self.recent_menu.remember(clean)
         return self._submit(clean)
 
     def rescan(self) -> JobHandle | None:
@@ -329,55 +156,31 @@ class MainWindow(QMainWindow):
     @Slot()
     def cancel_scans(self) -> None:
         """Cancel this window's running and queued scans (and a search for moved files); other views' jobs go on."""
-        for handle in self._handles():
-            handle.cancel()
-        if self.is_scanning():
-            self.progress_message.setText("Cancelling…")
+        self.window_model.cancel()
+        self._render()
 
     def is_scanning(self) -> bool:
-        return bool(self._handles())
-
-    def _handles(self) -> list[JobHandle]:
-        return [scan.handle for scan in self._scans] + ([self._relocate_job] if self._relocate_job else [])
+        return self.window_model.is_scanning()
 
     def selected_result(self) -> ScanResult | None:
-        return self._selected
+        return self.window_model.selected
+
+    scan_options = property(lambda self: self.window_model.scan_options)
+    relocated = property(lambda self: self.window_model.relocated)
+
+    def copy_selection(self) -> str:
+        """Copy the selected rows with full values (whole SHA-256 and path) to the clipboard."""
+        return self.table.copy_selection()
 
     def set_evidence_widget(self, widget: QWidget | None) -> None:
-        """Show a view of the selected result on the right (None: the placeholder).
-
-        The previous widget is taken out of the window, not deleted: a view that
-        keeps a reference can reuse it, one that does not lets it be collected.
-        """
-        old = self._evidence_widget
-        if widget is not old and old is not None:
-            self.evidence_area.removeWidget(old)
-            old.setParent(None)
-        self._evidence_widget = widget
-        if widget is None:
-            self.evidence_area.setCurrentWidget(self.evidence_placeholder)
-            return
-        if self.evidence_area.indexOf(widget) < 0:
-            self.evidence_area.addWidget(widget)
-        self.evidence_area.setCurrentWidget(widget)
-
-    def _show_evidence(self, result: ScanResult | None) -> None:
-        """The selected file's verdict card and evidence view (views/ picks one by modality)."""
-        from deepfake_gui.gui.views import evidence_widget_for
-
-        widget = None if result is None else evidence_widget_for(result, self)
-        if widget is not None and hasattr(widget, "locate_requested"):
-            widget.locate_requested.connect(self._find_moved_from_menu)
-        self.set_evidence_widget(widget)
+        """Show a view of the selected result on the right (None: the placeholder); the old one is not deleted."""
+        self.evidence_area.show_widget(widget)
 
     def evidence_widget(self) -> QWidget | None:
-        return self._evidence_widget
+        return self.evidence_area.shown
 
     def recent_files(self) -> list[str]:
-        value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):  # QSettings returns a one-item list as a plain string
-            value = [value] if value else []
-        return [str(v) for v in value or []][:MAX_RECENT]
+        return self.recent_menu.paths()
 
     def shutdown(self) -> None:
         """Stop the engine thread (cancel, quit, wait) and save the layout; safe to call twice."""
@@ -390,268 +193,134 @@ class MainWindow(QMainWindow):
         self.cases.close_case()
         self.engine.stop()
 
-    # ----------------------------------------------------------- Qt overrides
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)
 
-    # ----------------------------------------------------------- job events
-    @Slot()
-    def _on_job_started(self) -> None:
-        """One of this window's jobs (a scan, the search for moved files) began: a fresh clock."""
-        self._clock = ProgressClock()
-        self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat("starting…")
+    # ----------------------------------------------------------- scans and moved files
+    def _submit(self, paths: list[str]) -> JobHandle | None:
+        return self.jobs.scan(paths, self.scan_options) if paths else None
 
-    @Slot(object)
-    def _on_progress(self, event: Progress) -> None:
-        self._clock.update(event)
-        self.progress_message.setText(event.message)
-        if self._clock.fraction is None:
-            self.progress_bar.setRange(0, 0)
-            self.progress_bar.setFormat(event.message)
-            return
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(round(self._clock.fraction * 1000))
-        eta = format_eta(self._clock.eta_s)
-        self.progress_bar.setFormat(f"{event.done}/{event.total} files" + (f" · ETA {eta}" if eta else ""))
-
-    def _on_scan_result(self, scan: _Scan, result: object) -> None:
-        if not isinstance(result, ScanResult):
-            return
+    def _add_row(self, result: ScanResult) -> None:
         self.model.upsert(result)
         self.cases.record(result)  # into the open case, if any (one small transaction)
-        scan.done += 1
-        if result.status != "ok":
-            scan.errors += 1
-            self.error_panel.add(Path(result.path).name, error_reason(result) or "could not be scanned",
-                                 f"{result.path}\n\n{result.error or ''}")
-
-    def _on_scan_finished(self, scan: _Scan) -> None:
-        self._end_scan(scan, f"Scanned {scan.done} file(s)" + (f", {scan.errors} with errors" if scan.errors else ""))
-
-    def _on_scan_cancelled(self, scan: _Scan) -> None:
-        self._end_scan(scan, "Scan cancelled")
-
-    def _on_scan_failed(self, scan: _Scan, message: str, details: str) -> None:
-        self.error_panel.add("Scan failed", message, details)
-        self._end_scan(scan, "Scan failed: see Problems")
-
-    @Slot(object)
-    def _on_relocations(self, result: object) -> None:
-        if isinstance(result, Relocations):
-            self._apply_relocations(result)
 
     @Slot()
-    def _on_relocate_finished(self) -> None:
-        self._end_relocate(self._relocate_message)
-
-    @Slot()
-    def _on_relocate_cancelled(self) -> None:
-        self._end_relocate("Search for moved files cancelled")
-
-    @Slot(str, str)
-    def _on_relocate_failed(self, message: str, details: str) -> None:
-        self.error_panel.add("Find moved files", message, details)
-        self._end_relocate("The search for moved files failed: see Problems")
-
-    @Slot(str, str)
-    def _on_warm_up_failed(self, message: str, details: str) -> None:
-        self.error_panel.add("Detectors", message, details)
-
-    # --------------------------------------------------------------- internals
-    def _submit(self, paths: list[str]) -> str | None:
-        if not paths:
+    def find_moved_files(self, folder: str | None = None) -> JobHandle | None:
+        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job."""
+        wanted = self.window_model.moved_files_wanted(self.model.results())
+        self._render()
+        if wanted is None:
             return None
-        handle = self.engine.submit_scan(paths, self.scan_options, parent=self)
-        scan = _Scan(handle)
-        for path in paths:
-            item = QListWidgetItem(path)
-            self.queue.addItem(item)
-            scan.items.append(item)
-        self._scans.append(scan)
-        handle.on(
-            started=self._on_job_started,
-            progress=self._on_progress,
-            result=functools.partial(self._on_scan_result, scan),
-            finished=functools.partial(self._on_scan_finished, scan),
-            cancelled=functools.partial(self._on_scan_cancelled, scan),
-            failed=functools.partial(self._on_scan_failed, scan),
-        )
-        self.queue.show()
-        self.queue_label.show()
-        self._set_busy(True)
-        self._update_shown_label()
-        self.statusBar().showMessage(f"{self.queue.count()} item(s) queued")
-        return handle
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, f"Folder where the {len(wanted)} moved file(s) may be")
+            if not folder:
+                return None
+        return self.jobs.find_moved(wanted, folder)
 
-    def _end_scan(self, scan: _Scan, message: str) -> None:
-        if scan in self._scans:
-            self._scans.remove(scan)
-        for item in scan.items:
-            self.queue.takeItem(self.queue.row(item))
-        self._job_ended(message)
+    @Slot()
+    def find_moved_from_menu(self) -> None:
+        self.find_moved_files()
 
-    def _end_relocate(self, message: str) -> None:
-        self._relocate_job = None
-        self._job_ended(message)
+    def _on_relocations(self, found: Relocations) -> None:
+        """Rows follow their files to the paths found; the model words what was found and where."""
+        moved = {old: new for old, new in found.found.items() if self.model.relocate(old, new) is not None}
+        self.window_model.relocations_found(found, moved)
+        self._render()
 
-    def _job_ended(self, message: str) -> None:
-        self.queue.setVisible(self.queue.count() > 0)
-        self.queue_label.setVisible(self.queue.count() > 0)
-        self.statusBar().showMessage(message, 10_000)
-        if not self.is_scanning():
-            self._set_idle(message)
+    # ----------------------------------------------------------- drawing the model
+    def _forward(self, method: Callable[..., Any]) -> Callable[..., None]:
+        """A receiver that hands its arguments to a model method, then draws the model."""
+        def receive(*args: Any) -> None:
+            method(*args)
+            self._render()
 
-    def _warm_up(self) -> JobHandle:
-        """Load the detectors for the current options now; a failure to load goes to the Problems list."""
-        handle = self.engine.warm_up(self.scan_options, parent=self)
-        handle.failed.connect(self._on_warm_up_failed)
-        return handle
+        return receive
 
-    def _set_busy(self, busy: bool) -> None:
-        self.cancel_button.setEnabled(busy)
-        self.cancel_action.setEnabled(busy)
+    def _render(self) -> None:
+        m = self.window_model
+        for text, ms in m.take_notices():
+            self.statusBar().showMessage(text, ms)
+        for problem in m.take_problems():
+            self.error_panel.add(problem.title, problem.message, problem.details)
+        self.batch.show_queue(m.queue())
+        for widget in (self.cancel_button, self.cancel_action):
+            widget.setEnabled(m.is_scanning())
+        self.use_defaults_action.setEnabled(m.use_defaults_enabled)
+        self.batch.show_progress(m.bar, m.progress_message)
+        self._render_rows()
 
-    def _set_idle(self, message: str) -> None:
-        self._set_busy(False)
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1 if self.model.rowCount() else 0)
-        self.progress_bar.setFormat(message)
-        self.progress_message.setText("")
-        self._update_shown_label()
-
-    def _apply_filters(self) -> None:
-        self.proxy.set_verdict_filter(self.verdict_combo.currentData())
-        self.proxy.set_modality_filter(self.modality_combo.currentData())
-        self._update_shown_label()
-
-    def _update_shown_label(self, *_args: object) -> None:
+    def _render_rows(self, *_args: object) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.shown_label.setText(f"{shown} of {total} shown")
-        self.table_empty_label.setText(empty_table_text(shown, total, self.is_scanning()))
-        self.table_empty_label.setVisible(shown == 0)
+        self.window_model.rows = total
+        self.shown_label.setText(self.window_model.shown_text(shown, total))
+        self.table.show_empty(empty_table_text(shown, total, self.is_scanning()))
 
+    # ----------------------------------------------------------- selection
     @Slot(QModelIndex, QModelIndex)
     def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._select(current.data(RESULT_ROLE) if current.isValid() else None)
 
     def _on_model_data_changed(self, *_args: object) -> None:
         """A rescan replaced the selected row's result: pass the new one on."""
-        current = self.table.selectionModel().currentIndex()
-        if current.isValid():
-            self._select(current.data(RESULT_ROLE))
+        if self.batch.current_result() is not None:
+            self._select(self.batch.current_result())
 
     def _select(self, result: ScanResult | None) -> None:
-        if result is self._selected:
-            return
-        self._selected = result
-        self.result_selected.emit(result)
+        if self.window_model.select(result):
+            self.result_selected.emit(result)
 
+    def select_path(self, path: str) -> bool:
+        """Select a file's row by path (from the explorer); False when it is not in the table or filtered out."""
+        return self.batch.select_path(path)
+
+    def select_row(self, proxy_row: int) -> None:
+        """Select a visible row (keyboard/tests), making it current so its evidence is shown."""
+        self.batch.select_row(proxy_row)
+
+    def _show_evidence(self, result: ScanResult | None) -> None:
+        """The selected file's verdict card and evidence view (views/ picks one by modality)."""
+        from deepfake_gui.gui.views import evidence_widget_for
+
+        widget = None if result is None else evidence_widget_for(result, self)
+        if widget is not None and hasattr(widget, "locate_requested"):
+            widget.locate_requested.connect(self.find_moved_from_menu)
+        self.set_evidence_widget(widget)
+
+    # ----------------------------------------------------------- cases, detectors, settings, report
     @Slot(str, list)
     def _on_case_opened(self, name: str, results: list) -> None:
         """A case's stored results fill the table; their evidence views need no rescan (arrays are stored)."""
         self._select(None)
         self.model.clear()
         self.model.extend(results)
-        self._set_case_title(name)
-        self._update_shown_label()
-        self.statusBar().showMessage(f"Case {name}: {len(results)} file(s); new scans are added to it", 10_000)
+        self.setWindowTitle(window_title(name))
+        self.window_model.case_opened(name, len(results))
+        self._render()
 
     @Slot()
     def _on_case_closed(self) -> None:
         self._select(None)
         self.model.clear()
-        self.setWindowTitle(f"LayerScope {__version__}")
-        self._update_shown_label()
+        self.setWindowTitle(window_title(None))
+        self._render()
 
     @Slot(str)
-    def _set_case_title(self, name: str) -> None:
-        self.setWindowTitle(f"{name} — LayerScope {__version__}")
-
-    @Slot(str, str)
-    def _on_case_record_failed(self, path: str, message: str) -> None:
-        self.error_panel.add(Path(path).name, f"not saved in the case: {message}", f"{path}\n\n{message}")
-
-    @Slot()
-    def export_report(self) -> None:
-        """HTML or PDF of the table's files (the open case's name, review states and notes when there is one)."""
-        from deepfake_gui.gui.report_export import export_report
-
-        results = self.model.results()
-        if not results:
-            self.statusBar().showMessage("Nothing to report: scan files or open a case first", 10_000)
-            return
-        meta = None
-        if self.cases.current_name:
-            from deepfake_gui.report import case_report_inputs
-
-            try:
-                _stored, meta = case_report_inputs(self.cases.current_name)
-            except Exception as exc:  # the report still works without the case's notes
-                self.error_panel.add("Report", f"case details unavailable: {exc}")
-        if self.relocated:  # the report says where each moved file was found; its review state follows it
-            from deepfake_gui.report import CaseMeta
-            from deepfake_gui.report.sources import follow_relocations
-
-            meta = follow_relocations(meta or CaseMeta(source="the results open in the app"), dict(self.relocated))
-        export_report(self, results, meta)
+    def activate_detector(self, folder: str) -> None:
+        """Scan with a saved detector from now on: like --detector, it replaces its modality's defaults."""
+        self.window_model.activate_detector(folder)
+        self._warm_up()
+        self._render()
 
     @Slot()
-    def find_moved_files(self, folder: str | None = None) -> JobHandle | None:
-        """Look for the table's missing files by SHA-256 in a folder (asked for when not given); returns the job."""
-        wanted = wanted_for(self.model.results())
-        if not wanted:
-            self.statusBar().showMessage("Every file in the table is where it was scanned", 10_000)
-            return None
-        if self._relocate_job is not None:
-            return None
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, f"Folder where the {len(wanted)} moved file(s) may be")
-            if not folder:
-                return None
-        factory = functools.partial(relocate_job, wanted, [folder])
-        handle = self.engine.submit(factory, "relocate", parent=self)
-        handle.on(
-            started=self._on_job_started,
-            progress=self._on_progress,
-            result=self._on_relocations,
-            finished=self._on_relocate_finished,
-            cancelled=self._on_relocate_cancelled,
-            failed=self._on_relocate_failed,
-        )
-        self._relocate_job = handle
-        self._relocate_message = f"Looked for {len(wanted)} moved file(s) in {folder}"
-        self._set_busy(True)
-        self.progress_bar.setRange(0, 0)
-        self.progress_bar.setFormat(f"Looking for {len(wanted)} moved file(s) by SHA-256 in {folder}…")
-        return handle
+    def use_default_detectors(self) -> None:
+        self.window_model.use_default_detectors()
+        self._warm_up()
+        self._render()
 
-    @Slot()
-    def _find_moved_from_menu(self) -> None:
-        self.find_moved_files()
-
-    def _apply_relocations(self, found: Relocations) -> None:
-        """Rows follow their files to the paths found; the message says how many were found and where."""
-        for old, new in found.found.items():
-            if self.model.relocate(old, new) is not None:
-                self.relocated[new] = self.relocated.pop(old, old)
-        where = ", ".join(found.folders)
-        if found.found:
-            names = ", ".join(Path(old).name for old in found.found)
-            self._relocate_message = (f"Found {len(found.found)} of {len(found.found) + len(found.missing)} moved "
-                                      f"file(s) by SHA-256 in {where}: {names}")
-        else:
-            self._relocate_message = f"None of the {len(found.missing)} missing file(s) is in {where}"
-        for old in found.missing:
-            self.error_panel.add(Path(old).name, f"not found by its SHA-256 in {where}", old)
-
-    def show_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.app_settings, self)
-        dialog.settings_accepted.connect(self.apply_settings)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()  # window-modal, does not block the event loop
-        return dialog
+    def _warm_up(self) -> JobHandle:
+        """Load the detectors for the current options now; a failure to load goes to the Problems list."""
+        return self.jobs.warm_up(self.scan_options)
 
     @Slot(object)
     def apply_settings(self, new: AppSettings) -> None:
@@ -659,16 +328,15 @@ class MainWindow(QMainWindow):
         old, self.app_settings = self.app_settings, new
         new.save(self.settings)
         apply_models_folder(new.models_folder)
-        self.scan_options = new.scan_options(self.scan_options)  # keeps the chosen detectors
         _apply_display(new)
-        if self._selected is not None and (old.show_threshold, old.show_band) != (new.show_threshold, new.show_band):
-            self._show_evidence(self._selected)
+        reload = needs_reload(old, new)
+        if self.window_model.settings_applied(old, new, reload):
+            self._show_evidence(self.window_model.selected)
         if new.theme != old.theme:
             self.set_theme(new.theme)
-        reload = needs_reload(old, new)
         if reload:
             self._warm_up()
-        self.statusBar().showMessage("Settings saved" + ("; reloading the detectors" if reload else ""), 10_000)
+        self._render()
 
     @Slot(str)
     def set_theme(self, name: str) -> None:
@@ -677,8 +345,8 @@ class MainWindow(QMainWindow):
         if applied != self.app_settings.theme:
             self.app_settings = dataclasses.replace(self.app_settings, theme=applied)
             self.app_settings.save(self.settings)
-        if self._selected is not None:  # views pick their colours when built: rebuild the shown one
-            self._show_evidence(self._selected)
+        if self.window_model.selected is not None:  # views pick their colours when built: rebuild the shown one
+            self._show_evidence(self.window_model.selected)
 
     def show_about(self) -> AboutDialog:
         detectors = self.detector_status.detectors
@@ -690,140 +358,45 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> ShortcutsDialog:
         return shortcuts_help(menu_actions(self.menuBar()), self)
 
+    @Slot()
+    def export_report(self) -> None:
+        """HTML or PDF of the table's files (the open case's name, review states and notes when there is one)."""
+        from deepfake_gui.gui.report_export import export_report
+
+        results = self.model.results()
+        ok, meta = self.window_model.report_meta(results, self.cases.current_name)
+        self._render()
+        if ok:
+            export_report(self, results, meta)
+
+    # ----------------------------------------------------------- tools
     def tool(self, key: str) -> QWidget:
         """The explorer or the probe lab, built the first time it is asked for."""
-        if key not in self._tools:
-            import importlib
-
-            module_name, class_name = TOOL_TABS[key][1].split(":")
-            widget = getattr(importlib.import_module(module_name), class_name)(self.engine,
-                                                                               device=self.scan_options.device)
-            holder = self.tabs.widget(list(TOOL_TABS).index(key) + 1)
-            holder.layout().addWidget(widget)
-            self._tools[key] = widget
-            self._connect_tool(key, widget)
-        return self._tools[key]
+        return self.tabs.tool(key)
 
     def show_tool(self, key: str) -> QWidget:
-        widget = self.tool(key)
-        self.tabs.setCurrentIndex(list(TOOL_TABS).index(key) + 1)
-        return widget
+        return self.tabs.show_tool(key)
 
-    def _connect_tool(self, key: str, widget: QWidget) -> None:
+    _tools = property(lambda self: self.tabs.tools)
+
+    def _on_tool_built(self, key: str, widget: Any) -> None:
         if key == "explorer":
             widget.file_selected.connect(self._on_explorer_file_selected)
-            self.result_selected.connect(self._highlight_in_explorer)
+            self.result_selected.connect(lambda r: widget.select_path(r.path) if r is not None else None)
             widget.set_batch(self.model.results())
         elif key == "lab":
             widget.detector_activated.connect(self.activate_detector)
 
-    @Slot(int)
-    def _on_tab_changed(self, index: int) -> None:
-        if index == 0:
-            return
-        key = list(TOOL_TABS)[index - 1]
-        widget = self.tool(key)
+    def _on_tool_shown(self, key: str, widget: Any) -> None:
         if key == "explorer":
             widget.set_batch(self.model.results())
 
-    @Slot(object)
-    def _highlight_in_explorer(self, result: ScanResult | None) -> None:
-        if result is not None and "explorer" in self._tools:
-            self._tools["explorer"].select_path(result.path)
-
     @Slot(str)
     def _on_explorer_file_selected(self, path: str) -> None:
-        name = Path(path).name
-        if self.select_path(path):
-            self.statusBar().showMessage(f"{name} selected in the batch table (Batch tab shows its evidence)", 8000)
-        else:
-            self.statusBar().showMessage(f"{name} is hidden by the table's filters", 8000)
+        self.window_model.explorer_selected(path, self.select_path(path))
+        self._render()
 
-    @Slot(str)
-    def activate_detector(self, folder: str) -> None:
-        """Scan with a saved detector from now on: like --detector, it replaces its modality's defaults."""
-        modality = _bundle_modality(folder)
-        detectors = [d for d in self.scan_options.detectors if _bundle_modality(d) != modality] + [folder]
-        self.scan_options = dataclasses.replace(self.scan_options, detectors=detectors)
-        self._warm_up()
-        self.use_defaults_action.setEnabled(True)
-        self.statusBar().showMessage(f"Detector {Path(folder).name} is active for the next scans "
-                                     "(Scan ▸ Use default detectors undoes it)", 10_000)
-
-    @Slot()
-    def use_default_detectors(self) -> None:
-        self.scan_options = dataclasses.replace(self.scan_options, detectors=[])
-        self._warm_up()
-        self.use_defaults_action.setEnabled(False)
-        self.statusBar().showMessage("Default detectors active for the next scans", 10_000)
-
-    def select_path(self, path: str) -> bool:
-        """Select a file's row by path (from the explorer); False when it is not in the table or filtered out."""
-        source_row = self.model.row_of(path)
-        if source_row is None:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(source_row, 0))
-        if not index.isValid():
-            return False
-        self.select_row(index.row())
-        self.table.scrollTo(index)
-        return True
-
-    def select_row(self, proxy_row: int) -> None:
-        """Select a visible row (keyboard/tests), making it current so its evidence is shown."""
-        index = self.proxy.index(proxy_row, 0)
-        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-        self.table.selectionModel().setCurrentIndex(index, flags)
-
-    def _show_explorer(self) -> None:
-        self.show_tool("explorer")
-
-    def _show_lab(self) -> None:
-        self.show_tool("lab")
-
-    def _open_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open files")
-        self.add_paths(files)
-
-    def _open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder")
-        if folder:
-            self.add_paths([folder])
-
-    def _remember(self, paths: list[str]) -> None:
-        recent = [p for p in reversed(paths)] + [p for p in self.recent_files() if p not in paths]
-        self.settings.setValue(RECENT_KEY, recent[:MAX_RECENT])
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        recent = self.recent_files()
-        for path in recent:
-            action = self.recent_menu.addAction(path.replace("&", "&&"))
-            action.setData(path)
-            action.triggered.connect(self._open_recent)
-        if recent:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list").triggered.connect(self._clear_recent)
-        self.recent_menu.setEnabled(bool(recent))
-
-    @Slot()
-    def _open_recent(self) -> None:
-        action = self.sender()
-        path = action.data() if isinstance(action, QAction) else None
-        if not path:
-            return
-        if Path(path).exists():
-            self.add_paths([path])
-        else:
-            self.settings.setValue(RECENT_KEY, [p for p in self.recent_files() if p != path])
-            self._rebuild_recent_menu()
-            self.statusBar().showMessage(f"{path} no longer exists", 10_000)
-
-    def _clear_recent(self) -> None:
-        self.settings.setValue(RECENT_KEY, [])
-        self._rebuild_recent_menu()
-
+    # ----------------------------------------------------------- layout saved
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("window/geometry")
         if geometry:
@@ -833,38 +406,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(splitter)
 
 
-def empty_table_text(shown: int, total: int, scanning: bool) -> str:
-    """What an empty batch table tells the user to do (nothing when rows are shown)."""
-    if shown:
-        return ""
-    if total:
-        return (f"No file matches the filters ({total} hidden): choose All verdicts and All media above "
-                "to see them again.")
-    if scanning:
-        return "Scanning: each file appears here as soon as it is scored."
-    return ("No files yet. Drop images, videos, sound files or whole folders here, or use File ▸ Open; "
-            "File ▸ Open case… brings back an earlier investigation.")
-
-
-def _action(parent: QMainWindow, text: str, slot: Any, shortcut: Any = None) -> QAction:
-    action = QAction(text, parent)
-    if shortcut is not None:
-        action.setShortcut(QKeySequence(shortcut))
-    action.triggered.connect(slot)
-    return action
-
-
 def _apply_display(settings: AppSettings) -> None:
     from deepfake_gui.gui.views.common import DISPLAY
 
     DISPLAY.show_threshold, DISPLAY.show_band = settings.show_threshold, settings.show_band
-
-
-def _bundle_modality(spec: str) -> str | None:
-    """A detector bundle's modality from its detector.json (a few hundred bytes: fine on the GUI thread)."""
-    import json
-
-    try:
-        return json.loads((Path(spec) / "detector.json").read_text(encoding="utf-8")).get("modality")
-    except (OSError, ValueError):
-        return None

@@ -1,4 +1,4 @@
-"""Small pieces every window shares: the one file-drop handler and the one choice combo.
+"""Small pieces every window shares: the one file-drop handler, the one choice combo, a row of buttons.
 
 Kept in one place so that dropping files behaves the same on the drop area and on the
 rest of the window, and every filter or setting combo is built the same way.
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QUrl, Signal
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QHBoxLayout, QPushButton, QWidget
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[str]:
@@ -53,3 +53,14 @@ def choice_combo(name: str, choices: Sequence[tuple[str, Any]]) -> QComboBox:
     for label, value in choices:
         combo.addItem(label, value)
     return combo
+
+
+def button_row(layout: QBoxLayout, *labels: str) -> tuple[QPushButton, ...]:
+    """Buttons side by side, left-aligned, as a new row of ``layout``; returned in order."""
+    row = QHBoxLayout()
+    buttons = tuple(QPushButton(label) for label in labels)
+    for button in buttons:
+        row.addWidget(button)
+    row.addStretch(1)
+    layout.addLayout(row)
+    return buttons

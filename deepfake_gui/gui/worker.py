@@ -20,7 +20,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
@@ -28,6 +27,9 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from deepfake_gui.core.jobs import Cancelled, CancelToken, Progress
 from deepfake_gui.engine.scan import ScanOptions, scan_job
 from deepfake_gui.gui.jobs import CANCELLED, FAILED, FINISHED, PROGRESS, RESULT, STARTED, JobHandle, JobRouter
+from deepfake_gui.gui.models.common import ProgressClock as ProgressClock  # re-exported: the clock lives in gui/models
+from deepfake_gui.gui.models.common import format_eta as format_eta
+from deepfake_gui.gui.models.common import progress_fraction as progress_fraction
 
 JobFactory = Callable[[CancelToken], Iterable[object]]  # called on the worker thread; returns an engine generator
 DetectorResolver = Callable[[ScanOptions], list]
@@ -342,51 +344,3 @@ class EngineThread(QObject):
     def _ended(self, job_id: str) -> None:
         if self.current_job_id == job_id:
             self.current_job_id = None
-
-
-@dataclass
-class ProgressClock:
-    """Turns Progress events into a fraction and an ETA (plain Python, so it is testable without Qt).
-
-    The fraction counts whole files plus the current file's batch fraction; the clock
-    starts at the first event with a known total, so loading detectors does not skew the ETA.
-    """
-
-    started_at: float | None = None
-    fraction: float | None = None
-    eta_s: float | None = None
-    last: Progress | None = field(default=None, repr=False)
-
-    def update(self, event: Progress, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self.last = event
-        self.fraction = progress_fraction(event)
-        if self.fraction is None:
-            self.eta_s = None
-            return
-        if self.started_at is None:
-            self.started_at = now
-        elapsed = now - self.started_at
-        if self.fraction <= 0.0 or elapsed < 0.5:
-            self.eta_s = None
-        else:
-            self.eta_s = elapsed * (1.0 - self.fraction) / self.fraction
-
-
-def progress_fraction(event: Progress) -> float | None:
-    """Files done plus the current file's batch fraction, over the file count; None when unknown."""
-    if not event.total:
-        return None if event.total is None else 1.0
-    within = 0.0
-    if event.item_done is not None and event.item_total and event.done < event.total:
-        within = min(1.0, max(0.0, event.item_done / event.item_total))
-    return min(1.0, max(0.0, (event.done + within) / event.total))
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -10,9 +10,8 @@ stay on the decision-score (logit) scale, labelled as such.
 from __future__ import annotations
 
 import functools
-import os
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,11 @@ from deepfake_gui.core.jobs import CancelToken
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import TimeSeries
 from deepfake_gui.gui.jobs import CANCELLED, FAILED, FINISHED, RESULT, STARTED, JobHandle, JobRouter
+from deepfake_gui.gui.models.common import TEST_ENCODERS_ENV as TEST_ENCODERS_ENV  # re-exported (Qt-free)
+from deepfake_gui.gui.models.common import VERDICT_COLORS as VERDICT_COLORS
+from deepfake_gui.gui.models.common import offered_encoders as offered_encoders
+from deepfake_gui.gui.models.common import verdict_color as verdict_color
 
-VERDICT_COLORS = {"fake": "#c62828", "real": "#2e7d32", "inconclusive": "#e69500", None: "#757575"}
 SCORE_LABEL = "score (logit)"  # heatmaps: decision scores
 PROBABILITY_LABEL = "P(fake)"  # timelines: calibrated probability of fake, 0-1
 
@@ -39,20 +41,6 @@ class DisplayPrefs:
 
 
 DISPLAY = DisplayPrefs()
-
-
-TEST_ENCODERS_ENV = "LAYERSCOPE_TEST_ENCODERS"  # "1": offer the test suite's random-weight encoders too
-
-
-def offered_encoders(choices: Iterable[Any]) -> list[Any]:
-    """The encoders a user may pick: not the test suite's random-weight ones (``test-*``).
-
-    Their maps and probes measure nothing about real files; the test suite (and a developer)
-    sets LAYERSCOPE_TEST_ENCODERS=1 to see them.
-    """
-    if os.environ.get(TEST_ENCODERS_ENV) == "1":
-        return list(choices)
-    return [c for c in choices if not (str(c.name).startswith("test-") or getattr(c, "random_init", False))]
 
 
 def fill(role: str) -> tuple[int, int, int, int]:
@@ -89,10 +77,6 @@ def accent(role: str) -> str:
     from deepfake_gui.gui.theme import plot_accent
 
     return plot_accent(role)
-
-
-def verdict_color(verdict: str | None) -> str:
-    return VERDICT_COLORS.get(verdict, VERDICT_COLORS[None])
 
 
 def detectors_for(result: ScanResult, track: str) -> list[str]:
