@@ -65,9 +65,23 @@ CREATE INDEX files_case ON files(case_id);
 CREATE INDEX results_file ON results(file_id, version);
 """
 
+# Version 2: where a file was found after it moved (chain of custody: the path it was scanned at stays on record).
+_V2 = """
+CREATE TABLE file_moves (
+    id         INTEGER PRIMARY KEY,
+    file_id    INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    from_path  TEXT NOT NULL,
+    to_path    TEXT NOT NULL,
+    sha256     TEXT,
+    moved_utc  TEXT NOT NULL
+);
+CREATE INDEX file_moves_file ON file_moves(file_id, id);
+"""
+
 # Append new migrations; never edit a released one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, _V1),
+    lambda conn: _run_script(conn, _V2),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

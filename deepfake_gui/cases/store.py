@@ -62,6 +62,7 @@ class CaseEntry:
     versions: int  # how many results this file has in the case
     stored_utc: str
     result: ScanResult = field(repr=False)
+    moved_from: str | None = None  # the path it was first scanned at, when it was found elsewhere since
 
     def to_row(self) -> dict[str, Any]:
         """The summary `cases show --json` prints (the table's columns, full sha256)."""
@@ -70,7 +71,8 @@ class CaseEntry:
                 "verdict": r.verdict, "probability": r.probability, "review_status": self.review_status,
                 "notes": self.notes, "sha256": self.sha256, "modality": self.modality,
                 "scanned_utc": (r.integrity or {}).get("finished_utc") or self.stored_utc,
-                "version": self.version, "versions": self.versions, "result_id": self.result_id}
+                "version": self.version, "versions": self.versions, "result_id": self.result_id,
+                "moved_from": self.moved_from}
 
 
 def validate_case_name(name: str) -> str:
@@ -284,6 +286,39 @@ class CaseStore:
         if notes is not None:
             self._conn.execute("UPDATE files SET notes = ? WHERE id = ?", (notes, file_id))
 
+    def move_file(self, old: str, new: str, sha256: str | None = None) -> None:
+        """Record that a file of the case now lives at ``new`` (found there by its SHA-256).
+
+        The file keeps its results, review status and notes; the move is kept on record
+        (``moves``), so the path it was scanned at is never lost. Refused when the hashes
+        differ or ``new`` is already a file of the case.
+        """
+        file_id = self._file_id(old)
+        stored = self._conn.execute("SELECT sha256 FROM files WHERE id = ?", (file_id,)).fetchone()[0]
+        if sha256 and stored and sha256 != stored:
+            raise LayerScopeError(f"{new}: its SHA-256 differs from the file scanned at {old}; not recorded as a move")
+        taken = self._conn.execute("SELECT id FROM files WHERE case_id = ? AND path = ?",
+                                   (self.case_id, path_key(new))).fetchone()
+        if taken is not None and int(taken[0]) != file_id:
+            raise LayerScopeError(f"{new}: already a file of case {self.name!r}; {old} not moved onto it")
+        now = _utc_now()
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE files SET path = ?, updated_utc = ? WHERE id = ?", (path_key(new), now, file_id))
+            conn.execute("INSERT INTO file_moves (file_id, from_path, to_path, sha256, moved_utc)"
+                         " VALUES (?, ?, ?, ?, ?)", (file_id, path_key(old), path_key(new), sha256 or stored, now))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def moves(self, path: str) -> list[dict[str, str]]:
+        """Where a file of the case was found after it moved, oldest first (``from``, ``to``, ``moved_utc``)."""
+        rows = self._conn.execute("SELECT from_path, to_path, moved_utc FROM file_moves WHERE file_id = ? ORDER BY id",
+                                  (self._file_id(path),)).fetchall()
+        return [{"from": r["from_path"], "to": r["to_path"], "moved_utc": r["moved_utc"]} for r in rows]
+
     def remove_file(self, path: str) -> None:
         """Drop a file and all its results from the case (the file on disk is not touched)."""
         self._conn.execute("DELETE FROM files WHERE id = ?", (self._file_id(path),))
@@ -294,7 +329,8 @@ class CaseStore:
         self._case_row()
         rows = self._conn.execute(
             "SELECT f.*, r.id AS result_id, r.version, r.result_json, r.stored_utc,"
-            " (SELECT COUNT(*) FROM results r2 WHERE r2.file_id = f.id) AS versions"
+            " (SELECT COUNT(*) FROM results r2 WHERE r2.file_id = f.id) AS versions,"
+            " (SELECT m.from_path FROM file_moves m WHERE m.file_id = f.id ORDER BY m.id LIMIT 1) AS moved_from"
             " FROM files f JOIN results r ON r.file_id = f.id"
             " WHERE f.case_id = ? AND r.version = (SELECT MAX(version) FROM results WHERE file_id = f.id)"
             " ORDER BY f.id", (self.case_id,)).fetchall()
@@ -343,12 +379,14 @@ class CaseStore:
         return ScanResult.from_json_dict(json.loads(result_json), self.arrays(result_id) if arrays else {})
 
     def _entry(self, row: sqlite3.Row, arrays: bool) -> CaseEntry:
+        result = self._result(row["result_id"], row["result_json"], arrays)
+        if row["moved_from"] is not None:  # the result was stored under the old path: it follows its file
+            result.path = row["path"]
         return CaseEntry(
             file_id=row["id"], path=row["path"], sha256=row["sha256"], size=row["size"], mtime_ns=row["mtime_ns"],
             modality=row["modality"], review_status=row["review_status"], notes=row["notes"],
             added_utc=row["added_utc"], result_id=row["result_id"], version=row["version"],
-            versions=row["versions"], stored_utc=row["stored_utc"],
-            result=self._result(row["result_id"], row["result_json"], arrays))
+            versions=row["versions"], stored_utc=row["stored_utc"], result=result, moved_from=row["moved_from"])
 
 
 def path_key(path: str) -> str:

@@ -326,6 +326,23 @@ class CaseController(QObject):
             self.record_failed.emit(result.path, f"not stored in case: {exc}")
             return None
 
+    def record_moves(self, moved: dict[str, str]) -> int:
+        """Files of the open case found elsewhere (stored path -> new path): the case follows them, so they open
+        at their new place next time; the path each was scanned at stays on record. Returns how many moved."""
+        if self.store is None:
+            return 0
+        done = 0
+        for old, new in moved.items():
+            try:
+                self.store.move_file(old, new)
+                done += 1
+            except LayerScopeError as exc:  # not in this case (scanned before it was opened), or a clash
+                if "not in case" not in str(exc):
+                    self.record_failed.emit(new, str(exc))
+            except Exception as exc:  # a failed write must not lose what the table shows
+                self.record_failed.emit(new, f"move not stored in case: {exc}")
+        return done
+
     # --------------------------------------------------------------- internals
     def _replace(self, store: CaseStore) -> None:
         if self.store is not None:

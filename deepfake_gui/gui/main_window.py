@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
     def _on_relocations(self, found: Relocations) -> None:
         """Rows follow their files to the paths found; the model words what was found and where."""
         moved = {old: new for old, new in found.found.items() if self.model.relocate(old, new) is not None}
+        self.cases.record_moves(moved)  # the open case follows its files too
         self.window_model.relocations_found(found, moved)
         self._render()
 

@@ -112,6 +112,7 @@ def case_inputs_from_entries(entries: Iterable[Any], name: str, created: str | N
     meta = CaseMeta(name=name, created=created, notes=notes or "", source=f"case {name!r}",
                     statuses={e.result.path: e.review_status for e in entries if getattr(e, "review_status", "")},
                     file_notes={e.result.path: e.notes for e in entries if getattr(e, "notes", "")})
+    meta.relocated.update({e.result.path: e.moved_from for e in entries if getattr(e, "moved_from", None)})
     if not entries:
         raise LayerScopeError(f"case {name!r} has no scanned files to report")
     return select_files([e.result for e in entries], files), meta

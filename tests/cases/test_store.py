@@ -218,3 +218,52 @@ def test_record_into_case_stores_before_it_yields(db: Path, tmp_path: Path) -> N
     assert [Path(r.path).name for r in results] == ["a.wav", "b.wav"]
     assert_same_tree(results[0].arrays, events[1].arrays)
     assert isinstance(loaded[-1], Progress) and (loaded[-1].done, loaded[-1].total) == (2, 2)
+
+
+def test_a_moved_file_follows_into_the_case_and_its_old_path_stays_on_record(db: Path, tmp_path: Path) -> None:
+    old, new = tmp_path / "inbox" / "clip.wav", tmp_path / "evidence" / "clip.wav"
+    with CaseStore.create("c", db_path=db) as store:
+        store.add_result(stand_in(old, "fake"))
+        store.set_review(str(old), "suspicious", "flat voice")
+        store.move_file(str(old), str(new))
+    with CaseStore.open("c", db_path=db) as store:  # reopened: the file is where it was found
+        (entry,) = store.entries()
+        assert (entry.path, entry.result.path, entry.moved_from) == (str(new), str(new), str(old))
+        assert (entry.review_status, entry.notes, entry.result.verdict) == ("suspicious", "flat voice", "fake")
+        assert [(m["from"], m["to"]) for m in store.moves(str(new))] == [(str(old), str(new))]
+        assert entry.to_row()["moved_from"] == str(old)
+        store.add_result(stand_in(new, "real"))  # a rescan at the new place is a new version of the same file
+        (entry,) = store.entries()
+        assert (entry.versions, entry.moved_from) == (2, str(old))
+        with pytest.raises(LayerScopeError, match="not in case"):
+            store.move_file(str(old), str(tmp_path / "x.wav"))
+
+
+def test_a_move_is_refused_onto_another_file_or_other_bytes(db: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    with CaseStore.create("c", db_path=db) as store:
+        store.add_result(stand_in(a))
+        store.add_result(stand_in(b))
+        with pytest.raises(LayerScopeError, match="already a file of case"):
+            store.move_file(str(a), str(b))
+        with pytest.raises(LayerScopeError, match="SHA-256 differs"):
+            store.move_file(str(a), str(tmp_path / "c.wav"), sha256="f" * 64)
+        assert [e.moved_from for e in store.entries()] == [None, None]
+
+
+def test_a_version_1_database_gains_the_moves_table(db: Path, tmp_path: Path) -> None:
+    from deepfake_gui.cases.schema import MIGRATIONS
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+    conn.execute("BEGIN")
+    MIGRATIONS[0](conn)
+    conn.execute("INSERT INTO cases (name, created_utc) VALUES ('old', '2026-01-01T00:00:00+00:00')")
+    conn.execute("COMMIT")
+    conn.close()
+    with CaseStore.open("old", db_path=db) as store:
+        store.add_result(stand_in(tmp_path / "a.wav"))
+        store.move_file(str(tmp_path / "a.wav"), str(tmp_path / "b.wav"))
+        assert store.entries()[0].moved_from == str(tmp_path / "a.wav")
+    assert sqlite3.connect(db).execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION == 2

@@ -108,3 +108,27 @@ def test_a_file_in_no_folder_is_listed_as_a_problem(qtbot, window, moved, tmp_pa
     qtbot.waitUntil(lambda: not window.is_scanning(), timeout=20_000)
     assert window.statusBar().currentMessage() == f"None of the 1 missing file(s) is in {tmp_path / 'empty'}"
     assert window.error_panel.count() == 1 and window.model.result_at(0).path == results[0].path
+
+
+def test_the_open_case_follows_a_moved_file(qtbot, window, moved, tmp_path) -> None:
+    """Found again while a case is open: the case stores the new path, so it opens there next time."""
+    from deepfake_gui.cases import CaseStore
+
+    results, new_home = moved
+    window.cases.db_path = tmp_path / "cases.sqlite"
+    assert window.cases.create_named("Harbour") == "Harbour"
+    for result in results:
+        window.cases.record(result)
+    window.model.extend(results)
+    window.find_moved_files(str(new_home))
+    qtbot.waitUntil(lambda: not window.is_scanning(), timeout=20_000)
+    found = str(new_home / "exhibit-1.png")
+    with CaseStore.open("Harbour", db_path=tmp_path / "cases.sqlite") as store:
+        first, second = store.entries(arrays=False)
+        assert (first.path, first.result.path, first.moved_from) == (found, found, results[0].path)
+        assert (second.path, second.moved_from) == (results[1].path, None)
+    assert window.error_panel.count() == 0
+    from deepfake_gui.report.sources import case_report_inputs
+
+    _results, meta = case_report_inputs("Harbour", db_path=tmp_path / "cases.sqlite")
+    assert meta.relocated == {found: results[0].path}  # a report of the case says where it was scanned
