@@ -5,4 +5,4 @@ Importing the package registers the built-in detector kinds: each kind's module 
 is added (docs/ARCHITECTURE.md, "The detector protocol").
 """
 
-from deepfake_gui.probes import detector, fusion, oneclass_detector  # noqa: F401  (register their kinds)
+from deepfake_gui.probes import detector, ensemble, fusion, oneclass_detector  # noqa: F401  (register their kinds)
