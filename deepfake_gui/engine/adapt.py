@@ -267,8 +267,8 @@ def _load_base(opts: AdaptOptions):
 
     detector = load_detector(opts.detector, "adapt")
     if not detector.adaptable:
-        raise LayerScopeError(f"{opts.detector}: a {detector.kind} detector cannot be adapted; `layerscope adapt` "
-                              "refits linear-probe detectors")
+        raise LayerScopeError(f"{opts.detector}: a detector of kind {detector.kind!r} cannot be adapted; "
+                              "`layerscope adapt` refits linear-probe detectors")
     if not detector.meta.get("training"):
         raise LayerScopeError(f"{opts.detector}: the bundle records no training set; only detectors made by "
                               "`layerscope train` (or the probe lab) can be adapted")

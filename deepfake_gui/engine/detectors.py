@@ -152,11 +152,14 @@ def resolve_detectors(specs: Sequence[str] | None = None, device: str = "auto",
 def scan_problem(detector) -> str | None:
     """Why a scan cannot run this detector (None when it can), from what the protocol says of it."""
     if detector.file_calibration is None:
-        return (f"a {detector.kind} detector gives no calibrated probability, so a scan cannot give it a "
+        return (f"a detector of kind {detector.kind!r} gives no calibrated probability, so a scan cannot give it a "
                 "verdict; measure it with `layerscope evaluate`")
-    if not detector.localizes or any(r.embedding for r in detector.feature_requests()):
-        return (f"a {detector.kind} detector scores whole pictures, not the tiles, frames and time steps a scan "
-                "scores; measure it with `layerscope evaluate`")
+    if any(r.embedding for r in detector.feature_requests()):
+        return (f"a detector of kind {detector.kind!r} scores whole pictures, not the tiles, frames and time steps "
+                "a scan scores; measure it with `layerscope evaluate`")
+    if not detector.localizes:
+        return (f"a detector of kind {detector.kind!r} gives no score per tile or time step, which a scan needs "
+                "(heatmaps, timelines); measure it with `layerscope evaluate`")
     return None
 
 

@@ -327,7 +327,7 @@ class BundleDetector:
     # -- calibration and verdicts ------------------------------------------------------------
     def _calibration(self) -> Calibration:
         if self.file_calibration is None:
-            raise BundleError(f"{self.bundle.path}: a {self.kind} detector gives no calibrated probability")
+            raise BundleError(f"{self.bundle.path}: a detector of kind {self.kind!r} gives no calibrated probability")
         return self.file_calibration
 
     def probability(self, decision: np.ndarray) -> np.ndarray:
@@ -395,7 +395,7 @@ class BundleDetector:
 
     def _localizing(self) -> None:
         if not self.localizes:
-            raise BundleError(f"{self.bundle.path}: a {self.kind} detector gives no per-token scores")
+            raise BundleError(f"{self.bundle.path}: a detector of kind {self.kind!r} gives no per-token scores")
 
     # -- explanation hooks: the extras any bundle may carry beside its detector ------------------
     def attribution(self, X: np.ndarray) -> np.ndarray | None:
