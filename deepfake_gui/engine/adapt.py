@@ -279,10 +279,7 @@ def _encoders_for(detector, device: str) -> dict:
     """The encoders the detector reads, with the weights it was trained on (engine/detector_features.py)."""
     from deepfake_gui.engine.detector_features import build_encoders
 
-    try:
-        return build_encoders(detector, device)
-    except LayerScopeError as exc:
-        raise LayerScopeError(f"{exc}; features would not match") from None
+    return build_encoders(detector, device)
 
 
 def _score(detector, encoders: dict, paths: Sequence[Path], cancel: CancelToken

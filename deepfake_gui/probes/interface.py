@@ -47,6 +47,7 @@ from deepfake_gui.probes.bundle import (
     TensorCheck,
     load_bundle,
 )
+from deepfake_gui.probes.linear import LinearProbe
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,6 @@ class BundleDetector:
     description: ClassVar[str] = "detector"  # in the refusal of another kind's bundle
 
     def __init__(self, bundle: DetectorBundle) -> None:
-        from deepfake_gui.probes.linear import LinearProbe
-
         if bundle.kind != self.kind:
             raise BundleError(f"{bundle.path}: kind {bundle.kind!r} is not a {self.description}")
         self.bundle = bundle
