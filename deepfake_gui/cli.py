@@ -378,8 +378,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deepfake_gui.engine.adapt import AdaptOptions, adapt_job, report_dict
+    from deepfake_gui.engine.detectors import find_detector
 
-    opts = AdaptOptions(detector=Path(args.detector), real=[Path(p) for p in args.real], out=Path(args.out),
+    opts = AdaptOptions(detector=find_detector(args.detector), real=[Path(p) for p in args.real], out=Path(args.out),
                         weight=args.weight, reference_name=args.reference_name, name=args.name,
                         training=Path(args.training) if args.training else None, drop_flagged=args.drop_flagged,
                         exclude=[Path(p) for p in args.exclude or []], suspects=[Path(p) for p in args.suspect or []],
@@ -433,6 +434,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.engine.detectors import find_detector
     from deepfake_gui.engine.evaluate import evaluate_job
 
     if args.localization:
@@ -444,7 +446,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               "--localization)")
     if getattr(args, "launder", False):
         return _evaluate_launder(args)
-    report = _run_job(evaluate_job(Path(args.detector[0]), Path(args.data), args.device), "evaluate")
+    report = _run_job(evaluate_job(find_detector(args.detector[0]), Path(args.data), args.device), "evaluate")
     m = report.metrics
     if args.json:
         print(json.dumps(m, indent=2))
@@ -487,10 +489,11 @@ def _evaluate_launder(args: argparse.Namespace) -> int:
     """`evaluate --launder`: AUC / EER clean and under each laundering condition (engine/robustness.py)."""
     from pathlib import Path
 
+    from deepfake_gui.engine.detectors import find_detector
     from deepfake_gui.engine.robustness import format_table, robustness_job
 
     names = [n for n in (args.conditions or "").split(",") if n.strip()] or None
-    detector = Path(args.detector[0])
+    detector = find_detector(args.detector[0])
     data = Path(args.data)
     data_name = (data.parent if data.is_file() else data).name
     plot = Path(args.plot) if args.plot else detector / f"robustness-{data_name}.png"

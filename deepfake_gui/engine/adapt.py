@@ -262,45 +262,43 @@ def _media_size(path: Path, modality: str) -> tuple[float | None, int | None]:
 
 
 def _load_base(opts: AdaptOptions):
-    from deepfake_gui.probes.detector import Detector
+    """The base detector, through the detector protocol; only kinds that can be refitted (``adaptable``)."""
+    from deepfake_gui.probes.interface import load_detector
 
-    detector = Detector.load(opts.detector)
+    detector = load_detector(opts.detector, "adapt")
+    if not detector.adaptable:
+        raise LayerScopeError(f"{opts.detector}: a detector of kind {detector.kind!r} cannot be adapted; "
+                              "`layerscope adapt` refits linear-probe detectors")
     if not detector.meta.get("training"):
         raise LayerScopeError(f"{opts.detector}: the bundle records no training set; only detectors made by "
                               "`layerscope train` (or the probe lab) can be adapted")
     return detector
 
 
-def _encoder_for(detector, device: str):
-    from deepfake_gui.encoders.registry import build_encoder
+def _encoders_for(detector, device: str) -> dict:
+    """The encoders the detector reads, with the weights it was trained on (engine/detector_features.py)."""
+    from deepfake_gui.engine.detector_features import build_encoders
 
-    encoder = build_encoder(detector.encoder_name, device)
-    expected = detector.meta["encoder"].get("weights_sha256")
-    if expected and encoder.weights_sha256 and expected != encoder.weights_sha256 and not encoder.spec.random_init:
-        raise LayerScopeError(f"{detector.bundle.path}: trained on {detector.encoder_name} weights {expected[:12]}…, "
-                              f"this machine has {encoder.weights_sha256[:12]}…; features would not match")
-    return encoder
+    return build_encoders(detector, device)
 
 
-def _score(detector, encoder, paths: Sequence[Path], cancel: CancelToken
+def _score(detector, encoders: dict, paths: Sequence[Path], cancel: CancelToken
            ) -> Iterator[Progress | tuple[list[ScoredFile], np.ndarray]]:
-    """Cached features on the detector's layers and the base detector's verdict of each file."""
-    from deepfake_gui.encoders.cache import FeatureCache
-    from deepfake_gui.encoders.extract import collect_features
+    """Cached features of the detector's encoder(s) and the base detector's verdict of each file."""
+    from deepfake_gui.engine.detector_features import layer_features
 
-    matrices, records = yield from collect_features(encoder, paths, cache=FeatureCache(), cancel=cancel)
-    ok = [r for r in records if r.pooled is not None]
-    X = detector.select(matrices) if ok else np.zeros((0, detector.probe.coef_.shape[1]))
+    found = yield from layer_features(detector, encoders, paths, cancel)
+    X = detector.inputs(found.features) if found.keep else np.zeros((0, detector.n_features))
     prob = detector.probability(detector.decision(X)) if len(X) else np.zeros(0)
-    by_index = {r.index: row for row, r in enumerate(ok)}
+    by_index = {i: row for row, i in enumerate(found.keep)}
     scored = []
-    for r in records:
-        row = by_index.get(r.index)
+    for i, path in enumerate(paths):
+        row, sha = by_index.get(i), found.sha256.get(i)
         if row is None:
-            scored.append(ScoredFile(str(r.path), r.sha256, None, None, error=r.error or "unreadable"))
+            scored.append(ScoredFile(str(path), sha, None, None, error=found.errors.get(i) or "unreadable"))
         else:
             p = float(prob[row])
-            scored.append(ScoredFile(str(r.path), r.sha256, p, detector.verdicts(np.array([p]))[0]))
+            scored.append(ScoredFile(str(path), sha, p, detector.verdicts(np.array([p]))[0]))
     yield scored, X
 
 
@@ -322,16 +320,16 @@ def _check(opts: AdaptOptions, cancel: CancelToken
     reference_groups(files, opts.real)  # a broken manifest.csv fails now, before minutes of scoring
     suspects = list_reference_files(opts.suspects) if opts.suspects else []
     yield Progress(0, len(files), f"loading encoder {detector.encoder_name}")
-    encoder = _encoder_for(detector, opts.device)
+    encoders = _encoders_for(detector, opts.device)
     refs: list[ScoredFile] = []
     X_ref = np.zeros((0, 0))
-    for event in _score(detector, encoder, files, cancel):
+    for event in _score(detector, encoders, files, cancel):
         if isinstance(event, Progress):
             yield event
         else:
             refs, X_ref = event
     sus: list[ScoredFile] = []
-    for event in _score(detector, encoder, suspects, cancel) if suspects else ():
+    for event in _score(detector, encoders, suspects, cancel) if suspects else ():
         if isinstance(event, Progress):
             yield Progress(event.done, event.total, f"suspects: {event.message}")
         else:
@@ -377,9 +375,8 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     References are held out by group (``reference_groups``): the groups of a ``manifest.csv``
     (columns path, group) in a reference folder where there is one, else the file-name guess.
     """
-    from deepfake_gui.encoders.cache import FeatureCache
-    from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.engine.detector_features import layer_features
     from deepfake_gui.probes.dataset import LabeledSet
 
     cancel = cancel or CancelToken()
@@ -405,14 +402,14 @@ def adapt_job(opts: AdaptOptions, cancel: CancelToken | None = None
     meta = detector.meta
     root = resolve_training_root(meta, Path(opts.detector), opts.training)
     data = load_dataset(root)
-    encoder = _encoder_for(detector, opts.device)
+    encoders = _encoders_for(detector, opts.device)
     yield Progress(0, len(data), f"features of the {len(data)} training items")
-    matrices, records = yield from collect_features(encoder, data.paths, cache=FeatureCache(), cancel=cancel)
-    keep_tr = np.array([r.index for r in records if r.pooled is not None], dtype=int)
+    found = yield from layer_features(detector, encoders, data.paths, cancel)
+    keep_tr = np.array(found.keep, dtype=int)
     if len(keep_tr) < 4:
         raise LayerScopeError(f"{root}: only {len(keep_tr)} training files could be read")
     data = data.subset(keep_tr)
-    X_tr = detector.select(matrices).astype(np.float64)
+    X_tr = detector.inputs(found.features).astype(np.float64)
     cancel.raise_if_cancelled()
 
     yield Progress(0, None, "refitting the probe with the references")

@@ -1,15 +1,20 @@
 """Which detectors a scan runs: the shipped defaults, or the user's choice.
 
-A detector is usable only when its encoder's real weights are here. One that is
-not is kept in the list as *unavailable*, so the scan can say plainly why it did
-not run and which command gets the weights, instead of silently dropping it or,
-worse, scoring with random weights.
+Bundles load through the detector protocol (probes/interface.py ``load_detector``),
+whatever their kind. A detector is usable only when the real weights of every encoder
+it reads are here. One that is not is kept in the list as *unavailable*, so the scan can
+say plainly why it did not run and which command gets the weights, instead of silently
+dropping it or, worse, scoring with random weights.
+
+Scan scores tiles, frames and audio steps, so it runs the kinds that localize (score
+every token state) and give a calibrated probability; the others (fusion, one-class)
+are measured by evaluate, and naming one for a scan is refused before any file is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepfake_gui.core.errors import BundleError, LayerScopeError, WeightsUnavailableError
@@ -17,13 +22,19 @@ from deepfake_gui.core.errors import BundleError, LayerScopeError, WeightsUnavai
 
 @dataclass
 class ActiveDetector:
-    """A loaded detector bundle and, when its weights are present, its warm encoder."""
+    """A loaded detector (any kind) and, when their weights are present, the warm encoders it reads.
 
-    detector: object  # probes.detector.Detector (kept untyped: no numpy/torch at import)
+    ``encoder`` is its primary encoder (the first it reads: its tile size or sample rate
+    decides how a file is cut); ``encoders`` holds every encoder it reads by name, the
+    primary included (``encoder_for``).
+    """
+
+    detector: object  # probes.interface.Detector (kept untyped: no numpy/torch at import)
     folder: Path
     source: str  # "default" or "user"
     encoder: object | None = None  # encoders.base.Encoder
     unavailable: str | None = None  # why it cannot run, with the command that fixes it
+    encoders: dict[str, object] = field(default_factory=dict)  # every encoder it reads, by name
 
     @property
     def name(self) -> str:
@@ -33,6 +44,15 @@ class ActiveDetector:
     def modality(self) -> str:
         return str(self.detector.meta.get("modality", ""))  # type: ignore[attr-defined]
 
+    def encoder_for(self, name: str) -> object:
+        """The warm encoder ``name`` (the primary one is always ``encoder``, even when a caller replaced it)."""
+        if name == self.detector.encoder_name:  # type: ignore[attr-defined]
+            return self.encoder
+        return self.encoders[name]
+
+    def warm_encoders(self) -> dict[str, object]:
+        return {name: self.encoder_for(name) for name in self.detector.encoder_names}  # type: ignore[attr-defined]
+
     @property
     def random_init(self) -> bool:
         enc = self.detector.meta.get("encoder", {})  # type: ignore[attr-defined]
@@ -41,24 +61,16 @@ class ActiveDetector:
 
     @property
     def cv_auc(self) -> float:
-        return float(self.detector.meta.get("metrics", {}).get("cv_auc") or 0.0)  # type: ignore[attr-defined]
+        return self.detector.cv_auc  # type: ignore[attr-defined]
 
     @property
     def unseen_auc(self) -> float:
         """The model card's leave-one-generator-out mean AUC (0 when it has none): what predicts new fakes."""
-        headline = self.detector.meta.get("metrics", {}).get("headline") or {}  # type: ignore[attr-defined]
-        return float(headline.get("mean_auc") or 0.0)
+        return self.detector.unseen_auc  # type: ignore[attr-defined]
 
     def describe_domain(self) -> str:
         """The training domain in words, for the caveat every result carries."""
-        meta = self.detector.meta  # type: ignore[attr-defined]
-        profile = meta.get("domain_profile") or {}
-        if profile.get("description"):
-            return str(profile["description"])
-        training = meta.get("training", {})
-        gens = sorted(g for g in training.get("generators", {}) if g != "real")
-        return (f"{training.get('n_items', '?')} {self.modality} files from {training.get('root', '?')}"
-                + (f"; fakes from {', '.join(gens)}" if gens else ""))
+        return self.detector.training_domain()  # type: ignore[attr-defined]
 
 
 def known_detector_folders() -> list[Path]:
@@ -106,50 +118,91 @@ def resolve_detectors(specs: Sequence[str] | None = None, device: str = "auto",
     defaults of the others, so ``--detector my-voice-probe`` still scans images.
     """
     from deepfake_gui.core.config import shipped_models_dir
-    from deepfake_gui.probes.detector import Detector
+    from deepfake_gui.probes.interface import load_detector
 
     chosen: list[ActiveDetector] = []
     for spec in specs or []:
         folder = find_detector(spec)
-        chosen.append(ActiveDetector(Detector.load(folder), folder, "user"))
+        detector = load_detector(folder, "scan")
+        problem = scan_problem(detector)
+        if problem:
+            raise BundleError(f"{folder}: {problem}")
+        chosen.append(ActiveDetector(detector, folder, "user"))
     if defaults:
         overridden = {d.modality for d in chosen}
         root = shipped_models_dir()
         for folder in sorted(root.iterdir()) if root.is_dir() else []:
             if not (folder / "detector.json").is_file():
                 continue
-            detector = Detector.load(folder)
+            detector = load_detector(folder, "scan")
             if detector.meta.get("modality") not in overridden:
-                chosen.append(ActiveDetector(detector, folder, "default"))
+                active = ActiveDetector(detector, folder, "default")
+                problem = scan_problem(detector)
+                if problem:
+                    active.unavailable = f"detector {active.name} did not run: {problem}"
+                chosen.append(active)
     for active in chosen:
-        _attach_encoder(active, device)
+        if active.unavailable is None:
+            _attach_encoders(active, device)
     order = {"image": 0, "audio": 1}
     chosen.sort(key=lambda d: (order.get(d.modality, 2), d.source != "user", -d.unseen_auc, -d.cv_auc, d.name))
     return chosen
 
 
-def _attach_encoder(active: ActiveDetector, device: str) -> None:
-    from deepfake_gui.encoders.registry import build_encoder, get_spec
+def scan_problem(detector) -> str | None:
+    """Why a scan cannot run this detector (None when it can), from what the protocol says of it."""
+    if detector.file_calibration is None:
+        return (f"a detector of kind {detector.kind!r} gives no calibrated probability, so a scan cannot give it a "
+                "verdict; measure it with `layerscope evaluate`")
+    if any(r.embedding for r in detector.feature_requests()):
+        return (f"a detector of kind {detector.kind!r} scores whole pictures, not the tiles, frames and time steps "
+                "a scan scores; measure it with `layerscope evaluate`")
+    if not detector.localizes:
+        return (f"a detector of kind {detector.kind!r} gives no score per tile or time step, which a scan needs "
+                "(heatmaps, timelines); measure it with `layerscope evaluate`")
+    return None
 
-    name = active.detector.encoder_name  # type: ignore[attr-defined]
-    try:
-        encoder = build_encoder(name, device)
-    except WeightsUnavailableError as exc:
-        hint = get_spec(name).install_hint if _known(name) else ""
-        active.unavailable = (f"detector {active.name} did not run: {exc}"
-                              + ("" if "layerscope models fetch" in str(exc) or not hint else f" ({hint})"))
+
+def _attach_encoders(active: ActiveDetector, device: str) -> None:
+    """Every encoder the detector reads, warm; the first that cannot be used makes it unavailable."""
+    from deepfake_gui.encoders.registry import build_encoder, get_spec
+    from deepfake_gui.engine.detector_features import weights_mismatch
+
+    built: dict[str, object] = {}
+    for request in active.detector.feature_requests():  # type: ignore[attr-defined]
+        name = request.encoder
+        if name in built:
+            continue
+        try:
+            encoder = build_encoder(name, device)
+        except WeightsUnavailableError as exc:
+            hint = get_spec(name).install_hint if _known(name) else ""
+            active.unavailable = (f"detector {active.name} did not run: {exc}"
+                                  + ("" if "layerscope models fetch" in str(exc) or not hint else f" ({hint})"))
+            return
+        except LayerScopeError as exc:
+            active.unavailable = f"detector {active.name} did not run: {exc}"
+            return
+        mismatch = None if active.random_init else weights_mismatch(request, encoder)
+        if mismatch is not None:
+            active.unavailable = (f"detector {active.name} did not run: it was trained on {name} weights "
+                                  f"{mismatch[0][:12]}…, but this machine has {mismatch[1][:12]}…; run "
+                                  f"`layerscope models verify {name}`")
+            return
+        built[name] = encoder
+    geometry = {_geometry(e) for e in built.values()}
+    if len(geometry) > 1:
+        active.unavailable = (f"detector {active.name} did not run: its encoders {', '.join(built)} cut files "
+                              "differently (tile size or sample rate), so they cannot score the same items")
         return
-    except LayerScopeError as exc:
-        active.unavailable = f"detector {active.name} did not run: {exc}"
-        return
-    expected = active.detector.meta.get("encoder", {}).get("weights_sha256")  # type: ignore[attr-defined]
-    have = getattr(encoder, "weights_sha256", None)
-    if expected and have and expected != have and not active.random_init:
-        active.unavailable = (f"detector {active.name} did not run: it was trained on {name} weights "
-                              f"{expected[:12]}…, but this machine has {have[:12]}…; run "
-                              f"`layerscope models verify {name}`")
-        return
-    active.encoder = encoder
+    active.encoders = built
+    active.encoder = built[active.detector.encoder_name]  # type: ignore[attr-defined]
+
+
+def _geometry(encoder: object) -> tuple:
+    """How an encoder's items are cut: the tile size of a picture encoder, the sample rate of a sound encoder."""
+    pre = getattr(getattr(encoder, "spec", None), "preprocessing", None) or {}
+    return (getattr(encoder, "modality", None), pre.get("size"), pre.get("sample_rate"))
 
 
 def _known(name: str) -> bool:

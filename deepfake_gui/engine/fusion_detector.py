@@ -1,13 +1,9 @@
-"""A loaded fusion bundle (CLIP + forensic prompt + ResNet -> MLP) that scores image files.
+"""The fusion kind (CLIP + forensic prompt + ResNet -> MLP) scoring image files, and its feature builder.
 
-It runs two encoders over decoded images (job work, hence the engine); the head
-itself, ``probes.fusion.FusionMLP``, is a plain estimator.
-
-The fusion counterpart of :class:`deepfake_gui.probes.detector.Detector`: same
-calibration (Platt on out-of-fold logits), threshold and inconclusive band, so a
-probability means the same thing whichever kind of detector produced it. It needs
-*two* encoders, named in the bundle's ``encoders`` list; each must have the weights
-the head was trained on (their sha256 is checked), never a silent substitute.
+The kind itself, ``probes.fusion.FusionBundleDetector``, is a plain detector over
+features keyed by encoder name; the engine runs its two encoders over decoded pictures
+(engine/detector_features.py). ``FusionDetector`` adds file scoring on top, for callers
+that hold image paths (``score_files``); evaluate and robustness need none of it.
 """
 
 from __future__ import annotations
@@ -19,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_gui.core.errors import BundleError, LayerScopeError, MediaError
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.probes.bundle import DetectorBundle
-from deepfake_gui.probes.detector import BundleDetector, Calibration
-from deepfake_gui.probes.fusion import RESNET_POOL_LAYER, fusion_inputs
+from deepfake_gui.probes.fusion import FusionBundleDetector, fusion_inputs_of
 
 BATCH = 16
 
@@ -37,105 +31,38 @@ class FusionFileScore:
     error: str | None = None
 
 
-class FusionDetector(BundleDetector):
-    kind = "fusion"
+class FusionDetector(FusionBundleDetector):
+    """A fusion bundle that also builds its encoders and scores image files."""
 
     def __init__(self, bundle: DetectorBundle) -> None:
-        from deepfake_gui.probes.fusion import FusionMLP
+        super().__init__(bundle)
+        self._encoders: dict[str, Any] | None = None
 
-        if bundle.kind != "fusion":
-            raise BundleError(f"{bundle.path}: kind {bundle.kind!r} is not a fusion detector")
-        self.bundle = bundle
-        self.meta = bundle.meta
-        try:
-            self.model = FusionMLP.from_arrays(bundle.arrays)
-        except LayerScopeError as exc:
-            raise BundleError(f"{bundle.path}: {exc}") from exc
-        self.file_calibration = Calibration.from_meta(self.meta)
-        self.platt, self.threshold, self.band = (self.file_calibration.platt, self.file_calibration.threshold,
-                                                 self.file_calibration.band)
-        self.encoder_specs: list[dict] = list(self.meta["encoders"])
-        self._encoders: tuple[Any, Any] | None = None
-
-    # -- identity ------------------------------------------------------------
-    @property
-    def encoder_names(self) -> list[str]:
-        return [e["name"] for e in self.encoder_specs]
-
-    @property
-    def n_features(self) -> int:
-        return int(self.model.n_features_in_)
-
-    # -- encoders and features ---------------------------------------------------
     def build_encoders(self, device: str = "auto") -> tuple[Any, Any]:
         """The (CLIP, ResNet) pair, with the weights the head was trained on."""
-        from deepfake_gui.encoders.registry import build_encoder
+        from deepfake_gui.engine.detector_features import build_encoders
 
         if self._encoders is None:
-            built = []
-            for spec in self.encoder_specs:
-                encoder = build_encoder(spec["name"], device)
-                expected = spec.get("weights_sha256")
-                if expected and encoder.weights_sha256 and expected != encoder.weights_sha256:
-                    raise LayerScopeError(
-                        f"{self.bundle.path}: trained on {spec['name']} weights {expected[:12]}…, but this machine "
-                        f"has {encoder.weights_sha256[:12]}…")
-                built.append(encoder)
-            self._encoders = (built[0], built[1])
-        return self._encoders
+            self._encoders = build_encoders(self, device)
+        clip, resnet = self.encoder_names
+        return self._encoders[clip], self._encoders[resnet]
 
     def features(self, images: Sequence[np.ndarray], device: str = "auto") -> np.ndarray:
         """``fusion_inputs`` for decoded RGB images: (N, n_features)."""
-        clip, resnet = self.build_encoders(device)
-        X = fusion_features_from_encoders(clip, resnet, list(images))
-        if X.shape[1] != self.n_features:
-            raise BundleError(f"{self.bundle.path}: the head expects {self.n_features} features, encoders "
-                              f"{'+'.join(self.encoder_names)} give {X.shape[1]}")
-        return X.astype(np.float64)
+        from deepfake_gui.engine.detector_features import encode_items
+
+        self.build_encoders(device)
+        return self.inputs(encode_items(self, self._encoders or {}, list(images)))
 
     def iter_features(self, paths: Sequence[str | Path], device: str = "auto", cancel: CancelToken | None = None,
                       batch_size: int = BATCH) -> Generator[Progress, None, tuple[np.ndarray, list[int], list[str]]]:
         """Yield Progress; return (features of the decodable files, their indices in ``paths``, errors)."""
-        from deepfake_gui.media import load_image
+        from deepfake_gui.engine.detector_features import picture_features
 
-        cancel = cancel or CancelToken()
         self.build_encoders(device)
-        rows: list[np.ndarray] = []
-        keep: list[int] = []
-        failed: list[str] = []
-        for start in range(0, len(paths), batch_size):
-            cancel.raise_if_cancelled()
-            images, index = [], []
-            for i in range(start, min(start + batch_size, len(paths))):
-                try:
-                    images.append(load_image(paths[i]))
-                    index.append(i)
-                except MediaError as exc:
-                    failed.append(str(exc))
-            if images:
-                rows.append(self.features(images, device))
-                keep.extend(index)
-            yield Progress(min(start + batch_size, len(paths)), len(paths), "fusion features")
-        X = np.concatenate(rows) if rows else np.zeros((0, self.n_features))
+        features, keep, failed = yield from picture_features(self, self._encoders or {}, paths, cancel, batch_size)
+        X = self.inputs(features) if keep else np.zeros((0, self.n_features))
         return X, keep, failed
-
-    # -- decisions -----------------------------------------------------------------
-    def decision(self, X: np.ndarray) -> np.ndarray:
-        return self.model.decision_function(X)
-
-    def probability(self, decision: np.ndarray) -> np.ndarray:
-        return self.file_calibration.probability(decision)
-
-    def verdicts(self, probability: np.ndarray) -> list[str]:
-        return [self.file_calibration.verdict(p) for p in np.atleast_1d(probability)]
-
-    def attribution(self, X: np.ndarray) -> None:
-        """Fusion detectors are binary: no per-generator attribution."""
-        return None
-
-    def out_of_domain(self, X: np.ndarray) -> None:
-        """Fusion bundles carry no training-domain model."""
-        return None
 
     def score_files(self, paths: Sequence[str | Path], device: str = "auto") -> list[FusionFileScore]:
         """Score image files; a file that cannot be decoded gets its error instead of a score."""
@@ -163,34 +90,21 @@ class FusionDetector(BundleDetector):
 
 def fusion_features_from_encoders(clip_encoder: Any, resnet_encoder: Any, images: Sequence[np.ndarray],
                                   batch_size: int = 32) -> np.ndarray:
-    """``fusion_inputs`` for decoded RGB images, straight from the two encoders.
+    """``fusion_inputs`` for decoded RGB images, straight from the two encoders (training builds its set so).
 
     Uses the CLIP encoder's ``image_embedding(preprocess(images))`` and
     ``forensic_prompt_embedding()``, and the ResNet encoder's pooled "pool" layer
     (the global-average-pooled output of the last stage).
     """
-    import torch
-
-    from deepfake_gui.encoders.device import to_device
+    from deepfake_gui.engine.detector_features import embedding_batch
+    from deepfake_gui.probes.interface import EncodedBatch
 
     if not len(images):
         raise ValueError("no images to encode")
-    prompt = _to_numpy(clip_encoder.forensic_prompt_embedding()).reshape(-1)
     rows = []
     for start in range(0, len(images), batch_size):
         chunk = list(images[start:start + batch_size])
-        batch = to_device(clip_encoder.preprocess(chunk), clip_encoder.device)
-        with torch.inference_mode():
-            emb = _to_numpy(clip_encoder.image_embedding(batch))
         feats = resnet_encoder.encode(chunk)
-        names = list(feats.layer_names)
-        index = names.index(RESNET_POOL_LAYER) if RESNET_POOL_LAYER in names else len(names) - 1
-        pooled = _to_numpy(feats.pooled[index])
-        rows.append(fusion_inputs(emb, prompt, pooled))
+        resnet = EncodedBatch([p.numpy() for p in feats.pooled], layer_names=list(feats.layer_names))
+        rows.append(fusion_inputs_of(embedding_batch(clip_encoder, chunk), resnet))
     return np.concatenate(rows, axis=0)
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().float().cpu().numpy()
-    return np.asarray(value, dtype=np.float32)

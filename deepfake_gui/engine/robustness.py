@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_gui.core.errors import BundleError, LayerScopeError
+from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.core.present import fmt_number
 
@@ -53,25 +53,25 @@ def robustness_job(detector_dir: Path, data_dir: Path, conditions: Sequence[str]
     """Score ``data_dir`` clean and under each condition; with ``plot``, also write the robustness plot there."""
     from deepfake_gui.engine.datasets import load_dataset
     from deepfake_gui.launder.conditions import CLEAN, file_sha256, get_condition
-    from deepfake_gui.probes.bundle import load_bundle
+    from deepfake_gui.probes.interface import load_detector
 
-    bundle = load_bundle(detector_dir)
-    modality = str(bundle.meta.get("modality", "image"))
+    detector = load_detector(detector_dir, "robustness evaluation")
+    modality = detector.modality or "image"
     names = resolve_conditions(modality, conditions)
     data = load_dataset(data_dir)
-    results: dict[str, dict] = {CLEAN: (yield from _measure(bundle, data, device, cancel))}
+    results: dict[str, dict] = {CLEAN: (yield from _measure(detector, data, device, cancel))}
     shas = [file_sha256(p) if Path(p).is_file() else None for p in data.paths]
     for k, name in enumerate(names):
         laundered, n_unreadable = yield from _launder_set(data, shas, get_condition(name), seed, launder_dir,
                                                           cancel, f"{name} ({k + 1}/{len(names)})")
         if len(laundered) == 0:
             raise LayerScopeError(f"{data_dir}: no file could be laundered under {name}")
-        row = yield from _measure(bundle, laundered, device, cancel)
+        row = yield from _measure(detector, laundered, device, cancel)
         row["n_failed"] += n_unreadable
         results[name] = row
     report = RobustnessReport(results, str(detector_dir), str(data_dir), modality, int(seed),
                               descriptions={n: get_condition(n).description for n in names})
-    if data.content_hash() == bundle.meta.get("training", {}).get("content_hash"):
+    if data.content_hash() == detector.meta.get("training", {}).get("content_hash"):
         report.caveats.append("this is the detector's own training set: every figure is in-sample and optimistic")
     if plot is not None:
         report.plot = str(write_plot(report, Path(plot)))
@@ -90,20 +90,16 @@ def _launder_set(data, shas: list[str | None], condition, seed: int, launder_dir
     return subset, len(data.paths) - len(keep)
 
 
-def _measure(bundle, data, device: str, cancel: CancelToken | None) -> Generator[Progress, None, dict]:
-    """AUC / EER of the bundle on ``data``, on the same score the plain evaluate uses."""
+def _measure(detector, data, device: str, cancel: CancelToken | None) -> Generator[Progress, None, dict]:
+    """AUC / EER of the detector on ``data``, on the same score the plain evaluate uses."""
     from deepfake_gui.analysis.metrics import binary_report
-    from deepfake_gui.engine import evaluate as ev
+    from deepfake_gui.engine.evaluate import score_dataset
 
-    scorers = {"linear-probe": ev._score_linear, "fusion": ev._score_fusion, "one-class": ev._score_one_class_bundle}
-    if bundle.kind not in scorers:
-        raise BundleError(f"{bundle.path}: robustness evaluation cannot run a {bundle.kind!r} bundle")
-    scored = yield from scorers[bundle.kind](bundle, data, device, cancel)
-    score = scored.probability if scored.probability is not None else scored.decision
+    scored = yield from score_dataset(detector, data, device, cancel)
     labels = np.asarray(scored.data.labels)
     if len(set(labels.tolist())) < 2:
         return {"auc": None, "eer": None, "n": int(len(labels)), "n_failed": int(scored.n_failed)}
-    rep = binary_report(labels, score)
+    rep = binary_report(labels, scored.score)
     return {"auc": float(rep.auc), "eer": float(rep.eer), "n": int(len(labels)), "n_failed": int(scored.n_failed)}
 
 

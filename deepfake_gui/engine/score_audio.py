@@ -129,10 +129,10 @@ def score_audio_track(
     """
     from deepfake_gui.analysis.aggregate import aggregate
     from deepfake_gui.analysis.caveats import edge_silence
-    from deepfake_gui.engine.score_image import needed_layers
+    from deepfake_gui.engine.detector_features import encode_items
     from deepfake_gui.media.audio import iter_audio_chunks
 
-    detector, encoder = active.detector, active.encoder
+    detector, encoder, encoders = active.detector, active.encoder, active.warm_encoders()
     rate = int(encoder.spec.preprocessing["sample_rate"])
     feature_sum: np.ndarray | None = None
     n_samples = 0
@@ -147,13 +147,13 @@ def score_audio_track(
         if index == 0:
             lead_s = edge_silence(chunk, rate)[0]
         trail_s = edge_silence(chunk, rate)[1]
-        feats = encoder.encode([chunk], tokens=True, layers=needed_layers(detector))
-        row = detector.select([p.numpy() for p in feats.pooled])[0].astype(np.float64)
+        batches = encode_items(detector, encoders, [chunk], tokens=True)  # each encoder it reads, once
+        row = detector.inputs(batches)[0].astype(np.float64)
         weight = len(chunk)  # chunks weighted by length, overlap included: as training pools them
         feature_sum = row * weight if feature_sum is None else feature_sum + row * weight
         weight_total += weight
-        tokens = detector.token_decision(detector.select_tokens(feats.tokens))[0].float().cpu().numpy()
-        times = np.asarray(feats.token_times, dtype=np.float64) + start / rate
+        tokens = detector.token_decision(detector.token_inputs(batches))[0].float().cpu().numpy()
+        times = np.asarray(batches[detector.encoder_name].token_times, dtype=np.float64) + start / rate
         keep = times >= covered_s  # an end-aligned tail repeats part of the previous chunk
         step_times.append(times[keep])
         step_scores.append(tokens[keep].astype(np.float64))

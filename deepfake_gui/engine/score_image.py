@@ -58,26 +58,37 @@ def crops(image: np.ndarray, plan: TilePlan) -> list[np.ndarray]:
 
 def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: int,
                  cancel: CancelToken) -> tuple[np.ndarray, np.ndarray | None]:
-    """Feature rows (N, D) on the detector's layers and, with ``tokens``, token scores (N, gh, gw)."""
-    detector, encoder = active.detector, active.encoder
+    """The detector's input rows (N, D) and, with ``tokens``, its token scores (N, gh, gw).
+
+    Each encoder the detector reads runs once per batch (engine/detector_features.py); the
+    patch grid is the primary encoder's.
+    """
+    from deepfake_gui.engine.detector_features import encode_items
+
+    detector, encoders = active.detector, active.warm_encoders()
     rows, maps = [], []
     for begin in range(0, len(items), batch_size):
         cancel.raise_if_cancelled()
-        feats = encoder.encode(items[begin : begin + batch_size], tokens=tokens, layers=needed_layers(detector))
-        rows.append(detector.select([p.numpy() for p in feats.pooled]))
+        batches = encode_items(detector, encoders, items[begin : begin + batch_size], tokens=tokens)
+        rows.append(detector.inputs(batches))
         if tokens:
-            if feats.token_grid is None:
-                raise ValueError(f"{encoder.name} returned no patch grid for its token states")
-            gh, gw = feats.token_grid
-            scores = detector.token_decision(detector.select_tokens(feats.tokens)).float().cpu().numpy()
+            primary = batches[detector.encoder_name]
+            if primary.token_grid is None:
+                raise ValueError(f"{detector.encoder_name} returned no patch grid for its token states")
+            gh, gw = primary.token_grid
+            scores = detector.token_decision(detector.token_inputs(batches)).float().cpu().numpy()
             maps.append(scores.reshape(-1, gh, gw))
     return np.concatenate(rows), (np.concatenate(maps) if tokens else None)
 
 
 def needed_layers(detector) -> list[int] | None:
-    """The encoder layers a detector reads: the encoder may stop after the deepest (an early exit)."""
-    layers = getattr(detector, "layers", None)
-    return [int(i) for i in layers] if layers else None
+    """The layers of its primary encoder a detector reads: the encoder may stop after the deepest (an early exit)."""
+    requests = getattr(detector, "feature_requests", None)
+    if requests is None:
+        layers = getattr(detector, "layers", None)
+        return [int(i) for i in layers] if layers else None
+    primary = requests()[0]
+    return [int(i) for i in primary.layers] if primary.layers else None
 
 
 def paint_heatmap(shape: tuple[int, int], plan: TilePlan, maps: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

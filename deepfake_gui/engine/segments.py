@@ -231,7 +231,7 @@ def segment_base_score(calibration) -> float:
 def track_segments(score, calibration, duration_s: float | None, rule: SegmentRule | None = None) -> list[Segment]:
     """Segments of one detector on one track (``score``: engine.track.TrackScore).
 
-    ``calibration`` is the detector's file calibration (probes.detector.Calibration):
+    ``calibration`` is the detector's file calibration (probes.interface.Calibration):
     its threshold on the score scale is where a step counts as suspicious.
     """
     series = track_series(score)

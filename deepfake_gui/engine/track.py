@@ -27,7 +27,7 @@ class TrackScore:
     arrays: dict[str, Any] = field(default_factory=dict)  # full arrays for the Python API
     caveats: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # measured facts scan turns into caveats
-    calibration: Any = None  # probes.detector.Calibration used for probability, threshold and band
+    calibration: Any = None  # probes.interface.Calibration used for probability, threshold and band
 
 
 def rounded(values: Any) -> list[float]:

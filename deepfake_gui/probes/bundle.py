@@ -3,6 +3,12 @@
 Loading never executes anything from the bundle: JSON is parsed and validated
 against a schema, tensors come from safetensors (a header plus raw bytes), file
 names may not leave the folder, and every shape is checked before use.
+
+What a bundle's own tensors must look like depends on its kind: the kind's class checks
+them (``check_tensors``, found through probes/registry.py), with the helpers here
+(``TensorCheck``, ``check_linear``, ``check_one_class``, ``check_layer_dims``). The
+extras any kind may carry (attribution probe, training-domain, one-class and reference
+models, adaptation record) are checked here, against the width the kind reports.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ import numpy as np
 
 from deepfake_gui import __version__
 from deepfake_gui.core.errors import BundleError
+from deepfake_gui.probes import registry
 
 FORMAT = "layerscope-detector"
 FORMAT_VERSION = 1
-KINDS = ("linear-probe", "attribution", "one-class", "fusion")
 MAX_JSON_BYTES = 2_000_000
 MAX_JSON_DEPTH = 32  # the shipped bundles nest 7 deep; Python's parser recurses, so a deep file must not reach it
 WEIGHTS_FILE = "weights.safetensors"
@@ -32,9 +38,6 @@ MAX_WEIGHTS_BYTES = 2 << 30  # read whole to hash it: bounded like the JSON
 MAX_ABS_NUMBER = 1e12  # any number in detector.json (a file claiming 1e308 describes no real detector)
 MAX_PLATT = 1e6  # |a| and |b| of a Platt calibration: decision scores are O(1..100)
 MAX_LAYER = 10_000
-# Kinds whose verdicts come from the calibration, threshold and band in detector.json (probes/detector.py):
-# these must be stated, never defaulted.
-CALIBRATED_KINDS = ("linear-probe", "attribution", "fusion")
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "format": str,
@@ -226,8 +229,7 @@ def _validate_meta(meta: dict, folder: Path, weights_written: bool = True) -> No
     if meta["format_version"] > FORMAT_VERSION:
         raise BundleError(f"{where}: format_version {meta['format_version']} is newer than this LayerScope "
                           f"({__version__}) understands; upgrade LayerScope")
-    if meta["kind"] not in KINDS:
-        raise BundleError(f"{where}: unknown kind {meta['kind']!r} (known: {', '.join(KINDS)})")
+    entry = registry.kind_entry(meta["kind"], where)
     if meta["modality"] not in ("image", "audio"):
         raise BundleError(f"{where}: modality must be image or audio")
     if not isinstance(meta["encoder"].get("name"), str):
@@ -247,10 +249,10 @@ def _validate_meta(meta: dict, folder: Path, weights_written: bool = True) -> No
     _finite_numbers(meta, where)
     if weights_written:
         _inside(folder, folder / name, "weights_file")
-    if meta["kind"] in CALIBRATED_KINDS:
+    if entry.calibrated:  # verdicts come from the calibration, threshold and band: stated, never defaulted
         _check_calibration(where, "the detector", meta.get("calibration"), meta.get("threshold"),
                            meta.get("inconclusive_band"))
-    else:  # one-class: the threshold that flags is a tensor; a stated one is a distance
+    else:  # e.g. one-class: the threshold that flags is a tensor; a stated one is a distance
         if "threshold" in meta and (not _number(meta["threshold"]) or meta["threshold"] < 0):
             raise BundleError(f"{where}: threshold must be a non-negative number")
         cal = meta.get("calibration")
@@ -289,8 +291,6 @@ ATTR_PREFIX = "attr_"
 DOMAIN_PREFIX = "domain_"
 ONE_CLASS_PREFIX = "oneclass_"
 REFERENCE_PREFIX = "reference_"  # the genuine-reference model of an adapted detector (probes/reference.py)
-FUSION_HEAD_LAYERS = {"fc1": "linear", "bn1": "norm", "fc2": "linear", "bn2": "norm", "out": "linear"}
-_NORM_PARAMS = ("weight", "bias", "running_mean", "running_var")
 _INT_KEYS = ("k", "metric_cosine")  # the only integer tensors (k-NN one-class settings)
 
 
@@ -299,7 +299,7 @@ def _is_int_key(key: str) -> bool:
                for k in _INT_KEYS)
 
 
-class _Check:
+class TensorCheck:
     """Shared context of one bundle's validation: where to point, and helpers that raise BundleError."""
 
     def __init__(self, meta: dict, arrays: dict[str, np.ndarray], folder: Path) -> None:
@@ -350,7 +350,7 @@ class _Check:
 
 def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -> None:
     """Integrity (declared shapes and dtypes), finite numbers, then the layout each kind needs."""
-    c = _Check(meta, arrays, folder)
+    c = TensorCheck(meta, arrays, folder)
     declared = meta.get("tensors")
     if declared is not None:
         if not isinstance(declared, dict):
@@ -377,33 +377,23 @@ def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -
         elif not np.all(np.isfinite(value)):
             c.fail_tensor(key, "holds NaN or infinite values")
 
-    kind = meta["kind"]
-    if kind in ("linear-probe", "attribution"):
-        width = _check_linear(c, "", len(meta["classes"]), "classes")
-        _check_layer_dims(c, width)
-    elif kind == "fusion":
-        width = _check_fusion(c)
-    elif kind == "one-class":
-        width = _check_one_class(c, "", "a one-class bundle")
-        _check_layer_dims(c, width)
-    else:
-        raise BundleError(f"{c.json}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    width = registry.kind_entry(meta["kind"], c.json).check_tensors(c)  # the kind's own tensors
     if meta.get("attribution_classes") is not None:
         classes = meta["attribution_classes"]
         if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(x, str) for x in classes):
             c.fail_json("attribution_classes", "must list at least two class names")
-        _check_linear(c, ATTR_PREFIX, len(classes), "attribution_classes", width)
+        check_linear(c, ATTR_PREFIX, len(classes), "attribution_classes", width)
     elif any(k.startswith(ATTR_PREFIX) for k in arrays):
         c.fail_json("attribution_classes", f"is missing but the weights hold {ATTR_PREFIX}* tensors")
     if any(k.startswith(DOMAIN_PREFIX) for k in arrays):
-        _check_one_class(c, DOMAIN_PREFIX, "the training-domain model", width)
+        check_one_class(c, DOMAIN_PREFIX, "the training-domain model", width)
         stated = (meta.get("domain") or {}).get("threshold")
         if stated is not None:
             _agree(c, DOMAIN_PREFIX + "threshold", "domain.threshold", stated)
     if any(k.startswith(ONE_CLASS_PREFIX) for k in arrays):
-        _check_one_class(c, ONE_CLASS_PREFIX, "the one-class model", width)
+        check_one_class(c, ONE_CLASS_PREFIX, "the one-class model", width)
     if any(k.startswith(REFERENCE_PREFIX) for k in arrays):
-        _check_one_class(c, REFERENCE_PREFIX, "the reference-set model", width)
+        check_one_class(c, REFERENCE_PREFIX, "the reference-set model", width)
         if REFERENCE_PREFIX + "heldout" in arrays:
             c.vector(REFERENCE_PREFIX + "heldout")
             c.positive(REFERENCE_PREFIX + "heldout", strict=False)
@@ -414,7 +404,7 @@ def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -
         _check_adaptation(c)
 
 
-def _check_adaptation(c: _Check) -> None:
+def _check_adaptation(c: TensorCheck) -> None:
     """An adapted detector says what it was adapted from and with which references (layerscope adapt)."""
     adaptation = c.meta["adaptation"]
     if not isinstance(adaptation, dict):
@@ -441,7 +431,7 @@ def _check_adaptation(c: _Check) -> None:
         c.fail_json("adaptation.reference_set.files", "must list {\"name\", \"sha256\"} objects")
 
 
-def _agree(c: _Check, key: str, json_key: str, stated: Any) -> None:
+def _agree(c: TensorCheck, key: str, json_key: str, stated: Any) -> None:
     if not isinstance(stated, (int, float)) or isinstance(stated, bool):
         c.fail_json(json_key, "must be a number")
     stored = float(c.arrays[key][0])
@@ -450,13 +440,17 @@ def _agree(c: _Check, key: str, json_key: str, stated: Any) -> None:
                           f"holds {stored}")
 
 
-def _check_linear(c: _Check, prefix: str, n_classes: int, json_key: str, width: int | None = None) -> int:
-    """coef (K, D), intercept (K,), scaler_mean / scaler_std (D,); K = 1 for two classes. Returns D."""
+def check_linear(c: TensorCheck, prefix: str, n_classes: int, json_key: str, width: int | None = None,
+                 one_decision: bool = False, what: str | None = None) -> int:
+    """coef (K, D), intercept (K,), scaler_mean / scaler_std (D,); K = 1 for two classes. Returns D.
+
+    ``one_decision``: exactly one row (a fake-vs-real decision), as a detector's own probe must have.
+    """
     keys = [prefix + k for k in PROBE_KEYS]
-    c.need(keys, "an attribution probe" if prefix else f"a {c.meta['kind']} bundle")
+    c.need(keys, what or ("an attribution probe" if prefix else f"a {c.meta['kind']} bundle"))
     coef, intercept, mean, std = keys
     k, d = c.matrix(coef)
-    if c.meta["kind"] == "linear-probe" and not prefix:
+    if one_decision:
         expected_k: tuple[int, ...] = (1,)  # one decision: fake vs real
     else:
         expected_k = (1, 2) if n_classes == 2 else (n_classes,)
@@ -472,7 +466,7 @@ def _check_linear(c: _Check, prefix: str, n_classes: int, json_key: str, width: 
     return d
 
 
-def _check_layer_dims(c: _Check, width: int) -> None:
+def check_layer_dims(c: TensorCheck, width: int) -> None:
     """The chosen layers' widths recorded by the layer sweep must add up to the probe's width."""
     meta = c.meta
     names = meta.get("layer_names")
@@ -489,7 +483,7 @@ def _check_layer_dims(c: _Check, width: int) -> None:
                               f"'metrics.layer_sweep', but the tensors in {c.weights.name} expect {width}")
 
 
-def _check_one_class(c: _Check, prefix: str, what: str, width: int | None = None) -> int:
+def check_one_class(c: TensorCheck, prefix: str, what: str, width: int | None = None) -> int:
     """A Mahalanobis (location + precision [+ components]) or k-NN (train + k) model. Returns its input width."""
     p = prefix
     c.need([p + "scaler_mean", p + "scaler_std"], what)
@@ -541,38 +535,4 @@ def _check_one_class(c: _Check, prefix: str, what: str, width: int | None = None
         rate = c.scalar(p + "false_alarm")
         if not 0.0 < rate < 1.0:
             c.fail_tensor(p + "false_alarm", f"is {rate}, must be a rate in (0, 1)")
-    return d
-
-
-def _check_fusion(c: _Check) -> int:
-    """The MLP head (fc1-bn1-fc2-bn2-out) and its input scaler; returns the input width."""
-    meta = c.meta
-    if meta["modality"] != "image":
-        c.fail_json("modality", f"is {meta['modality']!r}; a fusion detector works on images")
-    if meta["classes"] != ["real", "fake"]:
-        c.fail_json("classes", f"is {meta['classes']}; a fusion detector is binary: [\"real\", \"fake\"]")
-    encoders = meta.get("encoders")
-    if not isinstance(encoders, list) or len(encoders) != 2 \
-            or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in encoders):
-        c.fail_json("encoders", "must list the two encoders (CLIP, then ResNet) as {\"name\": ...} objects")
-    expected = [f"head.{layer}.{param}" for layer, role in FUSION_HEAD_LAYERS.items()
-                for param in (("weight", "bias") if role == "linear" else _NORM_PARAMS)]
-    c.need(expected + ["scaler_mean", "scaler_std"], "a fusion bundle")
-    unexpected = sorted(k for k in c.arrays if k.startswith("head.") and k not in expected)
-    if unexpected:
-        raise BundleError(f"{c.weights}: tensor(s) {unexpected} are not part of the fusion head "
-                          f"({', '.join(FUSION_HEAD_LAYERS)})")
-    hidden, d = c.matrix("head.fc1.weight")
-    c.shape("head.fc1.bias", (hidden,), "one per row of head.fc1.weight")
-    c.shape("head.fc2.weight", (hidden, hidden), "hidden x hidden, hidden = rows of head.fc1.weight")
-    c.shape("head.fc2.bias", (hidden,), "one per row of head.fc2.weight")
-    for bn in ("bn1", "bn2"):
-        for param in _NORM_PARAMS:
-            c.shape(f"head.{bn}.{param}", (hidden,), "one per hidden unit")
-        c.positive(f"head.{bn}.running_var", strict=False)
-    c.shape("head.out.weight", (1, hidden), "one logit from the hidden units")
-    c.shape("head.out.bias", (1,), "one logit")
-    c.shape("scaler_mean", (d,), "the input width of head.fc1.weight")
-    c.shape("scaler_std", (d,), "the input width of head.fc1.weight")
-    c.positive("scaler_std")
     return d

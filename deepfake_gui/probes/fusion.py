@@ -10,6 +10,11 @@ near-duplicates of a training photo into validation and stops far too late.
 
 Everything learned is exported as float32 arrays with stable names (``to_arrays``)
 for safetensors; nothing is pickled.
+
+``FusionBundleDetector`` is the ``fusion`` detector kind: a saved head with its
+calibration, reading the CLIP embedding (with the forensic prompt's) and the ResNet's
+pooled features of whole pictures. Running the two encoders over files is the engine's
+work (engine/detector_features.py; engine/fusion_detector.py adds file scoring).
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ from typing import Any
 import numpy as np
 
 from deepfake_gui.analysis.metrics import eer, roc_auc
-from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.core.errors import BundleError, LayerScopeError
 from deepfake_gui.probes.base import Estimator
+from deepfake_gui.probes.bundle import DetectorBundle, TensorCheck
 from deepfake_gui.probes.dataset import LabeledSet
+from deepfake_gui.probes.interface import BundleDetector, EncodedBatch, FeatureRequest, Features, as_batch
+from deepfake_gui.probes.registry import register_kind
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 RESNET_POOL_LAYER = "pool"
 # Names of the head's parameters and buffers, in order; BatchNorm's num_batches_tracked is
 # only a training counter (momentum is fixed), so it is not exported.
 HEAD_LAYERS = ("fc1", "bn1", "fc2", "bn2", "out")
+FUSION_HEAD_LAYERS = {"fc1": "linear", "bn1": "norm", "fc2": "linear", "bn2": "norm", "out": "linear"}
+_NORM_PARAMS = ("weight", "bias", "running_mean", "running_var")
 
 
 # ------------------------------------------------------------------- inputs
@@ -65,6 +75,14 @@ def fusion_inputs(clip_image_emb: np.ndarray, prompt_emb: np.ndarray, resnet_poo
     prod = e * t[None, :]
     cos = prod.sum(axis=1, keepdims=True)
     return np.concatenate([e, prod, cos, r], axis=1).astype(np.float32)
+
+
+def fusion_inputs_of(clip: EncodedBatch, resnet: EncodedBatch) -> np.ndarray:
+    """``fusion_inputs`` from the CLIP encoder's batch (embedding and prompt) and the ResNet's (its "pool" layer,
+    the global-average-pooled output of the last stage; the last layer when none is named so)."""
+    names = list(resnet.layer_names)
+    index = names.index(RESNET_POOL_LAYER) if RESNET_POOL_LAYER in names else len(resnet.pooled) - 1
+    return fusion_inputs(clip.embedding, np.asarray(clip.prompt).reshape(-1), resnet.pooled[index])  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------- head
@@ -311,3 +329,91 @@ def train_fusion(X: np.ndarray, data: LabeledSet, folds: Folds, seed: int = 0,
         raise LayerScopeError("the folds do not test every item once; use grouped_folds()")
     final = FusionMLP(random_state=seed, **params).fit(X, labels, data.groups)
     return final, oof, per_fold
+
+
+# ------------------------------------------------------------- the detector kind
+class FusionBundleDetector(BundleDetector):
+    """A saved fusion head: Platt calibration, threshold and band as every calibrated kind.
+
+    It needs *two* encoders, named in the bundle's ``encoders`` list (CLIP, then ResNet);
+    each must have the weights the head was trained on (their sha256 is checked by the
+    engine), never a silent substitute.
+    """
+
+    kind = "fusion"
+    description = "fusion detector"
+
+    def __init__(self, bundle: DetectorBundle) -> None:
+        super().__init__(bundle)
+        try:
+            self.model = FusionMLP.from_arrays(bundle.arrays)
+        except LayerScopeError as exc:
+            raise BundleError(f"{bundle.path}: {exc}") from exc
+        self.encoder_specs: list[dict] = list(self.meta["encoders"])
+
+    @classmethod
+    def check_tensors(cls, check: TensorCheck) -> int:
+        return _check_fusion(check)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.model.n_features_in_)
+
+    def feature_requests(self) -> list[FeatureRequest]:
+        """The CLIP encoder's embedding of whole pictures (and its prompt's), and the ResNet's pooled layers."""
+        clip, resnet = self.encoder_specs
+        return [FeatureRequest(clip["name"], None, embedding=True, weights_sha256=clip.get("weights_sha256")),
+                FeatureRequest(resnet["name"], None, weights_sha256=resnet.get("weights_sha256"))]
+
+    def inputs(self, features: Features) -> np.ndarray:
+        """``fusion_inputs`` (N, n_features) from the CLIP batch (embedding, prompt) and the ResNet's "pool" layer."""
+        clip_name, resnet_name = self.encoder_names
+        clip = as_batch(features[clip_name])
+        if clip.embedding is None or clip.prompt is None:
+            raise BundleError(f"{self.bundle.path}: needs the image embedding and the forensic prompt's embedding "
+                              f"of {clip_name}")
+        X = fusion_inputs_of(clip, as_batch(features[resnet_name]))
+        if X.shape[1] != self.n_features:
+            raise BundleError(f"{self.bundle.path}: the head expects {self.n_features} features, encoders "
+                              f"{'+'.join(self.encoder_names)} give {X.shape[1]}")
+        return X.astype(np.float64)
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        return self.model.decision_function(X)
+
+
+def _check_fusion(c: TensorCheck) -> int:
+    """The MLP head (fc1-bn1-fc2-bn2-out) and its input scaler; returns the input width."""
+    meta = c.meta
+    if meta["modality"] != "image":
+        c.fail_json("modality", f"is {meta['modality']!r}; a fusion detector works on images")
+    if meta["classes"] != ["real", "fake"]:
+        c.fail_json("classes", f"is {meta['classes']}; a fusion detector is binary: [\"real\", \"fake\"]")
+    encoders = meta.get("encoders")
+    if not isinstance(encoders, list) or len(encoders) != 2 \
+            or not all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in encoders):
+        c.fail_json("encoders", "must list the two encoders (CLIP, then ResNet) as {\"name\": ...} objects")
+    expected = [f"head.{layer}.{param}" for layer, role in FUSION_HEAD_LAYERS.items()
+                for param in (("weight", "bias") if role == "linear" else _NORM_PARAMS)]
+    c.need(expected + ["scaler_mean", "scaler_std"], "a fusion bundle")
+    unexpected = sorted(k for k in c.arrays if k.startswith("head.") and k not in expected)
+    if unexpected:
+        raise BundleError(f"{c.weights}: tensor(s) {unexpected} are not part of the fusion head "
+                          f"({', '.join(FUSION_HEAD_LAYERS)})")
+    hidden, d = c.matrix("head.fc1.weight")
+    c.shape("head.fc1.bias", (hidden,), "one per row of head.fc1.weight")
+    c.shape("head.fc2.weight", (hidden, hidden), "hidden x hidden, hidden = rows of head.fc1.weight")
+    c.shape("head.fc2.bias", (hidden,), "one per row of head.fc2.weight")
+    for bn in ("bn1", "bn2"):
+        for param in _NORM_PARAMS:
+            c.shape(f"head.{bn}.{param}", (hidden,), "one per hidden unit")
+        c.positive(f"head.{bn}.running_var", strict=False)
+    c.shape("head.out.weight", (1, hidden), "one logit from the hidden units")
+    c.shape("head.out.bias", (1,), "one logit")
+    c.shape("scaler_mean", (d,), "the input width of head.fc1.weight")
+    c.shape("scaler_std", (d,), "the input width of head.fc1.weight")
+    c.positive("scaler_std")
+    return d
+
+
+register_kind(FusionBundleDetector.kind, FusionBundleDetector)
