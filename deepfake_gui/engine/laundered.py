@@ -40,8 +40,12 @@ def augmented_copies(paths: Sequence[str | Path], shas: Sequence[str | None], po
 
 def laundered_features(encoder, paths: Sequence[str | Path], shas: Sequence[str | None], conditions: Sequence[str],
                        seed: int, layers: Sequence[int], cancel: CancelToken | None = None,
-                       root: Path | None = None) -> Generator[Progress, None, tuple[Laundered, dict[str, int]]]:
+                       root: Path | None = None, tiles: int = 0
+                       ) -> Generator[Progress, None, tuple[Laundered, dict[str, int]]]:
     """Launder every file under each condition (copies cached) and encode them (features cached).
+
+    ``tiles``: an image detector's own tiling (meta["training"]["image_tiles"]), so copies are encoded as its
+    clean files were.
 
     Returns ({condition: (original indices, rows of the chosen layers concatenated)}, {condition: failures}).
     """
@@ -56,7 +60,7 @@ def laundered_features(encoder, paths: Sequence[str | Path], shas: Sequence[str 
         index, copies, _, _ = yield from launder_each(
             paths, shas, condition, seed, root, cancel,
             f"robustness {condition} ({k + 1}/{len(conditions)}): laundering")
-        matrices, records = yield from collect_features(encoder, copies, cache=cache, cancel=cancel)
+        matrices, records = yield from collect_features(encoder, copies, cache=cache, cancel=cancel, tiles=tiles)
         ok = [r.index for r in records if r.pooled is not None]
         failures[condition] = len(paths) - len(ok)
         if not ok:

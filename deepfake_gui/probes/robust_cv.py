@@ -19,8 +19,11 @@ CLEAN = "clean"  # the unlaundered originals' row (launder.conditions.CLEAN)
 
 def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                   laundered: Laundered, *, classifier: str = "logreg", aug: AugmentedRows | None = None,
-                  aug_X: np.ndarray | None = None, ci_draws: int = 1000) -> dict[str, dict]:
-    """{"clean": row, condition: row} with row = {auc, auc_ci95, eer, n, n_failed}, all out-of-fold."""
+                  aug_X: np.ndarray | None = None, ci_draws: int = 1000, C: float = 1.0) -> dict[str, dict]:
+    """{"clean": row, condition: row} with row = {auc, auc_ci95, eer, n, n_failed}, all out-of-fold.
+
+    ``C`` must be the detector's own (meta["classifier_C"]): the shipped defaults use 0.1 / 0.01, not 1.
+    """
     from deepfake_gui.analysis.metrics import bootstrap_auc_ci, eer, roc_auc
     from deepfake_gui.probes.linear import LinearProbe
 
@@ -28,7 +31,7 @@ def robustness_cv(X: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: 
     X_fit, y_fit = extend(X, labels, aug, aug_X)
     scores = {CLEAN: np.full(n, np.nan)} | {c: np.full(n, np.nan) for c in laundered}
     for (_, test), (train_fit, _) in zip(folds, extend_folds(folds, aug, n), strict=True):
-        probe = LinearProbe(classifier).fit(X_fit[train_fit], y_fit[train_fit])
+        probe = LinearProbe(classifier, C=C).fit(X_fit[train_fit], y_fit[train_fit])
         scores[CLEAN][test] = probe.decision_function(X[test])
         for condition, (index, rows) in laundered.items():
             held_out = np.nonzero(np.isin(index, test))[0]
