@@ -80,9 +80,12 @@ def model_card(name: str, info: dict[str, Any] | None) -> dict[str, Any]:
     for key, value in (info.get("metrics") or {}).items():
         if isinstance(value, int | float):
             metrics[str(key)] = fmt_number(value)
-    for condition, auc in ((info.get("robustness") or {}).get("auc") or {}).items():
-        if condition != "clean" and isinstance(auc, int | float):
-            metrics[f"AUC under {condition} (grouped CV)"] = fmt_number(auc)
+    laundered = sorted((float(auc), str(condition)) for condition, auc in
+                       ((info.get("robustness") or {}).get("auc") or {}).items()
+                       if condition != "clean" and isinstance(auc, int | float) and not isinstance(auc, bool))
+    if laundered:  # one row: the weakest conditions (every row is in the bundle's model card)
+        worst = " · ".join(f"{condition} {fmt_number(auc)}" for auc, condition in laundered[:3])
+        metrics[f"weakest AUC under laundering (grouped CV; {len(laundered)} conditions in its model card)"] = worst
     return {
         "name": name,
         "trained_on": info.get("trained_on") or "not stated",

@@ -78,6 +78,22 @@ def main() -> None:
                      for i in range(len(y))])
     print(json.dumps({"members": sys.argv[split + 1:], "rule": "lead unless another says the opposite",
                       **figures(both, y)}), flush=True)
+    agree = np.array([_agreement([m[i] if m[i] != "none" else None for m in members]) or "none"
+                      for i in range(len(y))])
+    print(json.dumps({"members": sys.argv[split + 1:], "rule": "fake only when every detector says fake",
+                      **figures(agree, y)}), flush=True)
+
+
+def _agreement(verdicts: list[str | None]) -> str | None:
+    """A stricter rule, for comparison: fake only when all say fake; real unless one says fake."""
+    known = [v for v in verdicts if v is not None]
+    if not known:
+        return None
+    if all(v == "fake" for v in known):
+        return "fake"
+    if "fake" in known:
+        return "inconclusive"
+    return known[0]
 
 
 if __name__ == "__main__":
