@@ -101,6 +101,36 @@ def condition_caveats(active, score: TrackScore, info, matches: list | None = No
     return out
 
 
+WEAK_CONDITION_AUC = 0.85  # below this measured AUC, a detector's band (fitted on clean files) does not hold
+
+
+def weak_condition(active, track: str, matches: list) -> str | None:
+    """Why the lead detector cannot decide this track alone, or None.
+
+    Its inconclusive band was fitted on clean held-out files; under a laundering condition
+    the file matches and where its measured AUC is below WEAK_CONDITION_AUC (phase coherence
+    under AAC 0.61, Opus 16 kbit/s 0.68), that band says nothing: AAC makes fakes look real and
+    Opus pushes genuine speech towards fake. Then the track commits only when every detector
+    on it agrees (engine.verdicts.finish_result).
+    """
+    from deepfake_gui.launder.conditions import CONDITIONS
+
+    if not has_robustness_table(active):
+        return None
+    rows = active.detector.meta["robustness"].get("conditions") or {}
+    modality = "audio" if track == "audio" else "image"
+    for match in matches:
+        known = CONDITIONS.get(match.condition)
+        row = rows.get(match.condition)
+        auc = row.get("auc") if isinstance(row, dict) else None
+        if known is None or known.modality != modality or not isinstance(auc, int | float) or match.mild:
+            continue
+        if auc < WEAK_CONDITION_AUC:
+            return (f"this file {match.finding}; under {match.condition} {active.name}'s measured AUC is {auc:.2f}, "
+                    f"too weak for it to decide alone: the {track} is inconclusive unless every detector agrees")
+    return None
+
+
 def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackScore]) -> list[str]:
     """A clip shorter than one window is scored whole; that is only a problem when it is also
     shorter than anything the detectors were trained on (or than one second of speech)."""

@@ -86,7 +86,7 @@ def robustness_summary(table: dict | None) -> dict | None:
 
 
 def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
-    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats, file_condition_matches
+    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats, file_condition_matches, weak_condition
     from deepfake_gui.engine.reference_overlap import overlapping_references
     from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
@@ -142,11 +142,17 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         lead_active, lead = members[0]
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
+        weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
+        if weak is not None and (len(members) < 2 or opinions != {verdict}
+                                 or any(s.verdict is None for _, s in members)):
+            verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
         if {"fake", "real"} <= opinions:
             said = ", ".join(f"{a.name} says {s.verdict} ({s.probability:.2f})" for a, s in members)
             result.caveats.append(f"detectors disagree on the {track}: {said}; the {track} is reported inconclusive")
         components[track] = {"detector": lead_active.name, "score": round(lead.decision, 4),
                              "probability": round(lead.probability, 4), "verdict": verdict}
+        if verdict == "inconclusive" and weak is not None:
+            components[track]["inconclusive_because"] = f"inconclusive: {weak}"
         if lead.series:
             result.series[track] = lead.series
         if track == "image" and "heatmap" in lead.facts:
@@ -193,6 +199,9 @@ def band_reasons(tracks: dict, components: dict) -> list[str]:
     out = []
     for track, members in tracks.items():
         if components.get(track, {}).get("verdict") != "inconclusive":
+            continue
+        if components[track].get("inconclusive_because"):  # a laundering condition it is weak under
+            out.append(components[track]["inconclusive_because"])
             continue
         opinions = {s.verdict for _, s in members if s.verdict is not None}
         if {"fake", "real"} <= opinions:

@@ -149,3 +149,70 @@ def test_scan_of_a_low_quality_jpeg_carries_the_measured_caveat(bundle_with_tabl
         assert {r["code"] for r in result.gate["reasons"]} <= {"recompressed", "outside-domain"}
     assert "jpeg60, AUC 0.851" in measured[0] and measured[0].endswith("likely worse")
     assert any(c.startswith("JPEG quality about 4") for c in result.caveats)  # the file caveat still fires
+
+
+def _lead_and_second(verdicts: tuple[str, str], robustness: dict | None) -> tuple[list, list[TrackScore]]:
+    """Two stand-in audio detectors with the given verdicts (P 0.99 / 0.01 / 0.5), the first with ``robustness``."""
+    from deepfake_gui.analysis.calibration import Platt
+    from deepfake_gui.probes.detector import Calibration
+
+    actives, scores = [], []
+    for i, verdict in enumerate(verdicts):
+        name = f"det-{i}"
+        active = _active(name, "audio", robustness if i == 0 else None)
+        active.folder = Path(f"/bundles/{name}")
+        active.encoder = None
+        det = active.detector
+        det.band, det.threshold = (0.1, 0.9), 0.5
+        det.bundle = SimpleNamespace(content_hash=lambda: "0" * 64, arrays={}, meta=det.meta)
+        det.encoder_name = "test-encoder"
+        det.reference_set = None
+        for hook in ("attribution", "gate_distance", "reference_distance"):
+            setattr(det, hook, lambda features: None)
+        det.verdicts = lambda p: ["fake" if float(x) >= 0.9 else "real" if float(x) <= 0.1 else "inconclusive"
+                                  for x in np.atleast_1d(p)]
+        p = {"fake": 0.99, "real": 0.01, "inconclusive": 0.5}[verdict]
+        score = TrackScore(detector=name, track="audio", decision=0.0, probability=p, verdict=None,
+                           features=np.zeros((1, 4), dtype=np.float32), aggregation="mean",
+                           calibration=Calibration(Platt(1.0, 0.0), 0.5, (0.1, 0.9), "file"))
+        actives.append(active)
+        scores.append(score)
+    return actives, scores
+
+
+@pytest.mark.parametrize(("verdicts", "expected"), [
+    (("fake", "inconclusive"), "inconclusive"), (("real", "inconclusive"), "inconclusive"),
+    (("fake", "fake"), "fake"), (("real", "real"), "real")])
+def test_under_a_condition_the_lead_is_weak_on_it_cannot_decide_alone(tmp_path: Path, verdicts, expected) -> None:
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+
+    path = tmp_path / "voice.opus"
+    path.write_bytes(encode(media_factory.speechlike(8000, 1.5), 8000, "opus", 16_000))
+    info = probe(path, with_hash=False)
+    actives, scores = _lead_and_second(verdicts, TABLE)  # opus16k: measured AUC 0.70 < 0.85
+    result = finish_result(ScanResult(path=str(path)), info, scores, actives, ScanOptions(device="cpu"))
+    assert result.verdict == expected
+    weak = [c for c in result.caveats if "too weak for it to decide alone" in c]
+    if expected == "inconclusive":
+        assert result.caveats[0] == weak[0] and weak[0].startswith("inconclusive: this file looks re-compressed")
+        assert "under opus16k det-0's measured AUC is 0.70" in weak[0]
+    else:
+        assert weak == []
+
+
+def test_a_clean_file_or_a_strong_condition_keeps_the_lead_verdict(tmp_path: Path) -> None:
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+
+    path = tmp_path / "voice.opus"
+    path.write_bytes(encode(media_factory.speechlike(8000, 1.5), 8000, "opus", 16_000))
+    strong = json.loads(json.dumps(TABLE))
+    strong["conditions"]["opus16k"]["auc"] = 0.93
+    for table in (strong, None):
+        actives, scores = _lead_and_second(("fake", "inconclusive"), table)
+        result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
+                               ScanOptions(device="cpu"))
+        assert result.verdict == "fake"
