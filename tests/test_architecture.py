@@ -70,7 +70,7 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def package_of(module: str) -> str:
-    """The layer key of a module: its top package ("engine"), "cli" for cli.py, "" for the package itself."""
+    """The layer key of a module: its top package ("engine", "cli"), "" for the package itself."""
     return module.split(".")[0]
 
 
@@ -299,8 +299,16 @@ def test_no_import_cycles_between_packages() -> None:
 
 
 def test_the_cli_reaches_the_gui_through_one_lazy_import() -> None:
-    to_gui = [imp for imp in iter_imports() if imp.source == "cli" and package_of(imp.target) == "gui"]
-    assert len({imp.line for imp in to_gui}) == 1 and all(imp.lazy for imp in to_gui)
+    to_gui = [imp for imp in iter_imports() if package_of(imp.source) == "cli" and package_of(imp.target) == "gui"]
+    assert len({(imp.source, imp.line) for imp in to_gui}) == 1 and all(imp.lazy for imp in to_gui)
+    assert {imp.source for imp in to_gui} == {"cli.gui"}  # in `cmd_gui`
+
+
+def test_command_line_code_lives_only_in_cli() -> None:
+    """One parser, built from cli/'s command modules: no other package parses arguments (argparse)."""
+    offenders = [str(imp) for imp in iter_imports()
+                 if package_of(imp.source) != "cli" and imp.target.split(".")[0] == "argparse"]
+    assert offenders == []
 
 
 # ------------------------------------------------------------------ the guards see what they guard

@@ -27,6 +27,19 @@ def test_help_lists_every_subcommand() -> None:
         assert f"    {name}" in out
 
 
+def test_one_parser_built_from_one_module_per_command() -> None:
+    """cli/: each command module adds its own subparser, in --help order; `main` knows every command's name."""
+    import argparse
+
+    from deepfake_gui import cli
+
+    (commands,) = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(commands.choices) == [module.__name__.rsplit(".", 1)[1] for module in cli.COMMANDS]
+    assert set(commands.choices) == set(cli.SUBCOMMANDS)
+    for module in cli.COMMANDS:
+        assert commands.choices[module.__name__.rsplit(".", 1)[1]].get_default("func").__module__ == module.__name__
+
+
 def test_bench_help_names_its_options() -> None:
     out = run_cli("bench", "--help").stdout
     for option in ("--device", "--json", "--quick", "--video-seconds"):

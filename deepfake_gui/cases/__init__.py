@@ -1,7 +1,7 @@
 """The case database: every scan stored per investigation, reopened without rescanning (no Qt here).
 
-Names are imported on first use (PEP 562), so `layerscope --help`, which builds the
-`cases` parser from cases/cli.py, does not pay for numpy and SQLite.
+Names are imported on first use (PEP 562), so importing the package (the CLI's `scan --case`
+and `cases` handlers do, lazily) does not pay for numpy and SQLite until a name is used.
 """
 
 from __future__ import annotations

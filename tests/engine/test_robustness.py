@@ -62,6 +62,9 @@ def test_rows_clean_equals_evaluate_cache_reuse_and_plot(detector: tuple[Path, P
     from deepfake_gui.core.config import cache_dir, feature_cache_dir
     from deepfake_gui.encoders.cache import FeatureCache
 
+    # its own cache folder: other tests (tests/probes) fill the session's laundering cache, and the counts
+    # below are of this test's copies and features only, whatever ran before
+    monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(tmp_path / "cache"))
     bundle, data = detector
     before, bundle_before = _files(data), _files(bundle)
     report = _run(bundle, data)

@@ -1,4 +1,4 @@
-"""`layerscope cases ...`: list, show, rename and delete cases (the parser lives here, cli.py only adds it)."""
+"""`layerscope cases ...`: list, show, rename and delete cases (the case database is `deepfake_gui.cases`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import json
 import sys
 from typing import Any
 
+from deepfake_gui.cli.common import _print_table
+
 _TABLE = [("file", "file"), ("verdict", "verdict"), ("probability", "probability"), ("review", "review_status"),
           ("sha256", "sha256"), ("scanned (UTC)", "scanned_utc")]
 
 
-def add_cases_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """`cases [list|show|rename|delete]`."""
     p = sub.add_parser("cases", help="list, show, rename and delete cases (scan into one with `scan --case NAME`)")
     p.set_defaults(func=cmd_cases, cases_command="list", json=False)
     csub = p.add_subparsers(dest="cases_command", metavar="ACTION")
@@ -42,7 +45,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
         else:
             _print_table([{"name": c.name, "files": c.n_files, "results": c.n_results, "created (UTC)": c.created_utc,
                            "last scan (UTC)": c.last_scan_utc or "-"} for c in cases],
-                         ["name", "files", "results", "created (UTC)", "last scan (UTC)"])
+                         ["name", "files", "results", "created (UTC)", "last scan (UTC)"], strip=True)
         return 0
     if action == "show":
         with CaseStore.open(args.name) as store:
@@ -56,7 +59,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
         print(f"{_quoted(info.name)}: {len(rows)} file(s), created {info.created_utc}")
         if info.notes:
             print(f"notes: {info.notes}")
-        _print_table([_table_row(r) for r in rows], [title for title, _key in _TABLE])
+        _print_table([_table_row(r) for r in rows], [title for title, _key in _TABLE], strip=True)
         return 0
     if action == "rename":
         print(f"renamed case {args.name!r} to {rename_case(args.name, args.new_name)!r}")
@@ -82,13 +85,6 @@ def _table_row(row: dict[str, Any]) -> dict[str, str]:
             value = (value or "-")[:12]
         out[title] = str(value)
     return out
-
-
-def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
-    for r in rows:
-        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip())
 
 
 def _quoted(name: str) -> str:
