@@ -113,6 +113,7 @@ def weak_condition(active, track: str, matches: list) -> str | None:
     Opus pushes genuine speech towards fake. Then the track commits only when every detector
     on it agrees (engine.verdicts.finish_result).
     """
+    from deepfake_gui.analysis.caveats import MATERIAL_AUC_DROP
     from deepfake_gui.launder.conditions import CONDITIONS
 
     if not has_robustness_table(active):
@@ -123,8 +124,11 @@ def weak_condition(active, track: str, matches: list) -> str | None:
         known = CONDITIONS.get(match.condition)
         row = rows.get(match.condition)
         auc = row.get("auc") if isinstance(row, dict) else None
-        if known is None or known.modality != modality or not isinstance(auc, int | float) or match.mild:
+        if known is None or known.modality != modality or not isinstance(auc, int | float):
             continue
+        clean = (rows.get("clean") or {}).get("auc") if isinstance(rows.get("clean"), dict) else None
+        if match.mild and (not isinstance(clean, int | float) or clean - auc <= MATERIAL_AUC_DROP):
+            continue  # a mild match counts only where its figure drops materially (as its caveat)
         if auc < WEAK_CONDITION_AUC:
             return (f"this file {match.finding}; under {match.condition} {active.name}'s measured AUC is {auc:.2f}, "
                     f"too weak for it to decide alone: the {track} is inconclusive unless every detector agrees")

@@ -216,3 +216,20 @@ def test_a_clean_file_or_a_strong_condition_keeps_the_lead_verdict(tmp_path: Pat
         result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
                                ScanOptions(device="cpu"))
         assert result.verdict == "fake"
+
+
+def test_a_mild_match_counts_where_its_figure_drops_materially(tmp_path: Path) -> None:
+    """An MP3 at 32 kbit/s is a mild match; phase coherence's 0.78 there (clean 0.99) still stops it deciding alone."""
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+
+    path = tmp_path / "voice.mp3"
+    path.write_bytes(encode(media_factory.speechlike(16000, 2.0), 16000, "mp3", 32_000))
+    table = json.loads(json.dumps(TABLE))
+    for auc, expected in ((0.784, "inconclusive"), (0.97, "real")):
+        table["conditions"]["mp3_32k"] = {"auc": auc, "eer": 0.2, "n": 40}
+        actives, scores = _lead_and_second(("real", "inconclusive"), table)
+        result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
+                               ScanOptions(device="cpu"))
+        assert result.verdict == expected, (auc, result.caveats)
