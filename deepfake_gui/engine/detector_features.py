@@ -14,7 +14,7 @@ all get their features here, whatever the kind.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,26 +171,38 @@ def picture_features(detector, encoders: dict[str, Any], paths: Sequence[str | P
                      ) -> Generator[Progress, None, tuple[dict[str, EncodedBatch], list[int], list[str]]]:
     """Whole pictures, decoded once, through every encoder the detector reads (no cache: a head reading
     embeddings, e.g. fusion). Returns (features of the decodable pictures, their indices, errors)."""
-    from deepfake_gui.media import load_image
-
-    cancel = cancel or CancelToken()
     parts: list[dict[str, EncodedBatch]] = []
     keep: list[int] = []
     failed: list[str] = []
+    for images, index, errors, done in decoded_picture_batches(paths, batch_size, cancel):
+        failed += errors
+        if images:
+            parts.append(encode_items(detector, encoders, images))
+            keep.extend(index)
+        yield Progress(done, len(paths), f"{detector.name}: features")
+    return join_batches(parts), keep, failed
+
+
+def decoded_picture_batches(paths: Sequence[str | Path], batch_size: int, cancel: CancelToken | None = None
+                            ) -> Iterator[tuple[list[np.ndarray], list[int], list[str], int]]:
+    """(pictures, their indices in ``paths``, errors of those that would not decode, files done) per batch.
+
+    A picture that cannot be decoded is an error line, not the end of the job; the token is checked
+    before each batch.
+    """
+    from deepfake_gui.media import load_image
+
+    cancel = cancel or CancelToken()
     for start in range(0, len(paths), batch_size):
         cancel.raise_if_cancelled()
-        images, index = [], []
+        images, index, errors = [], [], []
         for i in range(start, min(start + batch_size, len(paths))):
             try:
                 images.append(load_image(paths[i]))
                 index.append(i)
             except MediaError as exc:
-                failed.append(str(exc))
-        if images:
-            parts.append(encode_items(detector, encoders, images))
-            keep.extend(index)
-        yield Progress(min(start + batch_size, len(paths)), len(paths), f"{detector.name}: features")
-    return join_batches(parts), keep, failed
+                errors.append(str(exc))
+        yield images, index, errors, min(start + batch_size, len(paths))
 
 
 def join_batches(parts: Sequence[dict[str, EncodedBatch]]) -> dict[str, EncodedBatch]:

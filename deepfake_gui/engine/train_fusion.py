@@ -22,11 +22,10 @@ def train_fusion_job(opts: TrainOptions, clip_name: str = "clip-vit-b-32", resne
                      cancel: CancelToken | None = None) -> Iterator[Progress | TrainReport]:
     from deepfake_gui.analysis.calibration import Platt, inconclusive_band
     from deepfake_gui.analysis.metrics import binary_report, bootstrap_auc_ci
-    from deepfake_gui.core.errors import MediaError
     from deepfake_gui.encoders.registry import build_encoder
     from deepfake_gui.engine.datasets import load_dataset
+    from deepfake_gui.engine.detector_features import decoded_picture_batches
     from deepfake_gui.engine.fusion_detector import fusion_features_from_encoders
-    from deepfake_gui.media import load_image
     from deepfake_gui.probes.bundle import DetectorBundle, save_bundle
     from deepfake_gui.probes.dataset import grouped_folds
     from deepfake_gui.probes.fusion import train_fusion
@@ -38,19 +37,12 @@ def train_fusion_job(opts: TrainOptions, clip_name: str = "clip-vit-b-32", resne
     resnet = build_encoder(resnet_name, opts.device)
     t0 = time.perf_counter()
     rows, keep, failed = [], [], []
-    for start in range(0, len(data), BATCH):
-        cancel.raise_if_cancelled()
-        images, idx = [], []
-        for i in range(start, min(start + BATCH, len(data))):
-            try:
-                images.append(load_image(data.paths[i]))
-                idx.append(i)
-            except MediaError as exc:
-                failed.append(str(exc))
+    for images, idx, errors, done in decoded_picture_batches(data.paths, BATCH, cancel):
+        failed += errors
         if images:
             rows.append(fusion_features_from_encoders(clip, resnet, images))
             keep.extend(idx)
-        yield Progress(min(start + BATCH, len(data)), len(data), "fusion features")
+        yield Progress(done, len(data), "fusion features")
     if len(keep) < 4:
         raise LayerScopeError(f"{opts.data}: only {len(keep)} usable images")
     X = np.concatenate(rows).astype(np.float64)
