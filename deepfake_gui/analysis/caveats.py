@@ -318,6 +318,21 @@ def _condition_words(name: str) -> str:
     return re.sub(r"\s*\([^()]*\)\s*$", "", description) or name
 
 
+def measured_condition_auc(match: ConditionMatch, robustness: Any) -> tuple[float, float | None] | None:
+    """(AUC under the matched condition, clean AUC) from a bundle's robustness table, or None.
+
+    None when there is no table, no row or no AUC, and for a mild match whose figure lies
+    within MATERIAL_AUC_DROP of the clean AUC (that figure says nothing about this file).
+    """
+    if not isinstance(robustness, dict) or not isinstance(robustness.get("conditions"), dict):
+        return None
+    rows = robustness["conditions"]
+    auc, clean = _auc(rows.get(match.condition)), _auc(rows.get("clean"))
+    if auc is None or (match.mild and (clean is None or clean - auc <= MATERIAL_AUC_DROP)):
+        return None
+    return auc, clean
+
+
 def measured_condition_caveat(detector: str, match: ConditionMatch, robustness: Any) -> Caveat | None:
     """The detector's measured AUC under the file's matched condition, or None.
 
@@ -326,14 +341,10 @@ def measured_condition_caveat(detector: str, match: ConditionMatch, robustness: 
     None (nothing is ever estimated). A mild match is quoted only when its AUC lies more
     than MATERIAL_AUC_DROP below the clean AUC.
     """
-    if not isinstance(robustness, dict) or not isinstance(robustness.get("conditions"), dict):
+    measured = measured_condition_auc(match, robustness)
+    if measured is None:
         return None
-    rows = robustness["conditions"]
-    auc, clean = _auc(rows.get(match.condition)), _auc(rows.get("clean"))
-    if auc is None:
-        return None
-    if match.mild and (clean is None or clean - auc <= MATERIAL_AUC_DROP):
-        return None
+    auc, clean = measured
     method = str(robustness.get("method") or "").split(":")[0].strip() or "measured"
     augment = robustness.get("augment")
     trained = f", trained with {augment!r} augmentation" if augment and augment != "none" else ""

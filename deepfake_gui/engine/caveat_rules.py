@@ -80,24 +80,31 @@ def condition_caveats(active, score: TrackScore, info, matches: list | None = No
     spares re-reading it for every detector.
     """
     from deepfake_gui.analysis.caveats import measured_condition_caveat
-    from deepfake_gui.launder.conditions import CONDITIONS
 
     if not has_robustness_table(active):
         return []
     robustness = active.detector.meta["robustness"]
     if matches is None:
         matches = file_condition_matches(info, [active])
-    modality = "audio" if score.track == "audio" else "image"
     out: list[str] = []
-    seen: set[str] = set()
-    for match in matches:
-        known = CONDITIONS.get(match.condition)
-        if known is None or known.modality != modality or match.condition in seen:
-            continue
-        seen.add(match.condition)
+    for match in track_matches(matches, score.track):
         caveat = measured_condition_caveat(active.name, match, robustness)
         if caveat is not None:
             out.append(str(caveat))
+    return out
+
+
+def track_matches(matches: list, track: str) -> list:
+    """The matched laundering conditions of this track's modality, each condition once."""
+    from deepfake_gui.launder.conditions import CONDITIONS
+
+    modality = "audio" if track == "audio" else "image"
+    out, seen = [], set()
+    for match in matches:
+        known = CONDITIONS.get(match.condition)
+        if known is not None and known.modality == modality and match.condition not in seen:
+            seen.add(match.condition)
+            out.append(match)
     return out
 
 
@@ -113,25 +120,17 @@ def weak_condition(active, track: str, matches: list) -> str | None:
     Opus pushes genuine speech towards fake. Then the track commits only when every detector
     on it agrees (engine.verdicts.finish_result).
     """
-    from deepfake_gui.analysis.caveats import MATERIAL_AUC_DROP
-    from deepfake_gui.launder.conditions import CONDITIONS
+    from deepfake_gui.analysis.caveats import measured_condition_auc
 
     if not has_robustness_table(active):
         return None
-    rows = active.detector.meta["robustness"].get("conditions") or {}
-    modality = "audio" if track == "audio" else "image"
-    for match in matches:
-        known = CONDITIONS.get(match.condition)
-        row = rows.get(match.condition)
-        auc = row.get("auc") if isinstance(row, dict) else None
-        if known is None or known.modality != modality or not isinstance(auc, int | float):
-            continue
-        clean = (rows.get("clean") or {}).get("auc") if isinstance(rows.get("clean"), dict) else None
-        if match.mild and (not isinstance(clean, int | float) or clean - auc <= MATERIAL_AUC_DROP):
-            continue  # a mild match counts only where its figure drops materially (as its caveat)
-        if auc < WEAK_CONDITION_AUC:
-            return (f"this file {match.finding}; under {match.condition} {active.name}'s measured AUC is {auc:.2f}, "
-                    f"too weak for it to decide alone: the {track} is inconclusive unless every detector agrees")
+    robustness = active.detector.meta["robustness"]
+    for match in track_matches(matches, track):
+        measured = measured_condition_auc(match, robustness)  # a mild match counts as its caveat does
+        if measured is not None and measured[0] < WEAK_CONDITION_AUC:
+            return (f"this file {match.finding}; under {match.condition} {active.name}'s measured AUC is "
+                    f"{measured[0]:.2f}, too weak for it to decide alone: the {track} is inconclusive unless "
+                    "every detector agrees")
     return None
 
 
