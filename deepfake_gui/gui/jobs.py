@@ -23,6 +23,7 @@ job's events never reach a view that is gone.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -59,8 +60,15 @@ class JobHandle(QObject):
         self.token = token or CancelToken()
         self.state = "queued"  # -> "running" -> "finished" | "failed" | "cancelled"
 
-    def on(self, **slots: Any) -> JobHandle:
-        """Connect slots by signal name (``handle.on(result=..., failed=...)``, like napari's ``connect=``)."""
+    def on(self, ended: Any = None, **slots: Any) -> JobHandle:
+        """Connect slots by signal name (``handle.on(result=..., failed=...)``, like napari's ``connect=``).
+
+        ``ended``: one receiver for every way a job ends, called as ``ended("finished")``,
+        ``ended("cancelled")`` or ``ended("failed", message, details)``.
+        """
+        if ended is not None:
+            for name in TERMINAL:
+                getattr(self, name).connect(functools.partial(ended, name))
         for name, slot in slots.items():
             if name not in SIGNALS:
                 raise TypeError(f"JobHandle has no signal {name!r}; it has {', '.join(SIGNALS)}")

@@ -39,9 +39,7 @@ class ScanJobs(QObject):
             started=self._then(self.model.job_started),
             progress=self._then(self.model.job_progress),
             result=functools.partial(self._on_scan_result, scan),
-            finished=self._then(self.model.scan_ended, scan, "finished"),
-            cancelled=self._then(self.model.scan_ended, scan, "cancelled"),
-            failed=self._then(self.model.scan_ended, scan, "failed"),
+            ended=self._then(self.model.scan_ended, scan),
         )
         self.changed.emit()
         return handle
@@ -53,9 +51,7 @@ class ScanJobs(QObject):
             started=self._then(self.model.job_started),
             progress=self._then(self.model.job_progress),
             result=self._on_relocations,
-            finished=self._then(self.model.relocate_ended, "finished"),
-            cancelled=self._then(self.model.relocate_ended, "cancelled"),
-            failed=self._then(self.model.relocate_ended, "failed"),
+            ended=self._then(self.model.relocate_ended),
         )
         self.model.relocate_job = handle
         self.changed.emit()

@@ -394,3 +394,9 @@ def test_handle_on_connects_slots_by_signal_name(qapp) -> None:
     assert got == [7, "broke"]
     with pytest.raises(TypeError, match="no signal 'done'"):
         handle.on(done=got.append)
+    ends: list[tuple] = []
+    other = JobHandle("job-2").on(ended=lambda how, *args: ends.append((how, *args)))
+    other.finished.emit()
+    other.cancelled.emit()
+    other.failed.emit("broke", "traceback")
+    assert ends == [("finished",), ("cancelled",), ("failed", "broke", "traceback")]

@@ -216,9 +216,7 @@ class ProbeLab(QWidget):
             started=self._on_sweep_started,
             progress=self._on_sweep_progress,
             result=self._on_sweep_result,
-            finished=functools.partial(self._on_sweep_ended, "finished"),
-            cancelled=functools.partial(self._on_sweep_ended, "cancelled"),
-            failed=functools.partial(self._on_sweep_ended, "failed"),
+            ended=self._on_sweep_ended,
         )
         self.model.sweep_job = job
         self.refresh()
@@ -244,9 +242,7 @@ class ProbeLab(QWidget):
         job.on(
             progress=self.show_progress,
             result=self._on_tsne_result,
-            finished=functools.partial(self._on_tsne_ended, "finished"),
-            cancelled=functools.partial(self._on_tsne_ended, "cancelled"),
-            failed=functools.partial(self._on_tsne_ended, "failed"),
+            ended=self._on_tsne_ended,
         )
         self.model.tsne_job = job
         self.refresh()
