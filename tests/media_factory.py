@@ -140,6 +140,20 @@ def write_mono_wav(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
     return write_wav(path, samples, rate)
 
 
+def write_tone_hiss_set(root: Path, groups: int = 8, rate: int = 16_000) -> Path:
+    """A labelled toy set (manifest.csv): real = tones with a little noise, fake = hiss, one group per pair."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * rate)) / rate
+    rows = ["path,label,generator,group"]
+    for g in range(groups):
+        write_mono_wav(root / f"real/s{g}.wav", 0.2 * np.sin(2 * np.pi * (200 + 5 * g) * t)
+                       + rng.normal(0, 0.02, t.size), rate)
+        write_mono_wav(root / f"fake/hiss/s{g}.wav", rng.normal(0, 0.3, t.size), rate)
+        rows += [f"real/s{g}.wav,real,real,s{g}", f"fake/hiss/s{g}.wav,fake,hiss,s{g}"]
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 def write_audio(path: Path, codec: str, fmt: str, rate: int, channels: int, seconds: float) -> Path:
     with av.open(str(path), mode="w", format=fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout=_layout(channels))

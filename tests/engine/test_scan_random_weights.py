@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from media_factory import write_mono_wav as _wav
+from media_factory import write_tone_hiss_set
 
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.scan import ScanOptions, scan_job
@@ -19,14 +20,7 @@ def random_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from deepfake_gui.engine.train import TrainOptions, train_job
 
     root = tmp_path_factory.mktemp("toy")
-    rng = np.random.default_rng(0)
-    t = np.arange(int(1.5 * RATE)) / RATE
-    rows = ["path,label,generator,group"]
-    for g in range(8):
-        _wav(root / f"real/s{g}.wav", 0.2 * np.sin(2 * np.pi * (200 + 5 * g) * t) + rng.normal(0, 0.02, t.size))
-        _wav(root / f"fake/hiss/s{g}.wav", rng.normal(0, 0.3, t.size))
-        rows += [f"real/s{g}.wav,real,real,s{g}", f"fake/hiss/s{g}.wav,fake,hiss,s{g}"]
-    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    write_tone_hiss_set(root, rate=RATE)
     out = root / "bundle"
     for _ in train_job(TrainOptions(data=root, encoder="test-ge2e", out=out, sweep=False, layer=1, folds=3,
                                     device="cpu", attribution=False)):

@@ -20,6 +20,7 @@ from deepfake_gui.engine.explore import (
 )
 from deepfake_gui.gui.models.common import VERDICT_COLORS, Status
 from deepfake_gui.gui.models.embeddings import NONE_COLOR, PALETTE, ExplorerModel
+from gui_models.stand_ins import Handle
 
 ENCODERS = [EncoderChoice("test-efficientnet", "image", True), EncoderChoice("test-whisper", "audio", True)]
 BATCH = [("/b/a.png", "fake"), ("/b/b.png", "real"), ("/b/c.png", "inconclusive"), ("/b/d.png", None)]
@@ -56,16 +57,6 @@ def computed(model: ExplorerModel, s: EmbeddingSet | None = None):
     model.job_started()
     model.job_result(job, s)
     return job, s
-
-
-class Handle:
-    """Stands in for a JobHandle: models only ever call ``cancel()`` on the handles views give them."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from deepfake_gui.gui.models.probe_lab import (
     LabModel,
     curve,
 )
+from gui_models.stand_ins import Handle
 
 IMAGE_ENCODERS = [EncoderChoice("test-efficientnet", "image", True, True, 9),
                   EncoderChoice("clip", "image", False, False, 12, "weights missing: run layerscope models fetch")]
@@ -59,14 +60,6 @@ def lab_result(run_id: str = "run-1") -> LabResult:
                      ["/d/r0.png", "/d/r1.png", "/d/g0.png", "/d/d0.png"],
                      [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(3)],
                      warnings=["random weights: test only"])
-
-
-class Handle:
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
 
 
 @pytest.fixture

@@ -21,14 +21,7 @@ from deepfake_gui.gui.models.main_window import (
     remembered,
     window_title,
 )
-
-
-class Handle:
-    def __init__(self) -> None:
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+from gui_models.stand_ins import Handle
 
 
 @pytest.fixture
