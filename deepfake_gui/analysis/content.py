@@ -34,6 +34,7 @@ NOISE_FLATNESS = 0.35  # spectral flatness of the loudest frames: broadband nois
 NOISE_VOICED = 0.03  # share of active frames with a pitch; read speech has 0.05-0.97
 STEADY_PITCH = 0.9  # share of voiced frame pairs whose pitch holds within 0.5%: notes and tones, not a voice
 PEAK_CONCENTRATION = 0.98  # energy share of the 20 strongest spectral bins: pure harmonics
+NOISE_FLOOR_PERCENTILE = 5.0  # per-frequency floor: this percentile of a bin's power over the file's frames
 
 
 @dataclass
@@ -135,7 +136,7 @@ def audio_stats(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     if len(idx):
         a = logspec[idx] - logspec[idx].mean(axis=1, keepdims=True)
         b = logspec[idx + lag] - logspec[idx + lag].mean(axis=1, keepdims=True)
-        corr = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        corr = (a * b).sum(1) / np.maximum(np.sqrt((a * a).sum(1) * (b * b).sum(1)), 1e-12)
         stats["stationarity"] = float(np.median(corr))
     envelope = energy - energy.mean()
     if len(envelope) >= 64:
@@ -143,10 +144,28 @@ def audio_stats(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
         freqs = np.fft.rfftfreq(len(envelope), hop / sample_rate)
         band = (freqs >= 2) & (freqs <= 8)
         stats["syllable_modulation"] = float(mod[band].sum() / max(mod[freqs > 0.5].sum(), 1e-12))
+    stats["noise_snr_db"] = noise_floor_snr_db(spec)
     loud = spec[level >= np.percentile(level, 75)]
     flatness = np.exp(np.log(loud).mean(axis=1)) / loud.mean(axis=1)
     stats["flatness"] = float(np.median(flatness))
     return stats | _voicing(x, sample_rate)
+
+
+def noise_floor_snr_db(spec: np.ndarray) -> float:
+    """Signal power over the steady noise floor (dB), from a power spectrogram (frames x bins).
+
+    Minimum statistics: speech leaves every frequency quiet now and then (between syllables and
+    harmonics), a steady noise does not, so a bin's low percentile over time is its noise floor.
+    The power of stationary noise in one bin is exponentially distributed, so that percentile is
+    scaled back to a mean (x 1 / -ln(1 - p)). Measured on the development sets: telephone speech
+    reads 19.6-65 dB, studio speech from -5 (recorded with noise) to 50; samples of both with white
+    noise added at 20 dB SNR read 12.5-18.5, at 10 dB 8-10. A sound that never pauses in
+    any frequency (a held tone, a hum, music under the voice) reads near 0 dB: steady, whatever it is.
+    """
+    p = NOISE_FLOOR_PERCENTILE / 100.0
+    floor = np.percentile(spec, NOISE_FLOOR_PERCENTILE, axis=0) / -np.log1p(-p)
+    floor = np.minimum(floor, spec.mean(axis=0))  # a steady tone's bin is at its mean, not 20x above it
+    return float(10 * np.log10(spec.sum(axis=1).mean() / max(float(floor.sum()), 1e-20)))
 
 
 def _voicing(x: np.ndarray, sample_rate: int) -> dict[str, float]:

@@ -70,6 +70,15 @@ def file_condition_matches(info, detectors) -> list:
     return condition_matches(info.to_dict(), info.path) if any(map(has_robustness_table, detectors)) else []
 
 
+def signal_condition_matches(content) -> list:
+    """Laundering conditions measured in the decoded sound rather than the container: added noise."""
+    from deepfake_gui.analysis.caveats import noise_match
+
+    stats = getattr(content, "stats", None) or {}
+    found = noise_match(stats.get("noise_snr_db"))
+    return [found] if found is not None else []
+
+
 def condition_caveats(active, score: TrackScore, info, matches: list | None = None) -> list[str]:
     """The detector's measured AUC under the laundering condition the file resembles, one per condition.
 
@@ -132,6 +141,37 @@ def weak_condition(active, track: str, matches: list) -> str | None:
                     f"{measured[0]:.2f}, too weak for it to decide alone: the {track} is inconclusive unless "
                     "every detector agrees")
     return None
+
+
+INVISIBLE_FAMILIES = ("opus", "mp3", "aac")  # lossy codecs leave no trace we can measure once decoded
+
+
+def decided_alone_caveat(active, track: str, others: list[tuple[str, str | None]], verdict: str) -> str | None:
+    """The lead committed while no other detector on the track said the same: name the codecs it is weak under.
+
+    A copy that went through a voice-message or streaming codec and was converted back (WAV, FLAC)
+    shows no container and no measured trace (README, *When LayerScope does not answer*), so the
+    fourth check cannot fire; the measured figures say how far the verdict can then be trusted.
+    ``others``: (name, verdict) of the track's other detectors.
+    """
+    from deepfake_gui.launder.conditions import CONDITIONS
+
+    robustness = active.detector.meta.get("robustness") if has_robustness_table(active) else None
+    if robustness is None or not others or any(v == verdict for _, v in others):
+        return None
+    weak = []
+    for name, row in robustness["conditions"].items():
+        known = CONDITIONS.get(name)
+        auc = row.get("auc") if isinstance(row, dict) else None
+        if known is not None and known.family in INVISIBLE_FAMILIES and isinstance(auc, int | float) \
+                and auc < WEAK_CONDITION_AUC:
+            weak.append(f"{name} {auc:.2f}")
+    if not weak:
+        return None
+    said = ", ".join(f"{name} {v or 'no verdict'}" for name, v in others)
+    return (f"only {active.name} says {verdict} ({said}); its measured AUC on copies that went through a lossy "
+            f"codec is {', '.join(weak)}: a voice message or stream converted back to WAV or FLAC shows no trace "
+            f"of it, so if this {track} may have been through one, the {verdict} verdict is unproven")
 
 
 def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackScore]) -> list[str]:

@@ -85,13 +85,27 @@ def robustness_summary(table: dict | None) -> dict | None:
             "in_augmentation": list(table.get("in_augmentation") or []), "selection": table.get("selection")}
 
 
-def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options) -> ScanResult:
-    from deepfake_gui.engine.caveat_rules import detector_caveats, file_caveats, file_condition_matches, weak_condition
+def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors: list, options,
+                  content=None) -> ScanResult:
+    """Per-detector entries, caveats, and the verdict of each track and of the file.
+
+    ``content``: the file's analysis.content.ContentCheck when it was measured (its noise
+    floor adds a laundering match the container cannot show).
+    """
+    from deepfake_gui.engine.caveat_rules import (
+        decided_alone_caveat,
+        detector_caveats,
+        file_caveats,
+        file_condition_matches,
+        signal_condition_matches,
+        weak_condition,
+    )
     from deepfake_gui.engine.reference_overlap import overlapping_references
     from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
     by_name = {d.name: d for d in detectors}
     matches = file_condition_matches(info, [by_name[s.detector] for s in scores])  # read once per file
+    matches += signal_condition_matches(content)
     tracks: dict[str, list[tuple[object, TrackScore]]] = {}
     for score in scores:
         active = by_name[score.detector]
@@ -146,6 +160,10 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
+        if verdict in ("fake", "real") and weak is None:
+            alone = decided_alone_caveat(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict)
+            if alone is not None:
+                result.caveats.append(alone)
         if {"fake", "real"} <= opinions:
             said = ", ".join(f"{a.name} says {s.verdict} ({s.probability:.2f})" for a, s in members)
             result.caveats.append(f"detectors disagree on the {track}: {said}; the {track} is reported inconclusive")

@@ -48,7 +48,7 @@ def held_out_verdicts(data, encoder_name: str, layers: list[int], C: float):
     real_rows, real_scores = real_scores_held_out_by_source(X, data, "logreg", C)
     probs[real_rows] = cal["platt"](real_scores)
     verdicts = np.array([verdict(p, cal["band"]) if np.isfinite(p) else "none" for p in probs])
-    return verdicts, cal["figures"]
+    return verdicts, cal["figures"], probs
 
 
 def figures(verdicts: np.ndarray, y: np.ndarray) -> dict:
@@ -68,11 +68,12 @@ def main() -> None:
     split = sys.argv.index("--")
     data = load_datasets(sys.argv[1:split])
     y = np.asarray(data.labels).astype(int)
-    members = []
+    members, member_probs = [], []
     for spec in sys.argv[split + 1:]:
         name, layers, C = spec.split(":")
-        v, fig = held_out_verdicts(data, name, [int(i) for i in layers.split(",")], float(C))
+        v, fig, p = held_out_verdicts(data, name, [int(i) for i in layers.split(",")], float(C))
         members.append(v)
+        member_probs.append(p)
         print(json.dumps({"member": spec, **figures(v, y), "train_selective": fig}), flush=True)
     both = np.array([track_verdict([m[i] if m[i] != "none" else None for m in members]) or "none"
                      for i in range(len(y))])
@@ -82,6 +83,12 @@ def main() -> None:
                       for i in range(len(y))])
     print(json.dumps({"members": sys.argv[split + 1:], "rule": "fake only when every detector says fake",
                       **figures(agree, y)}), flush=True)
+    for floor in (0.95, 0.97, 0.98, 0.99):
+        lone = both.copy()
+        alone = (both == "fake") & np.array([all(m[i] != "fake" for m in members[1:]) for i in range(len(y))])
+        lone[alone & ~(member_probs[0] >= floor)] = "inconclusive"
+        print(json.dumps({"members": sys.argv[split + 1:], "rule": f"a lone fake needs the lead at P >= {floor}",
+                          **figures(lone, y)}), flush=True)
 
 
 def _agreement(verdicts: list[str | None]) -> str | None:

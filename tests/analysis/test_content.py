@@ -83,3 +83,31 @@ def test_silence_and_short_clips():
     short = check_audio(speechlike(RATE, 0.5), RATE)
     assert short.kind == "too-short"
     assert "0.5" in short.reasons[0]["message"] or "0.4" in short.reasons[0]["message"]
+
+
+def _syllables(rate: int, seconds: float) -> np.ndarray:
+    """Speech-like bursts with pauses between them, as read speech has (the noise floor shows in the pauses)."""
+    x = speechlike(rate, seconds, noise=0.001)
+    t = np.arange(len(x)) / rate
+    return (x * (np.sin(2 * np.pi * 2.5 * t) > 0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_noise_floor_reads_how_far_steady_noise_lies_below_the_speech(rate):
+    """Clean speech reads well above the 21 dB the verdict treats as noisy; white noise at 20 / 10 dB SNR below it."""
+    from deepfake_gui.analysis.caveats import NOISY_BEYOND_DB, NOISY_SNR_DB
+    from deepfake_gui.launder.audio import add_noise
+
+    x = _syllables(rate, 4.0)
+    clean = check_audio(x, rate).stats["noise_snr_db"]
+    at20 = check_audio(add_noise(x, 20.0, np.random.default_rng(0)), rate).stats["noise_snr_db"]
+    at10 = check_audio(add_noise(x, 10.0, np.random.default_rng(0)), rate).stats["noise_snr_db"]
+    assert clean > NOISY_SNR_DB + 10
+    assert NOISY_BEYOND_DB < at20 <= NOISY_SNR_DB and 16.0 < at20 < 20.0
+    assert at10 < NOISY_BEYOND_DB and 8.0 < at10 < 11.0
+
+
+def test_a_sound_that_never_pauses_reads_as_steady():
+    """A held harmonic tone has no quiet moments in its bins: its floor is its own level (about 0 dB)."""
+    stats = check_audio(speechlike(RATE, 4.0), RATE).stats
+    assert -0.5 < stats["noise_snr_db"] < 3.0

@@ -233,3 +233,56 @@ def test_a_mild_match_counts_where_its_figure_drops_materially(tmp_path: Path) -
         result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
                                ScanOptions(device="cpu"))
         assert result.verdict == expected, (auc, result.caveats)
+
+
+def test_noise_measured_in_the_sound_stops_a_noise_weak_lead_deciding_alone(tmp_path: Path) -> None:
+    """A FLAC shows no codec: the noise is read from the decoded sound (content check) and matched to noise20db."""
+    from deepfake_gui.analysis.content import check_audio
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+    from deepfake_gui.launder.audio import add_noise
+
+    rate = 16000
+    x = media_factory.speechlike(rate, 3.0, noise=0.001)
+    x = x * (np.sin(2 * np.pi * 2.5 * np.arange(len(x)) / rate) > 0)  # pauses between syllables
+    table = json.loads(json.dumps(TABLE))
+    table["conditions"]["noise20db"] = {"auc": 0.662, "eer": 0.35, "n": 40}
+    out = {}
+    for name, sound in (("clean", x), ("noisy", add_noise(x, 20.0, np.random.default_rng(0)))):
+        path = media_factory.write_mono_wav(tmp_path / f"{name}.wav", sound.astype(np.float32), rate)
+        actives, scores = _lead_and_second(("real", "inconclusive"), table)
+        result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
+                               ScanOptions(device="cpu"), content=check_audio(sound, rate))
+        out[name] = result
+    assert out["clean"].verdict == "real"
+    assert out["noisy"].verdict == "inconclusive"
+    weak = next(c for c in out["noisy"].caveats if "too weak for it to decide alone" in c)
+    assert weak.startswith("inconclusive: this file sounds noisy (steady noise about 1")
+    assert "under noise20db det-0's measured AUC is 0.66" in weak
+    assert any("under white Gaussian noise at 20 dB SNR (noise20db), det-0's measured AUC is 0.662" in c
+               for c in out["noisy"].caveats)
+
+
+def test_a_lead_deciding_alone_names_the_codecs_it_is_weak_under(tmp_path: Path) -> None:
+    """A decoded voice message shows no codec: a lone verdict says which codecs would make it unproven."""
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+
+    path = media_factory.write_mono_wav(tmp_path / "voice.wav", media_factory.speechlike(16000, 2.0), 16000)
+    table = json.loads(json.dumps(TABLE))
+    table["conditions"]["mp3_32k"] = {"auc": 0.92, "eer": 0.1, "n": 40}  # strong: not named
+    for verdicts, named in ((("fake", "inconclusive"), True), (("fake", "fake"), False),
+                            (("real", "inconclusive"), True)):
+        actives, scores = _lead_and_second(verdicts, table)
+        result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
+                               ScanOptions(device="cpu"))
+        assert result.verdict == verdicts[0]
+        alone = [c for c in result.caveats if c.startswith("only det-0 says")]
+        assert bool(alone) == named, (verdicts, result.caveats)
+        if named:
+            assert alone[0] == (f"only det-0 says {verdicts[0]} (det-1 inconclusive); its measured AUC on copies that "
+                                "went through a lossy codec is opus16k 0.70: a voice message or stream converted "
+                                "back to WAV or FLAC shows no trace of it, so if this audio may have been through "
+                                f"one, the {verdicts[0]} verdict is unproven")

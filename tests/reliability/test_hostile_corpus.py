@@ -51,7 +51,7 @@ def _decode_everything(path, info, track, active, options, cancel, decoder=None)
     return SimpleNamespace(detector=active.name, track=track, n=n)
 
 
-def _finish(result, info, scores, detectors, options):
+def _finish(result, info, scores, detectors, options, content=None):
     result.verdict, result.probability, result.score = "real", 0.25, -1.0
     return result
 

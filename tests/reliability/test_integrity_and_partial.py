@@ -42,7 +42,7 @@ def _decoding_track_job(path, info, track, active, options, cancel, decoder=None
     return SimpleNamespace(detector=active.name, track=track)
 
 
-def _finish(result, info, scores, detectors, options):
+def _finish(result, info, scores, detectors, options, content=None):
     """Stands in for the verdict rules: every scored track says real with probability 0.2."""
     if scores:
         result.verdict, result.probability, result.score = "real", 0.2, -1.0
