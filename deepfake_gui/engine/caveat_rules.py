@@ -144,34 +144,52 @@ def weak_condition(active, track: str, matches: list) -> str | None:
 
 
 INVISIBLE_FAMILIES = ("opus", "mp3", "aac")  # lossy codecs leave no trace we can measure once decoded
+# A lead deciding "fake" alone, weak under such a codec, must reach this probability. Chosen on decoded
+# Opus / MP3 / AAC copies of 30 genuine telephone recordings (scripts/research/noisy_speech_check.py,
+# seed 7): phase coherence called 38 of 150 fake, 3 at this floor (13 at 0.95); checked on a second
+# draw (seed 8): 40 of 150, 1 at this floor. Held out (scripts/research/ensemble_verdicts.py): the sound
+# pair then commits on 42.7% of files (60.5% without), real files called fake 0.7% (4.9%).
+LONE_FAKE_FLOOR = 0.97
 
 
-def decided_alone_caveat(active, track: str, others: list[tuple[str, str | None]], verdict: str) -> str | None:
-    """The lead committed while no other detector on the track said the same: name the codecs it is weak under.
-
-    A copy that went through a voice-message or streaming codec and was converted back (WAV, FLAC)
-    shows no container and no measured trace (README, *When LayerScope does not answer*), so the
-    fourth check cannot fire; the measured figures say how far the verdict can then be trusted.
-    ``others``: (name, verdict) of the track's other detectors.
-    """
+def codec_weakness(active) -> list[str]:
+    """The lead's measured AUC under the lossy codecs that leave no trace once decoded, where below 0.85."""
     from deepfake_gui.launder.conditions import CONDITIONS
 
-    robustness = active.detector.meta.get("robustness") if has_robustness_table(active) else None
-    if robustness is None or not others or any(v == verdict for _, v in others):
-        return None
+    if not has_robustness_table(active):
+        return []
     weak = []
-    for name, row in robustness["conditions"].items():
+    for name, row in active.detector.meta["robustness"]["conditions"].items():
         known = CONDITIONS.get(name)
         auc = row.get("auc") if isinstance(row, dict) else None
         if known is not None and known.family in INVISIBLE_FAMILIES and isinstance(auc, int | float) \
                 and auc < WEAK_CONDITION_AUC:
             weak.append(f"{name} {auc:.2f}")
-    if not weak:
+    return weak
+
+
+def decided_alone(active, track: str, others: list[tuple[str, str | None]], verdict: str,
+                  probability: float) -> tuple[str, bool] | None:
+    """(what to say, withhold the verdict) when the lead commits while no other detector on the track agrees.
+
+    A copy that went through a voice-message or streaming codec and was converted back (WAV, FLAC)
+    shows no container and no measured trace (README, *When LayerScope does not answer*), so the
+    fourth check cannot fire. A lone "fake" below LONE_FAKE_FLOOR is withheld (genuine phone speech
+    decoded from Opus reaches P 0.91-0.96 with phase coherence); any other lone verdict is kept
+    with the measured figures. ``others``: (name, verdict) of the track's other detectors.
+    """
+    weak = codec_weakness(active)
+    if not weak or not others or any(v == verdict for _, v in others):
         return None
     said = ", ".join(f"{name} {v or 'no verdict'}" for name, v in others)
-    return (f"only {active.name} says {verdict} ({said}); its measured AUC on copies that went through a lossy "
-            f"codec is {', '.join(weak)}: a voice message or stream converted back to WAV or FLAC shows no trace "
-            f"of it, so if this {track} may have been through one, the {verdict} verdict is unproven")
+    figures = (f"its measured AUC on copies that went through a lossy codec is {', '.join(weak)}: a voice message "
+               "or stream converted back to WAV or FLAC shows no trace of it")
+    if verdict == "fake" and probability < LONE_FAKE_FLOOR:
+        return (f"only {active.name} says fake, at P {probability:.2f} ({said}); deciding alone it needs P "
+                f"{LONE_FAKE_FLOOR:.2f} or more, because {figures}, and genuine phone speech that went through "
+                "one scores this high", True)
+    return (f"only {active.name} says {verdict} ({said}); {figures}, so if this {track} may have been through "
+            f"one, the {verdict} verdict is unproven", False)
 
 
 def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackScore]) -> list[str]:

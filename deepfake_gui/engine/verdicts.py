@@ -93,7 +93,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
     floor adds a laundering match the container cannot show).
     """
     from deepfake_gui.engine.caveat_rules import (
-        decided_alone_caveat,
+        decided_alone,
         detector_caveats,
         file_caveats,
         file_condition_matches,
@@ -156,21 +156,24 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         lead_active, lead = members[0]
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
-        weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
+        because = weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
         if verdict in ("fake", "real") and weak is None:
-            alone = decided_alone_caveat(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict)
-            if alone is not None:
-                result.caveats.append(alone)
+            alone = decided_alone(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict,
+                                  lead.probability)
+            if alone is not None and alone[1]:
+                verdict, because = "inconclusive", alone[0]
+            elif alone is not None:
+                result.caveats.append(alone[0])
         if {"fake", "real"} <= opinions:
             said = ", ".join(f"{a.name} says {s.verdict} ({s.probability:.2f})" for a, s in members)
             result.caveats.append(f"detectors disagree on the {track}: {said}; the {track} is reported inconclusive")
         components[track] = {"detector": lead_active.name, "score": round(lead.decision, 4),
                              "probability": round(lead.probability, 4), "verdict": verdict}
-        if verdict == "inconclusive" and weak is not None:
-            components[track]["inconclusive_because"] = f"inconclusive: {weak}"
+        if verdict == "inconclusive" and because is not None:
+            components[track]["inconclusive_because"] = f"inconclusive: {because}"
         if lead.series:
             result.series[track] = lead.series
         if track == "image" and "heatmap" in lead.facts:

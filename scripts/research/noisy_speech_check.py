@@ -46,8 +46,8 @@ def main() -> int:
     condition = get_condition(args.condition)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for data in args.data:
-            for i, (label, src) in enumerate(draw(data, args.n, rng)):
+        for k, data in enumerate(args.data):  # the same files whatever the condition draws
+            for i, (label, src) in enumerate(draw(data, args.n, np.random.default_rng([args.seed, k]))):
                 name = f"{i:03d}_{src.stem}"
                 clean = root / "clean" / f"{data.name}-{label}" / f"{name}{src.suffix}"
                 clean.parent.mkdir(parents=True, exist_ok=True)

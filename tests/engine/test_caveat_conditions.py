@@ -265,24 +265,34 @@ def test_noise_measured_in_the_sound_stops_a_noise_weak_lead_deciding_alone(tmp_
 
 
 def test_a_lead_deciding_alone_names_the_codecs_it_is_weak_under(tmp_path: Path) -> None:
-    """A decoded voice message shows no codec: a lone verdict says which codecs would make it unproven."""
+    """A decoded voice message shows no codec: a lone verdict says which codecs would make it unproven,
+    and a lone "fake" under LONE_FAKE_FLOOR is withheld."""
     from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.caveat_rules import LONE_FAKE_FLOOR
     from deepfake_gui.engine.scan import ScanOptions
     from deepfake_gui.engine.verdicts import finish_result
 
     path = media_factory.write_mono_wav(tmp_path / "voice.wav", media_factory.speechlike(16000, 2.0), 16000)
     table = json.loads(json.dumps(TABLE))
     table["conditions"]["mp3_32k"] = {"auc": 0.92, "eer": 0.1, "n": 40}  # strong: not named
-    for verdicts, named in ((("fake", "inconclusive"), True), (("fake", "fake"), False),
-                            (("real", "inconclusive"), True)):
+    figures = ("its measured AUC on copies that went through a lossy codec is opus16k 0.70: a voice message or "
+               "stream converted back to WAV or FLAC shows no trace of it")
+    cases = [(("fake", "inconclusive"), 0.99, "fake", "unproven"), (("fake", "fake"), 0.93, "fake", None),
+             (("real", "inconclusive"), 0.01, "real", "unproven"),
+             (("fake", "inconclusive"), LONE_FAKE_FLOOR - 0.04, "inconclusive", "withheld")]
+    for verdicts, p, expected, said in cases:
         actives, scores = _lead_and_second(verdicts, table)
+        scores[0].probability = p
         result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores, actives,
                                ScanOptions(device="cpu"))
-        assert result.verdict == verdicts[0]
-        alone = [c for c in result.caveats if c.startswith("only det-0 says")]
-        assert bool(alone) == named, (verdicts, result.caveats)
-        if named:
-            assert alone[0] == (f"only det-0 says {verdicts[0]} (det-1 inconclusive); its measured AUC on copies that "
-                                "went through a lossy codec is opus16k 0.70: a voice message or stream converted "
-                                "back to WAV or FLAC shows no trace of it, so if this audio may have been through "
-                                f"one, the {verdicts[0]} verdict is unproven")
+        assert result.verdict == expected, (verdicts, p, result.caveats)
+        alone = [c for c in result.caveats if "only det-0 says" in c]
+        if said is None:
+            assert alone == []
+        elif said == "unproven":
+            assert alone == [f"only det-0 says {expected} (det-1 inconclusive); {figures}, so if this audio may have "
+                             f"been through one, the {expected} verdict is unproven"]
+        else:
+            assert result.caveats[0] == alone[0] == (
+                "inconclusive: only det-0 says fake, at P 0.93 (det-1 inconclusive); deciding alone it needs P "
+                f"0.97 or more, because {figures}, and genuine phone speech that went through one scores this high")
