@@ -176,18 +176,19 @@ def decided_alone(active, track: str, others: list[tuple[str, str | None]], verd
     shows no container and no measured trace (README, *When LayerScope does not answer*), so the
     fourth check cannot fire. A lone "fake" below LONE_FAKE_FLOOR is withheld (genuine phone speech
     decoded from Opus reaches P 0.91-0.96 with phase coherence); any other lone verdict is kept
-    with the measured figures. ``others``: (name, verdict) of the track's other detectors.
+    with the measured figures. ``others``: (name, verdict) of the track's other detectors (none: the
+    lead is alone on the track, and decides alone).
     """
     weak = codec_weakness(active)
-    if not weak or not others or any(v == verdict for _, v in others):
+    if not weak or any(v == verdict for _, v in others):
         return None
-    said = ", ".join(f"{name} {v or 'no verdict'}" for name, v in others)
+    said = ", ".join(f"{name} {v or 'no verdict'}" for name, v in others) or f"no other {track} detector ran"
     figures = (f"its measured AUC on copies that went through a lossy codec is {', '.join(weak)}: a voice message "
                "or stream converted back to WAV or FLAC shows no trace of it")
     if verdict == "fake" and probability < LONE_FAKE_FLOOR:
         return (f"only {active.name} says fake, at P {probability:.2f} ({said}); deciding alone it needs P "
-                f"{LONE_FAKE_FLOOR:.2f} or more, because {figures}, and genuine phone speech that went through "
-                "one scores this high", True)
+                f"{LONE_FAKE_FLOOR:.2f} or more, because {figures}, and genuine speech that went through one can "
+                "score this high", True)
     return (f"only {active.name} says {verdict} ({said}); {figures}, so if this {track} may have been through "
             f"one, the {verdict} verdict is unproven", False)
 

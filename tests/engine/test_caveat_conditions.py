@@ -295,4 +295,20 @@ def test_a_lead_deciding_alone_names_the_codecs_it_is_weak_under(tmp_path: Path)
         else:
             assert result.caveats[0] == alone[0] == (
                 "inconclusive: only det-0 says fake, at P 0.93 (det-1 inconclusive); deciding alone it needs P "
-                f"0.97 or more, because {figures}, and genuine phone speech that went through one scores this high")
+                f"0.97 or more, because {figures}, and genuine speech that went through one can score this high")
+
+
+def test_a_lead_alone_on_its_track_decides_alone(tmp_path: Path) -> None:
+    """With one sound detector (``--detector``), the lone-fake floor still holds: nobody else agreed."""
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.scan import ScanOptions
+    from deepfake_gui.engine.verdicts import finish_result
+
+    path = media_factory.write_mono_wav(tmp_path / "voice.wav", media_factory.speechlike(16000, 2.0), 16000)
+    for p, expected in ((0.93, "inconclusive"), (0.99, "fake")):
+        actives, scores = _lead_and_second(("fake", "inconclusive"), TABLE)
+        scores[0].probability = p
+        result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores[:1], actives[:1],
+                               ScanOptions(device="cpu"))
+        assert result.verdict == expected
+        assert any("only det-0 says fake" in c and "(no other audio detector ran)" in c for c in result.caveats)
