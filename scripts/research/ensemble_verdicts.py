@@ -89,6 +89,14 @@ def main() -> None:
         lone[alone & ~(member_probs[0] >= floor)] = "inconclusive"
         print(json.dumps({"members": sys.argv[split + 1:], "rule": f"a lone fake needs the lead at P >= {floor}",
                           **figures(lone, y)}), flush=True)
+        for ceiling in (0.3, 0.2, 0.1):  # and a lone real below this (decoded MP3 / AAC fakes look real)
+            alone_real = (lone == "real") & np.array([all(m[i] != "real" for m in members[1:])
+                                                     for i in range(len(y))])
+            both_floors = lone.copy()
+            both_floors[alone_real & ~(member_probs[0] <= ceiling)] = "inconclusive"
+            print(json.dumps({"members": sys.argv[split + 1:],
+                              "rule": f"lone fake P >= {floor}, lone real P <= {ceiling}",
+                              **figures(both_floors, y)}), flush=True)
 
 
 def _agreement(verdicts: list[str | None]) -> str | None:

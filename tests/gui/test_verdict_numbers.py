@@ -179,3 +179,18 @@ def test_a_gated_file_says_its_reasons_once_in_the_gate_box(qtbot) -> None:
     texts = [label.text() for label in card.caveat_labels]
     assert "• " + KEY["gate"] not in texts and texts[0] == "• " + KEY["partial"]  # the box above says it
     assert KEY["gate"] in _ranked_result(gate=GATE).to_json_dict()["caveats"]  # never dropped from the JSON
+
+
+def test_a_lead_that_could_not_decide_alone_is_read_first() -> None:
+    """Checks 4 and 5 explain an "inconclusive" (or qualify a lone verdict): they go under the verdict."""
+    from deepfake_gui.core.present import is_key_caveat
+
+    weak = ("inconclusive: this file sounds noisy (steady noise about 17 dB below the speech); under noise20db "
+            "det-a's measured AUC is 0.66, too weak for it to decide alone: the audio is inconclusive unless every "
+            "detector agrees")
+    withheld = ("inconclusive: only det-a says fake, at P 0.93 (det-b inconclusive); deciding alone it needs P 0.97 "
+                "or more, because its measured AUC on copies that went through a lossy codec is opus16k 0.68")
+    unproven = ("only det-a says real (det-b inconclusive); its measured AUC on copies that went through a lossy "
+                "codec is aac24k 0.61: …, so if this audio may have been through one, the real verdict is unproven")
+    assert all(is_key_caveat(c) for c in (weak, withheld, unproven))
+    assert not is_key_caveat(SILENCE)
