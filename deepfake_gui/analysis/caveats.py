@@ -317,7 +317,8 @@ def recompression_caveats_for(info: Any, m: FileMeasures) -> list[Caveat]:
 MATERIAL_AUC_DROP = 0.05  # a mild match is quoted only when its AUC is this far below the clean AUC
 
 
-def _auc(row: Any) -> float | None:
+def row_auc(row: Any) -> float | None:
+    """The AUC of one robustness-table row, when it is a finite number (None otherwise)."""
     value = row.get("auc") if isinstance(row, dict) else None
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
         return None
@@ -346,7 +347,7 @@ def measured_condition_auc(match: ConditionMatch, robustness: Any) -> tuple[floa
     if not isinstance(robustness, dict) or not isinstance(robustness.get("conditions"), dict):
         return None
     rows = robustness["conditions"]
-    auc, clean = _auc(rows.get(match.condition)), _auc(rows.get("clean"))
+    auc, clean = row_auc(rows.get(match.condition)), row_auc(rows.get("clean"))
     if auc is None or (match.mild and (clean is None or clean - auc <= MATERIAL_AUC_DROP)):
         return None
     return auc, clean

@@ -154,16 +154,15 @@ LONE_FAKE_FLOOR = 0.97
 
 def codec_weakness(active) -> list[str]:
     """The lead's measured AUC under the lossy codecs that leave no trace once decoded, where below 0.85."""
+    from deepfake_gui.analysis.caveats import row_auc
     from deepfake_gui.launder.conditions import CONDITIONS
 
     if not has_robustness_table(active):
         return []
     weak = []
     for name, row in active.detector.meta["robustness"]["conditions"].items():
-        known = CONDITIONS.get(name)
-        auc = row.get("auc") if isinstance(row, dict) else None
-        if known is not None and known.family in INVISIBLE_FAMILIES and isinstance(auc, int | float) \
-                and auc < WEAK_CONDITION_AUC:
+        known, auc = CONDITIONS.get(name), row_auc(row)
+        if known is not None and known.family in INVISIBLE_FAMILIES and auc is not None and auc < WEAK_CONDITION_AUC:
             weak.append(f"{name} {auc:.2f}")
     return weak
 
