@@ -23,7 +23,7 @@ AUDIO_DOMAIN="read speech: 8 kHz telephone IVR prompts (4 speakers; en, fr, it, 
   --domain-note "$AUDIO_DOMAIN" \
   > "$OUT/audio-phase.train.json"
 
-"$LS" train --data "$DATA/image" --data "$DATA/wild-image" --encoder efficientnet-lite0 --image-tiles 9 --C "${IMAGE_C:-0.01}" \
+"$LS" train --data "$DATA/image" --data "$DATA/wild-image" --encoder efficientnet-lite0 --image-tiles 9 --C "${IMAGE_C:-0.01}" --map-head 3,4,5:4 \
   --out "$OUT/image-effnet" --name image-effnet-lite0 --device cpu --json \
   --domain-note "photographs (224 px tiles of desktop-wallpaper photos; 90 standard test photos up to 512 px) against four autoencoder decoders, StyleGAN2 faces and Stable Diffusion 1.x / 2.x outputs, scored on native-resolution tiles" \
   > "$OUT/image-effnet.train.json"

@@ -23,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-tiles", type=int, default=9, metavar="N",
                    help="images: average the features of up to N native-resolution tiles, as scan sees a picture "
                         "(default 9; 0 = resize the whole picture)")
+    p.add_argument("--map-head", metavar="I,J,...:G",
+                   help="images: also train a heatmap head on these encoder layers, on layer G's grid (e.g. 3,4,5:4 "
+                        "for efficientnet-lite0), from generated copies of real pictures pasted into them")
     p.add_argument("--no-protocols", action="store_true",
                    help="skip the leave-one-generator-out / leave-one-source-out tables and held-out calibration")
     p.add_argument("--no-shortcut-audit", action="store_true",
@@ -64,6 +67,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepfake_gui.engine.train import TrainOptions, train_job
 
     layers = _int_list(args.layers, "--layers") if args.layers else None
+    map_head = None
+    if args.map_head:
+        head_layers, _, grid = args.map_head.partition(":")
+        if not grid:
+            raise SystemExit(f"layerscope: --map-head {args.map_head}: give the grid layer after a colon, e.g. 3,4,5:4")
+        map_head = (*_int_list(head_layers, "--map-head"), *_int_list(grid, "--map-head"))
     robustness: bool | list[str] = False
     if args.robustness is not None:
         robustness = [c for c in args.robustness.split(",") if c.strip()] or True
@@ -74,7 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                         name=args.name, domain_note=args.domain_note, augment=args.augment,
                         augment_copies=args.augment_copies, robustness=robustness, seed=args.seed,
                         select_by=args.select_by, protocols=not args.no_protocols,
-                        shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles, C=args.C)
+                        shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles, C=args.C,
+                        map_head=map_head)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 

@@ -157,3 +157,19 @@ def gate_reasons(result: ScanResult) -> tuple[list[str], str | None]:
     reasons = [str(r.get("message") or r.get("code")) for r in gate.get("reasons") or [] if isinstance(r, dict)]
     suggestion = gate.get("suggestion")
     return reasons, (str(suggestion) if suggestion else None)
+
+
+def region_text(heatmap: dict[str, Any] | None) -> str | None:
+    """The heatmap head's answer in words: does one region stand out of the picture, and where (None: no head)."""
+    region = (heatmap or {}).get("region")
+    if not isinstance(region, dict):
+        return None
+    rule = str(region.get("rule") or "the region rule")
+    if region.get("withheld"):
+        return f"No region given ({region['withheld']})."
+    if region.get("found") and region.get("box_xyxy"):
+        x0, y0, x1, y1 = region["box_xyxy"]
+        share = fmt_number(100 * float(region.get("share_of_tile") or 0.0), ".0f")
+        return (f"Suspected region: x {x0}-{x1}, y {y0}-{y1} px ({share}% of its tile): the heatmap stands out "
+                f"there; {rule}.")
+    return f"No region stands out of the heatmap ({rule})."

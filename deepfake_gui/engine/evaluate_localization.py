@@ -85,6 +85,7 @@ class ImageRecord:
     file_score: float
     verdict: str | None
     segment_base_score: float | None = None  # where a timed track's segments start (segments.segment_base_score)
+    region: dict | None = None  # the heatmap head's suspected region (score_image.suspected_region), lead only
 
 
 @dataclass
@@ -153,7 +154,8 @@ def _image_record(result, item: Item, name: str, lead: bool, calibration, info: 
     from deepfake_gui.engine.explain import image_heatmap
     from deepfake_gui.engine.segments import segment_base_score
 
-    heat = image_heatmap(result, name).values.astype(np.float64)
+    heatmap = image_heatmap(result, name)
+    heat = heatmap.values.astype(np.float64)
     if item.mask_path is not None:
         with Image.open(item.mask_path) as im:
             mask = np.asarray(im.convert("L")) > 127
@@ -162,8 +164,11 @@ def _image_record(result, item: Item, name: str, lead: bool, calibration, info: 
                                   f"{item.path} is {heat.shape[1]}x{heat.shape[0]}")
     else:
         mask = np.zeros(heat.shape, dtype=bool)
-    return ImageRecord(item, name, lead, heat, mask, calibration.threshold_score, calibration.platt.inverse(0.5),
-                       float(info.get("score", np.nan)), info.get("verdict"), segment_base_score(calibration))
+    region = (result.heatmap or {}).get("region") if lead else None
+    # the heatmap's own threshold (a heatmap head sets one; else the verdict's), as the image view draws it
+    return ImageRecord(item, name, lead, heat, mask, heatmap.threshold_score, calibration.platt.inverse(0.5),
+                       float(info.get("score", np.nan)), info.get("verdict"), segment_base_score(calibration),
+                       region)
 
 
 # ------------------------------------------------------------------ metrics
@@ -253,8 +258,9 @@ def region_rates(records: list[ImageRecord]) -> dict:
     images whose above-threshold pixels overlap the mask; at the heatmap's threshold (the detector's calibrated
     threshold, as the image view draws it), at the upper edge of its inconclusive band (where a timed track's
     segments start), and at the threshold (chosen on these images) that overlaps the most spliced regions with at
-    most 20% of untouched images flagged. A scan lists no image regions: this says what a reader of the heatmap
-    would see."""
+    most 20% of untouched images flagged: what a reader of the heatmap would see. With a heatmap head, also its
+    region rule (``head_region_rule``): untouched images given a suspected region, spliced ones whose box overlaps
+    the mask."""
     controls = [r for r in records if not r.mask.any()]
     spliced = [r for r in records if r.mask.any()]
 
@@ -266,6 +272,22 @@ def region_rates(records: list[ImageRecord]) -> dict:
                                                                    for r in spliced])) if spliced else None)}
 
     out = {}
+    regions = [r for r in records if r.region is not None]
+    if regions:  # the heatmap head's region rule, as scan reports it: a box, or none
+        def found(r: ImageRecord) -> bool:
+            return bool(r.region.get("found"))
+
+        def overlaps(r: ImageRecord) -> bool:
+            if not found(r):
+                return False
+            x0, y0, x1, y1 = r.region["box_xyxy"]
+            return bool(r.mask[y0:y1, x0:x1].any())
+
+        untouched = [found(r) for r in regions if not r.mask.any()]
+        partial = [overlaps(r) for r in regions if r.mask.any()]
+        out["head_region_rule"] = {"controls_with_region": float(np.mean(untouched)) if untouched else None,
+                                   "partial_with_overlapping_region": float(np.mean(partial)) if partial else None,
+                                   "rule": regions[0].region.get("rule")}
     base = records[0].segment_base_score
     for key, threshold in (("detector_threshold", records[0].threshold_score), ("band_upper_edge", base)):
         if threshold is not None:

@@ -49,6 +49,9 @@ class TrainOptions:
     held_out_calibration: bool = True  # calibration and band from held-out generators and sources, when possible
     shortcut_audit: bool = True  # a classic model on duration, loudness, size, colour... measured the same way
     image_tiles: int = 0  # images: features averaged over up to this many native-resolution tiles (0: resized)
+    # images: a heatmap head (probes/map_head.py) on these encoder layers, on the grid of the last number
+    # (e.g. (3, 4, 5, 4): stages 3-5 of EfficientNet-Lite0 on stage 4's 14x14 grid); None: no head
+    map_head: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -96,6 +99,8 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     _attribution(opts, fit.X, feats.data, split.folds, arrays, meta_extra, timings)
     cancel.raise_if_cancelled()
     domain = _domain_and_clusters(opts, fit, feats.data, split, arrays, timings)
+    if opts.map_head:
+        yield from _map_head(opts, feats, split, arrays, meta_extra, timings)
     robustness = None
     if opts.robustness:
         t0 = time.perf_counter()
@@ -360,6 +365,31 @@ def _domain_and_clusters(opts: TrainOptions, fit: _Fit, data: LabeledSet, split:
     return {"one_class": one_class, "threshold": domain_threshold, "clustering": clustering}
 
 
+def _map_head(opts: TrainOptions, feats: _Features, split: _Split, arrays: dict, meta_extra: dict,
+              timings: dict[str, float]) -> Generator[Progress, None, None]:
+    """A heatmap head beside the probe (engine/train_map_head.py): where in a picture, on a finer grid.
+
+    Why here: it shares the probe's data and grouped folds, so its held-out figures are measured on the
+    same splits as the model card's; its arrays and record go into the same bundle.
+    """
+    from deepfake_gui.engine.train_map_head import MapHeadOptions, train_map_head
+
+    if feats.encoder.spec.modality != "image":
+        raise LayerScopeError(f"a heatmap head is for picture detectors; {opts.encoder} reads sound")
+    if opts.map_head is None or len(opts.map_head) < 2:
+        raise LayerScopeError("a heatmap head needs layers and a grid layer, e.g. 3,4,5:4")
+    *layers, grid = opts.map_head
+    yield Progress(0, 1, "heatmap head: splices, patches, held-out folds")
+    t0 = time.perf_counter()
+    head = train_map_head(feats.data, feats.encoder, split.folds,
+                          MapHeadOptions(tuple(layers), grid, seed=opts.seed, max_tiles=max(1, min(4, feats.tiles))))
+    head_meta, head_arrays = head.to_bundle()
+    arrays.update(head_arrays)
+    meta_extra["map_head"] = head_meta
+    timings["map_head_s"] = time.perf_counter() - t0
+    yield Progress(1, 1, "heatmap head: done")
+
+
 def _model_card(opts: TrainOptions, roots: list[Path], feats: _Features, split: _Split, per_layer: list[dict],
                 chosen: list[int], fit: _Fit, held_out: dict, domain: dict, robustness: dict | None,
                 meta_extra: dict) -> dict:
@@ -491,18 +521,22 @@ def _robustness(encoder, data: LabeledSet, shas: list[str], chosen: list[int], X
 
     modality = encoder.spec.modality
     names = resolve_conditions(modality, None if opts.robustness is True else list(opts.robustness))
-    laundered, failures = yield from laundered_features(encoder, data.paths, shas, names, opts.seed, chosen, cancel)
+    # copies are tiled and probed as the detector's clean files were (its tiling, its C), or the table would
+    # describe another detector
+    tiles = opts.image_tiles if modality == "image" else 0
+    laundered, failures = yield from laundered_features(encoder, data.paths, shas, names, opts.seed, chosen, cancel,
+                                                        tiles=tiles)
     yield Progress(len(names), len(names), "robustness: cross-validating")
     table = robustness_cv(X, data.labels, data.groups, folds, laundered, classifier=opts.classifier, aug=aug,
-                          aug_X=aug_X)
+                          aug_X=aug_X, C=opts.C)
     for name in names:
         table.setdefault(name, {"auc": None, "auc_ci95": None, "eer": None, "n": 0, "n_failed": len(data)})
     pool = set(policy_pool(opts.augment, modality))
     copies = " plus laundered copies of those folds' items" if aug is not None else ""
     return {
-        "method": f"grouped {len(folds)}-fold cross-validation: each fold's probe is trained on the other folds"
-                  f"{copies} and scored on the held-out fold's files, clean and laundered; out-of-fold scores "
-                  "pooled; 95% intervals by group bootstrap",
+        "method": f"grouped {len(folds)}-fold cross-validation: each fold's probe ({opts.classifier}, C={opts.C:g}) "
+                  f"is trained on the other folds{copies} and scored on the held-out fold's files, clean and "
+                  "laundered; out-of-fold scores pooled; 95% intervals by group bootstrap",
         "augment": opts.augment,
         "seed": opts.seed,
         "conditions": table,

@@ -402,6 +402,8 @@ def _validate_tensors(meta: dict, arrays: dict[str, np.ndarray], folder: Path) -
             _agree(c, REFERENCE_PREFIX + "threshold", "reference.threshold", stated)
     if meta.get("adaptation") is not None:
         _check_adaptation(c)
+    if meta.get("map_head") is not None or any(k.startswith("map_") for k in arrays):
+        check_map_head(c)
 
 
 def _check_adaptation(c: TensorCheck) -> None:
@@ -536,3 +538,27 @@ def check_one_class(c: TensorCheck, prefix: str, what: str, width: int | None = 
         if not 0.0 < rate < 1.0:
             c.fail_tensor(p + "false_alarm", f"is {rate}, must be a rate in (0, 1)")
     return d
+
+
+def check_map_head(check: Any) -> None:
+    """Bundle layout of a heatmap head: both probes, the genuine scores, and detector.json's ``map_head``."""
+    from deepfake_gui.probes.map_head import GENUINE_KEY, MAP_PREFIX, REGION_FEATURES, REGION_PREFIX
+
+    meta = check.meta.get("map_head")
+    if not isinstance(meta, dict):
+        check.fail_json("map_head", "is missing but the weights hold map_* tensors")
+    for key in ("layers", "layer_names", "grid_layer", "pixel_threshold", "region_rate", "region_extent"):
+        if key not in meta:
+            check.fail_json(f"map_head.{key}", "is missing")
+    if not isinstance(meta["layers"], list) or not meta["layers"] or len(meta["layer_names"]) != len(meta["layers"]):
+        check.fail_json("map_head.layers", "must list the layers read, one name each in map_head.layer_names")
+    if not 0 < float(meta["region_rate"]) < 1:
+        check.fail_json("map_head.region_rate", "must be between 0 and 1")
+    check_linear(check, MAP_PREFIX, 2, "map_head", one_decision=True, what="the heatmap head")
+    width = check_linear(check, REGION_PREFIX, 2, "map_head", one_decision=True, what="the heatmap head's region model")
+    if width != len(REGION_FEATURES):
+        check.fail_tensor(REGION_PREFIX + "coef", f"is {width} features wide, the region model reads "
+                                                  f"{len(REGION_FEATURES)}")
+    check.need([GENUINE_KEY], "the heatmap head")
+    if check.vector(GENUINE_KEY) < 10:
+        check.fail_tensor(GENUINE_KEY, "holds fewer than 10 genuine scores: too few to set a threshold")

@@ -128,6 +128,7 @@ class Detector(Protocol):
     meta: dict[str, Any]  # the model card: detector.json as validated
     file_calibration: Calibration | None  # None: the kind gives no probability (one-class)
     localizes: bool  # scores every token state (patch, time step)
+    map_head: Any  # probes.map_head.MapHead or None: a heatmap head of its own (pictures)
     adaptable: bool  # `layerscope adapt` can refit it with genuine references
     attribution_classes: list[str]
 
@@ -217,6 +218,10 @@ class BundleDetector:
         if self.attribution_classes:
             arrays = {k: bundle.arrays[ATTR_PREFIX + k] for k in PROBE_KEYS}
             self.attr_probe = LinearProbe.from_arrays(arrays, self.attribution_classes)
+        from deepfake_gui.probes.map_head import MapHead
+
+        # a heatmap head of its own (pictures): where the evidence lies, at a finer grid than the probe's
+        self.map_head: MapHead | None = MapHead.from_bundle(self.meta.get("map_head"), bundle.arrays)
 
     @classmethod
     def load(cls, folder: str | Path) -> Self:

@@ -103,14 +103,8 @@ def leave_one_generator_out(X: np.ndarray, labels: np.ndarray, generators: Seque
     srcs = np.asarray(list(sources)) if sources is not None else None
     result = ProtocolResult("logo")
     for gen in sorted(set(gens[labels == 1].tolist())):
-        is_gen = (gens == gen) & (labels == 1)
-        real_ok = _matched_reals(labels, srcs, is_gen)
         rows, scores = [], []
-        for train, test in folds:
-            train = train[~is_gen[train]]
-            test = test[is_gen[test] | real_ok[test]]
-            if len(test) == 0 or len(set(labels[train].tolist())) < 2:
-                continue
+        for train, test in logo_splits(labels, gens, folds, gen, srcs):
             rows.append(test)
             scores.append(_fit_score(factory, X, labels, train, test))
         if not rows:
@@ -119,6 +113,26 @@ def leave_one_generator_out(X: np.ndarray, labels: np.ndarray, generators: Seque
         result.rows[gen], result.scores[gen] = idx, sc
         result.held_out.append(_summarise(gen, labels[idx], sc, np.asarray(groups)[idx], n_draws, seed))
     return result
+
+
+def logo_splits(labels: np.ndarray, generators: Sequence[str], folds: Folds, generator: str,
+                sources: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each grouped fold's (train, test) with ``generator`` held out: its fakes leave training; the test rows are
+    its held-out fakes and the held-out real files of its sources. Folds that leave nothing to score or one
+    class to train on are skipped. For models that are not fitted on a feature matrix (a CNN on maps)."""
+    labels = np.asarray(labels).astype(int)
+    gens = np.asarray(list(generators))
+    srcs = np.asarray(list(sources)) if sources is not None else None
+    is_gen = (gens == generator) & (labels == 1)
+    real_ok = _matched_reals(labels, srcs, is_gen)
+    splits = []
+    for train, test in folds:
+        train = train[~is_gen[train]]
+        test = test[is_gen[test] | real_ok[test]]
+        if len(test) == 0 or len(set(labels[train].tolist())) < 2:
+            continue
+        splits.append((train, test))
+    return splits
 
 
 def _matched_reals(labels: np.ndarray, match: np.ndarray | None, is_gen: np.ndarray) -> np.ndarray:

@@ -147,6 +147,16 @@ def test_train_with_augmentation_and_robustness(toy_images: Path, tmp_path: Path
     assert plain.meta["weights_sha256"] != meta["weights_sha256"]
 
 
+def test_robustness_table_is_measured_with_the_detectors_own_C_and_tiles(toy_images: Path, tmp_path: Path) -> None:
+    """A detector trained at C=0.01 on tiled pictures: its robustness table must describe that detector."""
+    report = _train(toy_images, tmp_path / "c001", layers=[1, 2], C=0.01, image_tiles=4, robustness=["jpeg60"])
+    rob = report.meta["robustness"]
+    assert "C=0.01" in rob["method"]
+    # the same out-of-fold measurement as the card's cross-validated AUC, which uses the detector's C and tiles
+    assert rob["conditions"]["clean"]["auc"] == pytest.approx(report.meta["metrics"]["cv_auc"])
+    assert rob["conditions"]["jpeg60"]["n"] == 20 and rob["conditions"]["jpeg60"]["n_failed"] == 0
+
+
 def test_layers_out_of_range_is_a_clear_error(toy_images: Path, tmp_path: Path) -> None:
     with pytest.raises(LayerScopeError, match="out of range"):
         _train(toy_images, tmp_path / "x", layers=[0, 99])

@@ -44,21 +44,25 @@ class EfficientNetEncoder(CNNEncoder):
 
     def _forward(self, batch: torch.Tensor, tokens: bool, last_layer: int | None = None) -> LayerFeatures:
         """Stem, stages, head; with ``last_layer`` the maps after it are never computed."""
-        m: Any = self.model
         stop = len(self.spec.layer_names) - 1 if last_layer is None else last_layer
         grid = None
         if tokens and stop < len(self.spec.layer_names) - 1:
             grid = self._full_grid(batch)  # tokens live on the head's grid, as in a full forward
+        return self._layer_features(self.feature_maps(batch, stop), tokens, grid=grid)
+
+    def feature_maps(self, batch: torch.Tensor, last_layer: int) -> list[torch.Tensor]:
+        """Stem, stages and head maps up to ``last_layer``; the ones after it are never computed."""
+        m: Any = self.model
         x = m.bn1(m.conv_stem(batch))
         maps = [x]
         for stage in m.blocks:
-            if len(maps) > stop:
+            if len(maps) > last_layer:
                 break
             x = stage(x)
             maps.append(x)
-        if len(maps) <= stop:
+        if len(maps) <= last_layer:
             maps.append(m.bn2(m.conv_head(x)))
-        return self._layer_features(maps, tokens, grid=grid)
+        return maps
 
     def _full_grid(self, batch: torch.Tensor) -> tuple[int, int]:
         """The head's (h, w) for this input size, from one full forward of one item, then remembered."""

@@ -159,6 +159,36 @@ class CNNEncoder(Encoder):
     def preprocess(self, items: Sequence[np.ndarray]) -> torch.Tensor:
         return self.pre(items)
 
+    def feature_maps(self, batch: torch.Tensor, last_layer: int) -> list[torch.Tensor]:
+        """The raw (N, C, h, w) maps of layers 0..last_layer, at their own resolution (families that can)."""
+        raise NotImplementedError(f"{self.name}: this encoder family gives no native-resolution maps")
+
+    def patch_tokens(self, items: Sequence[np.ndarray], layers: Sequence[int],
+                     grid_layer: int) -> tuple[np.ndarray, tuple[int, int]]:
+        """(N, gh*gw, sum of widths) tokens of ``layers`` on ``grid_layer``'s own grid, and that grid.
+
+        Why not ``encode(tokens=True)``: there every layer is pooled onto the deepest map's grid
+        (7x7 for a 224 px tile), too coarse to say where in a tile; a heatmap head reads mid-level
+        layers at 14x14. Maps finer than the grid are block-averaged onto it, coarser ones repeated.
+        """
+        from deepfake_gui.encoders.device import autocast_context, to_device
+
+        wanted = [int(i) for i in layers]
+        if not wanted or min(wanted) < 0 or max(wanted + [grid_layer]) >= self.spec.num_layers:
+            raise ValueError(f"{self.name}: layers {wanted} / grid layer {grid_layer} out of range "
+                             f"0..{self.spec.num_layers - 1}")
+        batch = to_device(self.preprocess(items), self.device)
+        with torch.inference_mode(), autocast_context(self.device):
+            maps = self.feature_maps(batch, max(wanted + [grid_layer]))
+        grid = (int(maps[grid_layer].shape[-2]), int(maps[grid_layer].shape[-1]))
+        parts = []
+        for i in wanted:
+            fmap = maps[i].float()
+            if fmap.shape[-2] < grid[0]:
+                fmap = torch.nn.functional.interpolate(fmap, size=grid, mode="nearest")
+            parts.append(map_tokens(fmap, grid))
+        return torch.cat(parts, dim=2).cpu().numpy(), grid
+
     def _layer_features(self, maps: list[torch.Tensor], tokens: bool,
                         pooled: list[torch.Tensor] | None = None,
                         grid: tuple[int, int] | None = None) -> LayerFeatures:

@@ -37,16 +37,25 @@ class ResNetEncoder(CNNEncoder):
     model_layer_names = staticmethod(resnet_layer_names)
 
     def _forward(self, batch: torch.Tensor, tokens: bool) -> LayerFeatures:
+        maps = self.feature_maps(batch, len(self.spec.layer_names) - 2)
+        pooled = [gap(f) for f in maps]
+        pooled.append(torch.flatten(self.model.avgpool(maps[-1]), 1))  # "pool": what the fc layer reads
+        return self._layer_features([*maps, maps[-1]], tokens, pooled)
+
+    def feature_maps(self, batch: torch.Tensor, last_layer: int) -> list[torch.Tensor]:
+        """Stem and block maps up to ``last_layer`` ("pool" is the last block's map, as in tokens)."""
         m = self.model
         x = m.maxpool(m.relu(m.bn1(m.conv1(batch))))
         maps = [x]
         for stage in STAGES:
             for block in getattr(m, stage):
+                if len(maps) > last_layer:
+                    return maps
                 x = block(x)
                 maps.append(x)
-        pooled = [gap(f) for f in maps]
-        pooled.append(torch.flatten(m.avgpool(x), 1))  # "pool": what the fc layer reads
-        return self._layer_features([*maps, x], tokens, pooled)
+        if len(maps) <= last_layer:
+            maps.append(x)
+        return maps
 
 
 def build(spec: EncoderSpec, device: str, weights_path: Path | None) -> ResNetEncoder:

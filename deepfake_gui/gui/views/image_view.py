@@ -13,8 +13,18 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
+from deepfake_gui.core.present import region_text
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import Heatmap, image_heatmap, picture, true_mask
 from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
@@ -22,8 +32,9 @@ from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
 COLORMAP = "CET-D1"  # diverging blue-white-red, perceptually uniform
 DEFAULT_OPACITY = 55
 CAPTION = ("The overlay shows where the detector responded, not proof of manipulation. Colour = decision score: "
-           "red above the detector's threshold (leans fake), blue below (leans real), white at the threshold "
-           "(the red tick on the colour bar); clear where nothing was scored.")
+           "red above the heatmap's threshold (leans fake), blue below (leans real), white at the threshold "
+           "(the red tick on the colour bar); clear where nothing was scored. A dashed box: a region that stands "
+           "out of the rest of its tile.")
 MASK_RGB = (0, 230, 118)  # bright green: unlike any colour of the diverging heatmap, on either theme
 MASK_FILL_ALPHA = 45
 MASK_EDGE_PX = 2
@@ -141,7 +152,24 @@ class ImageView(QWidget):
                                   f"{100 * scored:.0f}% of the pixels scored. Hover for a value.{warning}")
         if mask is not None:
             self._set_mask(mask, image.shape[:2])
+        self._show_region()
         self.loaded.emit()
+
+    def _show_region(self) -> None:
+        """The heatmap head's suspected region, outlined, and its rule in the readout (none: said so)."""
+        text = region_text(self.result.heatmap)
+        if text is None:
+            return
+        region = (self.result.heatmap or {}).get("region") or {}
+        if region.get("found") and region.get("box_xyxy"):
+            x0, y0, x1, y1 = region["box_xyxy"]
+            self.region_item = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)
+            pen = pg.mkPen(accent("threshold"), width=2, style=Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)  # the same width at any zoom
+            self.region_item.setPen(pen)
+            self.region_item.setZValue(30)
+            self.view_box.addItem(self.region_item)
+        self.status_label.setText(self.status_label.text() + " " + text)
 
     def _set_mask(self, mask: np.ndarray, shape: tuple[int, int]) -> None:
         self.mask = mask

@@ -31,6 +31,7 @@ from deepfake_gui.core.present import (
     fmt_prob,
     gate_reasons,
     media_summary,
+    region_text,
     shown_attribution,
 )
 from deepfake_gui.core.results import ScanResult
@@ -332,6 +333,10 @@ class VerdictCard(QFrame):
         self._layout.addWidget(_heading(f"Where: suspected segments ({len(segments)})" if timed else "Where"))
         if timed and not segments:
             self._layout.addWidget(_label("none found by the segment rule", name="segment"))
+        region = region_text(self.result.heatmap)
+        if region is not None:
+            self.region_label = _label(region, name="region")
+            self._layout.addWidget(self.region_label)
         for seg in segments:
             label = _label(segment_text(seg, segment_peak(self.result, seg)), name="segment")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

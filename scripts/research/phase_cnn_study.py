@@ -1,0 +1,241 @@
+"""A small trainable CNN on the per-frame phase map against the shipped linear probe, leave-one-generator-out.
+
+Issue 19 asks whether small trainable heads carry to unseen generators better than a linear read-out. This is
+the study behind docs/measurements.md ("Small trainable models on the phase map"), in one script:
+
+1. ``--maps``: per file of ../shared/data/audio + ../shared/data/wild-audio, the phase-deviation map of the
+   sounding frames at a 384-sample window (float16) and the per-bin means at 384 and 448 (the shipped probe's
+   features), computed once with the encoder's own functions (encoders/families/phase.py).
+2. Per grouped fold (StratifiedGroupKFold(5, seed 0), as `train` uses) and held-out generator
+   (probes.protocols.logo_splits: its fakes out of training, scored against the held-out real files of its
+   sources): the linear probe (logreg, C=0.1, on the two per-bin means) and a 16k-parameter 2-D CNN (four conv
+   layers, mean over time, dropout, linear; random 1 s crops, balanced batches of 16, AdamW one-cycle, 800
+   steps; test logits averaged over crops covering the file). Held-out scores and training-score statistics
+   (linear: every training file; CNN: a seeded sample of 400) go to ``--out`` (one file per fold and
+   generator, so a stopped run resumes).
+3. The table: per generator, AUC of scores pooled over folds for the linear probe, the CNN, and their average
+   with each model's scores standardised (a) by their own held-out scores (a first look: it uses the test set's
+   spread) and (b) by their training scores (deployable).
+
+    PYTHONPATH=. .venv/bin/python scripts/research/phase_cnn_study.py --maps /tmp/phase_maps.npz \\
+        --out /tmp/phase_cnn [--folds 0,1,2,3,4] [--generators a,b] [--report-only]
+
+CPU: about 40 s per CNN on 2 cores (80 for all folds and generators).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HOP_FRAMES = 200  # 1 s crops (5 ms steps)
+
+
+def build_maps(path: Path, data_root: Path) -> None:
+    from deepfake_gui.encoders.families.phase import phase_deviation, sound_mask
+    from deepfake_gui.engine.datasets import load_datasets
+    from deepfake_gui.media import load_audio
+
+    data = load_datasets([data_root / "audio", data_root / "wild-audio"])
+    maps, m384, m448 = [], [], []
+    for i, p in enumerate(data.paths):
+        wav = load_audio(p, 16000)
+        dev, energy = phase_deviation(wav, 384)
+        frames = dev[sound_mask(energy)]
+        maps.append(frames.astype(np.float16))
+        m384.append(frames.mean(0))
+        dev2, energy2 = phase_deviation(wav, 448)
+        m448.append(dev2[sound_mask(energy2)].mean(0))
+        if i % 200 == 0:
+            print(f"maps: {i} of {len(data.paths)}", flush=True)
+    offsets = np.concatenate([[0], np.cumsum([len(m) for m in maps])])
+    np.savez(path, frames=np.concatenate(maps), offsets=offsets, mean384=np.stack(m384), mean448=np.stack(m448),
+             labels=np.asarray(data.labels).astype(int), generators=np.asarray(data.generators),
+             groups=np.asarray(data.groups), match=np.asarray(data.item_match()))
+
+
+class Study:
+    def __init__(self, maps: Path) -> None:
+        import torch
+
+        z = np.load(maps)
+        self.labels, self.gens, self.groups, self.match = z["labels"], z["generators"], z["groups"], z["match"]
+        self.offsets = z["offsets"]
+        self.frames = torch.from_numpy(z["frames"])
+        self.X = np.concatenate([z["mean384"], z["mean448"]], 1).astype(np.float64)
+
+    def file_map(self, i: int):
+        return self.frames[self.offsets[i]:self.offsets[i + 1]]
+
+    def crop(self, i: int, rng: np.random.Generator):
+        m = self.file_map(i)
+        if m.shape[0] < HOP_FRAMES:
+            return m.repeat((HOP_FRAMES + m.shape[0] - 1) // m.shape[0], 1)[:HOP_FRAMES]
+        start = int(rng.integers(0, m.shape[0] - HOP_FRAMES + 1))
+        return m[start:start + HOP_FRAMES]
+
+    def train_cnn(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
+        import torch
+        import torch.nn.functional as F
+
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        sample = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1])[::10] for i in train])
+        sub = self.frames[torch.from_numpy(sample)].float()
+        mu, sd = sub.mean(0), sub.std(0) + 1e-4
+        model = cnn2d(self.frames.shape[1])
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+        y = self.labels[train]
+        p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
+        model.train()
+        for _ in range(steps):
+            pick = rng.choice(len(train), size=batch, p=p)
+            x = (torch.stack([self.crop(train[k], rng) for k in pick]).float() - mu) / sd
+            loss = F.binary_cross_entropy_with_logits(model(x), torch.from_numpy(y[pick].astype(np.float32)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        model.eval()
+        return model, mu, sd
+
+    def score_cnn(self, model, mu, sd, index: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for i in index:
+                m = self.file_map(i).float()
+                if m.shape[0] < HOP_FRAMES:
+                    m = m.repeat((HOP_FRAMES + m.shape[0] - 1) // m.shape[0], 1)[:HOP_FRAMES]
+                x = (m - mu) / sd
+                starts = list(range(0, x.shape[0] - HOP_FRAMES + 1, HOP_FRAMES))
+                if starts[-1] != x.shape[0] - HOP_FRAMES:
+                    starts.append(x.shape[0] - HOP_FRAMES)
+                out.append(model(torch.stack([x[s:s + HOP_FRAMES] for s in starts])).mean().item())
+        return np.array(out)
+
+
+def cnn2d(n_bins: int, channels: tuple[int, ...] = (8, 16, 32, 32)):
+    """Four 3x3 conv layers (stride 2 first, max-pooling between), mean over time, dropout, one logit."""
+    import torch
+    from torch import nn
+
+    class CNN2D(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            c_in = 1
+            for j, c in enumerate(channels):
+                layers += [nn.Conv2d(c_in, c, 3, padding=1, stride=2 if j == 0 else 1), nn.BatchNorm2d(c), nn.ReLU()]
+                if 0 < j < len(channels) - 1:
+                    layers.append(nn.MaxPool2d(2))
+                c_in = c
+            self.body = nn.Sequential(*layers)
+            with torch.no_grad():
+                height = self.body(torch.zeros(1, 1, n_bins, 64)).shape[2]
+            self.drop = nn.Dropout(0.3)
+            self.head = nn.Linear(c_in * height, 1)
+
+        def forward(self, x):  # (B, T, F)
+            h = self.body(x.transpose(1, 2).unsqueeze(1)).mean(3).flatten(1)
+            return self.head(self.drop(h)).squeeze(1)
+
+    return CNN2D()
+
+
+def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str]) -> None:
+    from deepfake_gui.engine.train_protocols import probe_factory
+    from deepfake_gui.probes.protocols import logo_splits
+
+    folds = grouped(study)
+    for fold in folds_wanted:
+        for gen in generators:
+            path = out / f"fold{fold}__{gen}.npz"
+            if path.exists():
+                continue
+            splits = logo_splits(study.labels, study.gens, [folds[fold]], gen, study.match)
+            if not splits:
+                np.savez(path, te=np.array([], dtype=int))
+                continue
+            train, test = splits[0]
+            t0 = time.time()
+            linear = probe_factory("logreg", 0.1)()
+            linear.fit(study.X[train], study.labels[train])
+            model, mu, sd = study.train_cnn(train)
+            sub = np.sort(np.random.default_rng(1).choice(train, size=min(400, len(train)), replace=False))
+            np.savez(path, te=test, lin_te=linear.decision_function(study.X[test]),
+                     lin_tr=linear.decision_function(study.X[train]),
+                     cnn_te=study.score_cnn(model, mu, sd, test), cnn_sub=study.score_cnn(model, mu, sd, sub))
+            print(f"fold {fold} {gen}: {time.time() - t0:.0f} s", flush=True)
+
+
+def grouped(study: Study):
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    return list(StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
+        np.zeros(len(study.labels)), study.labels, study.groups))
+
+
+def report(study: Study, out: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        return (s - ref.mean()) / (ref.std() + 1e-12)
+
+    pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for path in sorted(out.glob("fold*__*.npz")):
+        d = np.load(path)
+        if "lin_te" not in d:  # nothing to score in that fold
+            continue
+        gen = path.stem.split("__", 1)[1]
+        y = study.labels[d["te"]]
+        lin, cnn = d["lin_te"], d["cnn_te"]
+        variants = {"linear": lin, "cnn": cnn, "average, held-out z": z(lin, lin) + z(cnn, cnn),
+                    "average, training z": z(lin, d["lin_tr"]) + z(cnn, d["cnn_sub"])}
+        pooled[gen]["y"].append(y)
+        for name, s in variants.items():
+            pooled[gen][name].append(s)
+    names = ["linear", "cnn", "average, held-out z", "average, training z"]
+    print("| held-out generator | folds | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    means = defaultdict(list)
+    for gen in sorted(pooled):
+        y = np.concatenate(pooled[gen]["y"])
+        aucs = [roc_auc_score(y, np.concatenate(pooled[gen][n])) for n in names]
+        for n, a in zip(names, aucs, strict=True):
+            means[n].append(a)
+        print(f"| {gen} | {len(pooled[gen]['y'])} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
+    print("| **mean** | | " + " | ".join(f"**{np.mean(means[n]):.3f}**" for n in names) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--maps", type=Path, required=True, help="the maps cache (built when missing)")
+    ap.add_argument("--out", type=Path, required=True, help="folder of per-fold, per-generator scores")
+    ap.add_argument("--folds", default="0,1,2,3,4")
+    ap.add_argument("--generators", default=None, help="comma-separated (default: every generator)")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    if not args.maps.exists():
+        build_maps(args.maps, args.data)
+    study = Study(args.maps)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        generators = (args.generators.split(",") if args.generators
+                      else sorted(set(study.gens[study.labels == 1].tolist())))
+        run(study, args.out, [int(f) for f in args.folds.split(",")], generators)
+    report(study, args.out)
+
+
+if __name__ == "__main__":
+    main()
