@@ -191,8 +191,10 @@ def app_batch(data: Path) -> list[Path]:
     def first(folder: Path, pattern: str, n: int) -> list[Path]:
         return sorted(folder.rglob(pattern))[:n]
 
+    spliced = data / "localization" / "image" / "partial"
     picks = [*first(image / "real", "*.jpg", 2), *first(image / "fake" / "ae-nearest-conv", "*.jpg", 1),
-             *first(image / "fake" / "ae-pixel-shuffle", "*.jpg", 1), *first(audio / "real", "*.flac", 2),
+             *first(image / "fake" / "ae-pixel-shuffle", "*.jpg", 1),
+             *first(spliced, "*_2_ae-pixel-shuffle.jpg", 1), *first(audio / "real", "*.flac", 2),
              *first(audio / "fake" / "espeak-ng", "*.flac", 1), *first(audio / "fake" / "world-vocoder", "*.flac", 1),
              *first(video, "*_both.mp4", 1), *first(video, "*_untouched.mp4", 1)]
     return [p for p in picks if p.is_file()]
@@ -210,11 +212,13 @@ def write_broken(work: Path) -> Path:
 
 
 def select_modality(app, window, modality: str) -> bool:
-    """Select a row of this kind (the last sound: a cloned voice; the first video: a partly faked one)."""
+    """Select a row of this kind (the last sound: a cloned voice; the first video: a partly faked one; a picture
+    with a spliced region, to show the heatmap's suspected region, when the batch has one)."""
     rows = [r for r in range(window.proxy.rowCount()) if window.proxy.result_at(r).modality == modality]
     if not rows:
         return False
-    window.select_row(rows[-1] if modality == "audio" else rows[0])
+    spliced = [r for r in rows if "/partial/" in window.proxy.result_at(r).path]
+    window.select_row(rows[-1] if modality == "audio" else (spliced or rows)[0])
     settle(app, 3.0)
     return True
 

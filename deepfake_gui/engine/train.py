@@ -86,6 +86,7 @@ def train_job(opts: TrainOptions, cancel: CancelToken | None = None) -> Iterator
     """
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
+    _check_map_head(opts)
     data, roots = _load_data(opts)
     feats = yield from _extract_features(opts, data, cancel, timings)
     split = yield from _split(opts, feats, cancel, timings)
@@ -365,6 +366,22 @@ def _domain_and_clusters(opts: TrainOptions, fit: _Fit, data: LabeledSet, split:
     return {"one_class": one_class, "threshold": domain_threshold, "clustering": clustering}
 
 
+def _check_map_head(opts: TrainOptions) -> None:
+    """A heatmap head's settings, before any feature is extracted: a wrong one should not cost a training run."""
+    if not opts.map_head:
+        return
+    from deepfake_gui.encoders.registry import get_spec
+
+    spec = get_spec(opts.encoder)
+    if spec.modality != "image":
+        raise LayerScopeError(f"a heatmap head is for picture detectors; {opts.encoder} reads sound")
+    if len(opts.map_head) < 2:
+        raise LayerScopeError("a heatmap head needs layers and a grid layer, e.g. 3,4,5:4")
+    wrong = [i for i in opts.map_head if not 0 <= i < spec.num_layers]
+    if wrong:
+        raise LayerScopeError(f"--map-head: layers {wrong} out of range 0..{spec.num_layers - 1} for {opts.encoder}")
+
+
 def _map_head(opts: TrainOptions, feats: _Features, split: _Split, arrays: dict, meta_extra: dict,
               timings: dict[str, float]) -> Generator[Progress, None, None]:
     """A heatmap head beside the probe (engine/train_map_head.py): where in a picture, on a finer grid.
@@ -374,11 +391,7 @@ def _map_head(opts: TrainOptions, feats: _Features, split: _Split, arrays: dict,
     """
     from deepfake_gui.engine.train_map_head import MapHeadOptions, train_map_head
 
-    if feats.encoder.spec.modality != "image":
-        raise LayerScopeError(f"a heatmap head is for picture detectors; {opts.encoder} reads sound")
-    if opts.map_head is None or len(opts.map_head) < 2:
-        raise LayerScopeError("a heatmap head needs layers and a grid layer, e.g. 3,4,5:4")
-    *layers, grid = opts.map_head
+    *layers, grid = opts.map_head or ()
     yield Progress(0, 1, "heatmap head: splices, patches, held-out folds")
     t0 = time.perf_counter()
     head = train_map_head(feats.data, feats.encoder, split.folds,

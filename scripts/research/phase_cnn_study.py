@@ -15,7 +15,8 @@ the study behind docs/measurements.md ("Small trainable models on the phase map"
    generator, so a stopped run resumes).
 3. The table: per generator, AUC of scores pooled over folds for the linear probe, the CNN, and their average
    with each model's scores standardised (a) by their own held-out scores (a first look: it uses the test set's
-   spread) and (b) by their training scores (deployable).
+   spread), (b) by their training scores, or (c) cross-fitted: by the held-out scores of the other folds' runs
+   for the other generators (what a shipped model could use, as its calibration is fitted on held-out scores).
 
     PYTHONPATH=. .venv/bin/python scripts/research/phase_cnn_study.py --maps /tmp/phase_maps.npz \\
         --out /tmp/phase_cnn [--folds 0,1,2,3,4] [--generators a,b] [--report-only]
@@ -188,20 +189,29 @@ def report(study: Study, out: Path) -> None:
     def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return (s - ref.mean()) / (ref.std() + 1e-12)
 
-    pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    runs = {}
     for path in sorted(out.glob("fold*__*.npz")):
         d = np.load(path)
-        if "lin_te" not in d:  # nothing to score in that fold
-            continue
-        gen = path.stem.split("__", 1)[1]
-        y = study.labels[d["te"]]
-        lin, cnn = d["lin_te"], d["cnn_te"]
+        if "lin_te" in d:  # else nothing to score in that fold
+            fold, gen = path.stem.split("__", 1)
+            runs[(fold, gen)] = {k: d[k] for k in ("te", "lin_te", "cnn_te", "lin_tr", "cnn_sub")}
+
+    def cross_fitted(key: str, fold: str, gen: str) -> np.ndarray:
+        """Held-out scores of the other folds' runs for the other generators: a scale a shipped model could use
+        (calibration is fitted on such scores), blind to this fold's files and to this generator."""
+        return np.concatenate([r[key] for (f, g), r in runs.items() if f != fold and g != gen])
+
+    pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for (fold, gen), r in runs.items():
+        lin, cnn = r["lin_te"], r["cnn_te"]
         variants = {"linear": lin, "cnn": cnn, "average, held-out z": z(lin, lin) + z(cnn, cnn),
-                    "average, training z": z(lin, d["lin_tr"]) + z(cnn, d["cnn_sub"])}
-        pooled[gen]["y"].append(y)
+                    "average, training z": z(lin, r["lin_tr"]) + z(cnn, r["cnn_sub"]),
+                    "average, cross-fitted z": (z(lin, cross_fitted("lin_te", fold, gen))
+                                                + z(cnn, cross_fitted("cnn_te", fold, gen)))}
+        pooled[gen]["y"].append(study.labels[r["te"]])
         for name, s in variants.items():
             pooled[gen][name].append(s)
-    names = ["linear", "cnn", "average, held-out z", "average, training z"]
+    names = ["linear", "cnn", "average, held-out z", "average, training z", "average, cross-fitted z"]
     print("| held-out generator | folds | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     means = defaultdict(list)

@@ -251,3 +251,18 @@ def test_localization_reads_the_heads_region_rule_as_scan_reports_it() -> None:
     assert rates["controls_with_region"] == 0.5
     assert rates["partial_with_overlapping_region"] == pytest.approx(1 / 3)
     assert rates["rule"] == rule
+
+
+@pytest.mark.parametrize(("encoder", "head", "message"), [
+    ("test-whisper", (1, 2, 1), "for picture detectors"),
+    ("test-efficientnet", (1,), "needs layers and a grid layer"),
+    ("test-efficientnet", (1, 9, 1), r"layers \[9\] out of range"),
+])
+def test_a_wrong_head_is_refused_before_any_feature_is_extracted(encoder: str, head: tuple, message: str,
+                                                                  tmp_path: Path) -> None:
+    from deepfake_gui.core.errors import LayerScopeError
+    from deepfake_gui.engine.train import TrainOptions, train_job
+
+    missing = tmp_path / "no-such-data"  # never read: the settings fail first
+    with pytest.raises(LayerScopeError, match=message):
+        next(iter(train_job(TrainOptions(data=missing, encoder=encoder, out=tmp_path / "d", map_head=head))))
