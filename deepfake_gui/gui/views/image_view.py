@@ -123,6 +123,7 @@ class ImageView(QWidget):
         row.addWidget(self.mask_check)
         self.status_label = QLabel()
         self.status_label.setObjectName("readout")
+        self.status_label.setWordWrap(True)  # the region sentence is long; it must not widen the window
         self.caption = QLabel(CAPTION)
         self.caption.setObjectName("caption")
         self.caption.setWordWrap(True)
