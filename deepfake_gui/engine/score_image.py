@@ -71,12 +71,14 @@ def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: i
     for begin in range(0, len(items), batch_size):
         cancel.raise_if_cancelled()
         batch = items[begin : begin + batch_size]
-        batches = encode_items(detector, encoders, batch, tokens=tokens and head is None)
-        rows.append(detector.inputs(batches))
         if tokens and head is not None:  # the heatmap head reads mid-level layers on their own, finer grid
-            patch_tokens, grid = encoders[detector.encoder_name].patch_tokens(batch, head.layers, head.grid_layer)
-            maps.append(head.tile_maps(patch_tokens, grid))
-        elif tokens:
+            batches, tile_maps = _encode_with_head(detector, encoders, head, batch)
+            rows.append(detector.inputs(batches))
+            maps.append(tile_maps)
+            continue
+        batches = encode_items(detector, encoders, batch, tokens=tokens)
+        rows.append(detector.inputs(batches))
+        if tokens:
             primary = batches[detector.encoder_name]
             if primary.token_grid is None:
                 raise ValueError(f"{detector.encoder_name} returned no patch grid for its token states")
@@ -84,6 +86,18 @@ def encode_crops(active, items: list[np.ndarray], *, tokens: bool, batch_size: i
             scores = detector.token_decision(detector.token_inputs(batches)).float().cpu().numpy()
             maps.append(scores.reshape(-1, gh, gw))
     return np.concatenate(rows), (np.concatenate(maps) if tokens else None)
+
+
+def _encode_with_head(detector, encoders: dict, head, batch: list[np.ndarray]) -> tuple[dict, np.ndarray]:
+    """The probe's pooled features and the head's tile maps from one forward pass of the (single) encoder."""
+    from deepfake_gui.probes.interface import EncodedBatch
+
+    (request,) = detector.feature_requests()  # a heatmap head belongs to a one-encoder picture detector
+    encoder = encoders[request.encoder]
+    probe_layers = list(request.layers) if request.layers else list(range(encoder.spec.num_layers))
+    patch_tokens, grid, pooled = encoder.encode_with_patches(batch, probe_layers, head.layers, head.grid_layer)
+    names = list(encoder.spec.layer_names[: len(pooled)])
+    return {request.encoder: EncodedBatch(pooled, None, names)}, head.tile_maps(patch_tokens, grid)
 
 
 def needed_layers(detector) -> list[int] | None:

@@ -266,3 +266,20 @@ def test_a_wrong_head_is_refused_before_any_feature_is_extracted(encoder: str, h
     missing = tmp_path / "no-such-data"  # never read: the settings fail first
     with pytest.raises(LayerScopeError, match=message):
         next(iter(train_job(TrainOptions(data=missing, encoder=encoder, out=tmp_path / "d", map_head=head))))
+
+
+def test_one_forward_pass_gives_the_probe_the_same_rows_as_a_plain_encode(head_bundle: Path) -> None:
+    """With a head, scan runs the encoder once for both; the probe's input rows must not change."""
+    from deepfake_gui.encoders.registry import build_encoder
+    from deepfake_gui.engine.detector_features import encode_items
+    from deepfake_gui.engine.score_image import _encode_with_head
+    from deepfake_gui.probes.interface import load_detector
+
+    detector = load_detector(head_bundle)
+    encoders = {"test-efficientnet": build_encoder("test-efficientnet", "cpu", keep_warm=False)}
+    tiles = [_texture(np.random.default_rng(i), 32) for i in range(3)]
+    plain = detector.inputs(encode_items(detector, encoders, tiles))
+    batches, maps = _encode_with_head(detector, encoders, detector.map_head, tiles)
+    np.testing.assert_array_equal(detector.inputs(batches), plain)
+    tokens, grid = encoders["test-efficientnet"].patch_tokens(tiles, (1, 2), 1)
+    np.testing.assert_array_equal(maps, detector.map_head.tile_maps(tokens, grid))

@@ -171,15 +171,25 @@ class CNNEncoder(Encoder):
         (7x7 for a 224 px tile), too coarse to say where in a tile; a heatmap head reads mid-level
         layers at 14x14. Maps finer than the grid are block-averaged onto it, coarser ones repeated.
         """
+        tokens, grid, _ = self.encode_with_patches(items, [], layers, grid_layer)
+        return tokens, grid
+
+    def encode_with_patches(self, items: Sequence[np.ndarray], pooled_layers: Sequence[int], layers: Sequence[int],
+                            grid_layer: int) -> tuple[np.ndarray, tuple[int, int], list[np.ndarray]]:
+        """``patch_tokens`` and, from the same forward pass, the pooled vectors of layers 0..max(pooled_layers)
+        exactly as ``encode`` gives them (a scan with a heatmap head runs the encoder once, not twice)."""
         from deepfake_gui.encoders.device import autocast_context, to_device
 
         wanted = [int(i) for i in layers]
-        if not wanted or min(wanted) < 0 or max(wanted + [grid_layer]) >= self.spec.num_layers:
+        last = max([*wanted, grid_layer, *[int(i) for i in pooled_layers]])
+        if not wanted or min(wanted) < 0 or last >= self.spec.num_layers:
             raise ValueError(f"{self.name}: layers {wanted} / grid layer {grid_layer} out of range "
                              f"0..{self.spec.num_layers - 1}")
         batch = to_device(self.preprocess(items), self.device)
         with torch.inference_mode(), autocast_context(self.device):
-            maps = self.feature_maps(batch, max(wanted + [grid_layer]))
+            maps = self.feature_maps(batch, last)
+            pooled = [gap(m).detach().float().cpu().numpy() for m in maps[: max(pooled_layers) + 1]] \
+                if pooled_layers else []
         grid = (int(maps[grid_layer].shape[-2]), int(maps[grid_layer].shape[-1]))
         parts = []
         for i in wanted:
@@ -187,7 +197,7 @@ class CNNEncoder(Encoder):
             if fmap.shape[-2] < grid[0]:
                 fmap = torch.nn.functional.interpolate(fmap, size=grid, mode="nearest")
             parts.append(map_tokens(fmap, grid))
-        return torch.cat(parts, dim=2).cpu().numpy(), grid
+        return torch.cat(parts, dim=2).cpu().numpy(), grid, pooled
 
     def _layer_features(self, maps: list[torch.Tensor], tokens: bool,
                         pooled: list[torch.Tensor] | None = None,
