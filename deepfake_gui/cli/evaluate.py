@@ -183,9 +183,14 @@ def _evaluate_localization(args: argparse.Namespace) -> int:
         print(f"  pixel AUC {_na(r.get('pixel_auc'))} (95% CI {_na(ci[0])}-{_na(ci[1])}); pointing game "
               f"{_na(r.get('pointing_game'))} (mask dilated {r['tolerance_px']} px)")
         print(f"  IoU at the best threshold {_na(r['iou_best_threshold']['iou'])} (chosen on this set), at the "
-              f"detector's threshold {_na(fixed['iou'])}; flag-everything {_na(r.get('iou_flag_everything'))}")
+              f"heatmap's threshold {_na(fixed['iou'])}; flag-everything {_na(r.get('iou_flag_everything'))}")
         print(f"  file AUC {_na(r.get('file_auc'))}; spliced images called fake "
               f"{_na(r.get('partial_detected_fake'), '.0%')}")
+        rule = (r.get("regions") or {}).get("head_region_rule")
+        if rule:  # the detector's heatmap head: a suspected region, as scan reports it
+            print(f"  suspected regions: untouched images with one {_na(rule['controls_with_region'], '.0%')}, "
+                  f"spliced images with one overlapping the mask {_na(rule['partial_with_overlapping_region'], '.0%')}"
+                  f" ({rule['rule']})")
         for gen, v in r["per_generator"].items():
             print(f"    {gen:28s} pixel AUC {_na(v['pixel_auc'])}  pointing {_na(v['pointing_game'])}  (n={v['n']})")
     for part, f in m["files"].items():
