@@ -459,6 +459,12 @@ def scan_parts(root: Path, detectors, fps: float, cache: Path | None = None):
     return tracks, images, files, items, timings
 
 
+def _map_head_out_of_fold() -> dict:
+    """The heatmap head's out-of-fold figures on this set, when scripts/research/map_head_localization.py wrote them."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "measurements" / "map_head_localization.json"
+    return json.loads(path.read_text()).get("all", {}) if path.is_file() else {}
+
+
 def main() -> int:
     from deepfake_gui.core.config import ensure_offline_default
     from deepfake_gui.engine.detectors import resolve_detectors
@@ -581,8 +587,11 @@ def model_card(metrics: dict, search: dict, detectors, previous: dict | None = N
             "controls_with_segments_out_of_fold": _r(oof["untouched_with_segment"]) if oof else None,
             "file_auc": _r(row.get("file_auc")), "partial_detected_fake": _r(row.get("partial_detected_fake")),
         }
+    head_oof = _map_head_out_of_fold()
     for row in metrics["spatial"]:
         entry = card["detectors"].setdefault(folders.get(row["detector"], row["detector"]), {"name": row["detector"]})
+        rule = row.get("regions", {}).get("head_region_rule") or {}
+        oof_head = head_oof if rule and row["lead"] else {}
         entry[f"{row['part']}/heatmap"] = {
             "pixel_auc": _r(row.get("pixel_auc")), "pixel_auc_ci95": [_r(v) for v in row.get("pixel_auc_ci95") or []],
             "pointing_game": _r(row.get("pointing_game")),
@@ -592,6 +601,13 @@ def model_card(metrics: dict, search: dict, detectors, previous: dict | None = N
                 row.get("regions", {}).get("detector_threshold", {}).get("controls_with_region")),
             "partial_with_overlapping_region_detector_threshold": _r(
                 row.get("regions", {}).get("detector_threshold", {}).get("partial_with_overlapping_region")),
+            # the heatmap head's region rule as scan reports it; out of fold from
+            # scripts/research/map_head_localization.py (docs/measurements/map_head_localization.json)
+            "controls_with_region": _r(rule.get("controls_with_region")),
+            "partial_with_overlapping_region": _r(rule.get("partial_with_overlapping_region")),
+            "controls_with_region_out_of_fold": _r(oof_head.get("untouched_with_region")),
+            "partial_with_overlapping_region_out_of_fold": _r(oof_head.get("spliced_with_overlapping_region")),
+            "pixel_auc_out_of_fold": _r(oof_head.get("pixel_auc")),
             "file_auc": _r(row.get("file_auc")), "partial_detected_fake": _r(row.get("partial_detected_fake")),
         }
     kept = {k: v for k, v in ((previous or {}).get("detectors") or {}).items() if k not in card["detectors"]}

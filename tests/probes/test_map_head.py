@@ -283,3 +283,16 @@ def test_one_forward_pass_gives_the_probe_the_same_rows_as_a_plain_encode(head_b
     np.testing.assert_array_equal(detector.inputs(batches), plain)
     tokens, grid = encoders["test-efficientnet"].patch_tokens(tiles, (1, 2), 1)
     np.testing.assert_array_equal(maps, detector.map_head.tile_maps(tokens, grid))
+
+
+def test_model_card_lines_say_the_region_rule_in_sample_and_out_of_fold() -> None:
+    from deepfake_gui.gui.views.verdict_card import localization_lines
+
+    figures = {"pixel_auc": 0.931, "pointing_game": 0.96, "iou_best_threshold": 0.6, "iou_detector_threshold": 0.38,
+               "controls_with_region": 0.2, "partial_with_overlapping_region": 0.925,
+               "controls_with_region_out_of_fold": 0.2, "partial_with_overlapping_region_out_of_fold": 0.8}
+    line = localization_lines({"note": "n", "figures": {"image/heatmap": figures}})[1]
+    assert "0.383" not in line and "0.380 at the heatmap's" in line
+    assert "suspected regions on 20% of untouched and 92% of spliced images (out of fold: 20% and 80%)" in line
+    without_head = {k: v for k, v in figures.items() if "region" not in k}
+    assert "suspected regions" not in localization_lines({"figures": {"image/heatmap": without_head}})[1]

@@ -81,7 +81,8 @@ def localization_lines(loc: dict[str, Any] | None) -> list[str]:
                          f"pixel AUC {fmt_number(f.get('pixel_auc'))}{_ci(f.get('pixel_auc_ci95'))}, "
                          f"pointing game {_pct(f.get('pointing_game'))}, "
                          f"IoU {fmt_number(f.get('iou_best_threshold'))} at the best threshold, "
-                         f"{fmt_number(f.get('iou_detector_threshold'))} at the detector's")
+                         f"{fmt_number(f.get('iou_detector_threshold'))} at the heatmap's"
+                         + _region_figures(f))
             continue
         step = f.get("frame_s")
         per = f" per {1000 * step:.0f} ms" if step else ""
@@ -91,6 +92,18 @@ def localization_lines(loc: dict[str, Any] | None) -> list[str]:
                      f"{_pct(f.get('true_segments_found'))}, untouched files with a segment "
                      f"{_pct(f.get('controls_with_segments'))}")
     return lines
+
+
+def _region_figures(f: dict[str, Any]) -> str:
+    """The heatmap head's region rule on the set: untouched and spliced images given a region (out of fold too)."""
+    if f.get("controls_with_region") is None:
+        return ""
+    text = (f"; suspected regions on {_pct(f.get('controls_with_region'))} of untouched and "
+            f"{_pct(f.get('partial_with_overlapping_region'))} of spliced images")
+    if f.get("controls_with_region_out_of_fold") is not None:
+        text += (f" (out of fold: {_pct(f.get('controls_with_region_out_of_fold'))} and "
+                 f"{_pct(f.get('partial_with_overlapping_region_out_of_fold'))})")
+    return text
 
 
 def robustness_line(rob: dict[str, Any] | None) -> str:
