@@ -29,7 +29,7 @@ import numpy as np
 
 from deepfake_gui.probes.dataset import LabeledSet
 from deepfake_gui.probes.linear import LinearProbe
-from deepfake_gui.probes.map_head import MapHead, region_features, smooth
+from deepfake_gui.probes.map_head import MapHead, region_inputs, smooth
 
 POSITIVE_SHARE, NEGATIVE_SHARE = 0.5, 0.1  # a splice cell counts as inside above, outside below this share
 
@@ -221,11 +221,11 @@ def train_map_head(data: LabeledSet, encoder, folds: list[tuple[np.ndarray, np.n
     resaved_tiles = np.flatnonzero(tiles.kind == "resaved")
     spliced = np.flatnonzero(tiles.kind == "splice")
     maps = oof_maps.reshape(-1, *tiles.grid)
-    peaks = smooth(maps[genuine]).reshape(len(genuine), -1).max(axis=1)
+    peaks = smooth(maps[genuine]).reshape(len(genuine), -1).max(axis=1)  # the maps as scan draws them
     pixel_threshold = float(np.quantile(peaks, 1 - options.pixel_rate))
 
     both = np.concatenate([genuine, resaved_tiles, spliced])
-    features = region_features(smooth(maps[both]))
+    features = region_inputs(maps[both])
     target = np.r_[np.zeros(len(genuine) + len(resaved_tiles)), np.ones(len(spliced))]
     region_oof = np.zeros(len(both))
     for train, test in GroupKFold(5).split(features, target, tiles.groups[both]):

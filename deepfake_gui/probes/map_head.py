@@ -50,6 +50,14 @@ def region_features(maps: np.ndarray) -> np.ndarray:
     return np.concatenate([q, q[:, 1:] - median, *above], axis=1)
 
 
+def region_inputs(maps: np.ndarray) -> np.ndarray:
+    """What the region model reads of (N, gh, gw) raw tile maps: the statistics of their smoothed versions.
+
+    One definition for training (engine/train_map_head.py) and scan (:meth:`MapHead.region_scores`).
+    """
+    return region_features(smooth(maps))
+
+
 def probe_arrays(probe: LinearProbe, prefix: str) -> dict[str, np.ndarray]:
     return {f"{prefix}coef": probe.coef_.astype(np.float32), f"{prefix}intercept": probe.intercept_.astype(np.float32),
             f"{prefix}scaler_mean": probe.mean_.astype(np.float32),
@@ -88,7 +96,7 @@ class MapHead:
         return smooth(maps).astype(np.float32)
 
     def region_scores(self, maps: np.ndarray) -> np.ndarray:
-        return self.region.decision_function(region_features(smooth(maps)))
+        return self.region.decision_function(region_inputs(maps))
 
     def region_threshold(self, n_tiles: int) -> float:
         """The region score a genuine image of ``n_tiles`` tiles reaches on at most ``region_rate`` of them."""
