@@ -159,6 +159,15 @@ def gate_reasons(result: ScanResult) -> tuple[list[str], str | None]:
     return reasons, (str(suggestion) if suggestion else None)
 
 
+def region_box(heatmap: dict[str, Any] | None) -> tuple[int, int, int, int] | None:
+    """The heatmap head's suspected region as (x0, y0, x1, y1) picture pixels, when it found one."""
+    region = (heatmap or {}).get("region")
+    if isinstance(region, dict) and region.get("found") and region.get("box_xyxy"):
+        x0, y0, x1, y1 = region["box_xyxy"]
+        return int(x0), int(y0), int(x1), int(y1)
+    return None
+
+
 def region_text(heatmap: dict[str, Any] | None) -> str | None:
     """The heatmap head's answer in words: does one region stand out of the picture, and where (None: no head)."""
     region = (heatmap or {}).get("region")
@@ -167,8 +176,9 @@ def region_text(heatmap: dict[str, Any] | None) -> str | None:
     rule = str(region.get("rule") or "the region rule")
     if region.get("withheld"):
         return f"No region given ({region['withheld']})."
-    if region.get("found") and region.get("box_xyxy"):
-        x0, y0, x1, y1 = region["box_xyxy"]
+    box = region_box(heatmap)
+    if box is not None:
+        x0, y0, x1, y1 = box
         share = fmt_number(100 * float(region.get("share_of_tile") or 0.0), ".0f")
         return (f"Suspected region: x {x0}-{x1}, y {y0}-{y1} px ({share}% of its tile): the heatmap stands out "
                 f"there; {rule}.")

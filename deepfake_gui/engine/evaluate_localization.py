@@ -255,12 +255,12 @@ def spatial_rows(records: list[ImageRecord], n_draws: int = 1000) -> list[dict]:
 
 def region_rates(records: list[ImageRecord]) -> dict:
     """The segment target read on heatmaps: untouched images with any pixel at or above a threshold, and spliced
-    images whose above-threshold pixels overlap the mask; at the heatmap's threshold (the detector's calibrated
-    threshold, as the image view draws it), at the upper edge of its inconclusive band (where a timed track's
-    segments start), and at the threshold (chosen on these images) that overlaps the most spliced regions with at
-    most 20% of untouched images flagged: what a reader of the heatmap would see. With a heatmap head, also its
-    region rule (``head_region_rule``): untouched images given a suspected region, spliced ones whose box overlaps
-    the mask."""
+    images whose above-threshold pixels overlap the mask; at the heatmap's threshold (a heatmap head's own, else
+    the detector's calibrated threshold, as the image view draws it), at the upper edge of its inconclusive band
+    (where a timed track's segments start), and at the threshold (chosen on these images) that overlaps the most
+    spliced regions with at most 20% of untouched images flagged: what a reader of the heatmap would see. With a
+    heatmap head, also its region rule (``head_region_rule``): untouched images given a suspected region, spliced
+    ones whose box overlaps the mask."""
     controls = [r for r in records if not r.mask.any()]
     spliced = [r for r in records if r.mask.any()]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_gui.core.present import fmt_prob, region_text
+from deepfake_gui.core.present import fmt_prob, region_box, region_text
 from deepfake_gui.core.results import ScanResult
 
 DPI = 90
@@ -145,18 +145,19 @@ def heatmap_overlay(result: ScanResult) -> Figure:
     bar = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     bar.ax.axhline(heat.threshold_score, color=COLORS["threshold"], lw=2)
     bar.set_label("score (logit); red line: threshold")
-    region = (result.heatmap or {}).get("region") or {}
-    if region.get("found") and region.get("box_xyxy"):  # the heatmap head's suspected region, dashed
+    box = region_box(result.heatmap)
+    if box is not None:  # the heatmap head's suspected region, dashed
         from matplotlib.patches import Rectangle
 
-        x0, y0, x1, y1 = region["box_xyxy"]
+        x0, y0, x1, y1 = box
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.6, ls="--",
                                edgecolor=COLORS["threshold"]))
     ax.set_axis_off()
     ax.set_title(heat.detector, fontsize=8)
     note = heat.note + ("" if why is None else f"; image not shown: {why}")
     said = region_text(result.heatmap)
-    if said is not None and not region.get("withheld"):  # a withheld region: the upscaling caveat says why
+    withheld = ((result.heatmap or {}).get("region") or {}).get("withheld")
+    if said is not None and not withheld:  # a withheld region: the upscaling caveat says why
         note += ". " + said
     return Figure(title, _png_uri(fig), note)
 

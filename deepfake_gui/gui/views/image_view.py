@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deepfake_gui.core.present import region_text
+from deepfake_gui.core.present import region_box, region_text
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import Heatmap, image_heatmap, picture, true_mask
 from deepfake_gui.gui.views.common import DISPLAY, accent, run_in_background
@@ -161,9 +161,9 @@ class ImageView(QWidget):
         text = region_text(self.result.heatmap)
         if text is None:
             return
-        region = (self.result.heatmap or {}).get("region") or {}
-        if region.get("found") and region.get("box_xyxy"):
-            x0, y0, x1, y1 = region["box_xyxy"]
+        box = region_box(self.result.heatmap)
+        if box is not None:
+            x0, y0, x1, y1 = box
             self.region_item = QGraphicsRectItem(x0, y0, x1 - x0, y1 - y0)
             pen = pg.mkPen(accent("threshold"), width=2, style=Qt.PenStyle.DashLine)
             pen.setCosmetic(True)  # the same width at any zoom
