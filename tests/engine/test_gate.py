@@ -123,6 +123,29 @@ def test_a_jpeg_recompressed_harder_than_any_training_picture_is_withheld(tmp_pa
     assert result.verdict == "inconclusive" and result.gate["reasons"] == pictures[70]
 
 
+def test_a_picture_smaller_than_every_training_picture_is_withheld():
+    from types import SimpleNamespace
+
+    from deepfake_gui.engine.gate import enlargement_reasons
+
+    meta = {"domain_profile": {"size_range": [[224, 240], [512, 512]]}}
+    detector = SimpleNamespace(name="image-probe", modality="image", unavailable=None,
+                               detector=SimpleNamespace(meta=meta))
+    no_sizes = SimpleNamespace(name="image-old", modality="image", unavailable=None,
+                               detector=SimpleNamespace(meta={"domain_profile": {}}))
+
+    def picture(width, height):
+        return SimpleNamespace(modality="image", width=width, height=height)
+
+    assert enlargement_reasons(picture(224, 900), [detector, no_sizes]) == []  # as small as the smallest: seen
+    (reason,) = enlargement_reasons(picture(300, 160), [detector, no_sizes])
+    assert reason["code"] == "enlarged"
+    assert reason["message"].startswith("image-probe: 300x160 px, smaller than any picture it was trained on (224 px")
+    assert enlargement_reasons(SimpleNamespace(modality="audio", width=None, height=None), [detector]) == []
+    result = apply_gate(_result("fake", 0.99), ContentCheck("photo-like"), [reason])
+    assert result.verdict == "inconclusive" and result.gate["reasons"] == [reason]
+
+
 def test_an_inconclusive_track_inside_the_band_says_so():
     from types import SimpleNamespace
 
