@@ -47,6 +47,7 @@ class TrainOptions:
     select_by: str = "auto"  # layers by "logo" (leave-one-generator-out mean AUC), "cv", or "auto" (logo if possible)
     protocols: bool = True  # leave-one-generator-out / leave-one-source-out tables into the model card
     held_out_calibration: bool = True  # calibration and band from held-out generators and sources, when possible
+    face_check: bool = True  # pictures: count faces per class; a face-only-among-fakes set withholds face verdicts
     shortcut_audit: bool = True  # a classic model on duration, loudness, size, colour... measured the same way
     image_tiles: int = 0  # images: features averaged over up to this many native-resolution tiles (0: resized)
     # images: a heatmap head (probes/map_head.py) on these encoder layers, on the grid of the last number
@@ -447,7 +448,8 @@ def _model_card(opts: TrainOptions, roots: list[Path], feats: _Features, split: 
             "one_class": domain["one_class"], "clustering": domain["clustering"],
             **held_out.get("metrics", {}),
         },
-        "domain_profile": measure_domain_profile(data.paths, spec.modality, opts.domain_note),
+        "domain_profile": measure_domain_profile(data.paths, spec.modality, opts.domain_note)
+        | ({"faces": held_out["faces"]} if held_out.get("faces") else {}),
         "domain": {"method": "mahalanobis (PCA + Ledoit-Wolf) on all training items, chosen layer",
                    "threshold": float(domain["threshold"]), "percentile": 99.0,
                    "meaning": "inputs above the threshold are further from the training data than 99% of "
@@ -645,8 +647,16 @@ def _held_out_figures(X: np.ndarray, data: LabeledSet, folds, opts: TrainOptions
                            "min_auc": metrics["logo"]["min_auc"]}
     cancel.raise_if_cancelled()
     if opts.held_out_calibration:
+        judged = None
+        if modality == "image" and opts.face_check:
+            from deepfake_gui.engine.face_gate import training_faces
+
+            found = yield from training_faces(data.paths, data.labels, cancel)
+            if found is not None:
+                out["faces"], has_face = found
+                judged = ~has_face if out["faces"]["withheld"] else None
         yield Progress(0, 1, "calibration on held-out generators and sources")
-        out["calibration"] = held_out_calibration(X, data, logo, opts.classifier, opts.C)
+        out["calibration"] = held_out_calibration(X, data, logo, opts.classifier, opts.C, judged)
     gate = source_held_out_domain(X, data)  # originals only: laundered copies have no source of their own
     if gate is not None:
         gate_arrays, threshold = gate

@@ -92,21 +92,27 @@ def real_scores_held_out_by_source(X: np.ndarray, data, classifier: str,
     return np.concatenate(rows), np.concatenate(scores)
 
 
-def held_out_calibration(X: np.ndarray, data, logo, classifier: str, C: float = 1.0) -> dict | None:
+def held_out_calibration(X: np.ndarray, data, logo, classifier: str, C: float = 1.0,
+                         judged: np.ndarray | None = None) -> dict | None:
     """Platt scaling and the inconclusive band fitted on held-out scores; None when they cannot be had.
 
     Fakes: scored while their generator was out of training (LOGO). Real files: scored while
-    their source was out of training. Neither was ever trained on in any form.
+    their source was out of training. Neither was ever trained on in any form. ``judged``
+    (per item): only these items' scores count, as scan will withhold the others' verdicts
+    (pictures with a face, engine/face_gate.py); the models are still trained on every item.
     """
     from deepfake_gui.analysis.calibration import Platt, selective_band
 
     fake_rows, fake_scores = [], []
     labels = np.asarray(data.labels).astype(int)
+    judged = np.ones(len(labels), dtype=bool) if judged is None else np.asarray(judged, dtype=bool)
     for name, rows in logo.rows.items():
-        keep = labels[rows] == 1
+        keep = (labels[rows] == 1) & judged[rows]
         fake_rows.append(rows[keep])
         fake_scores.append(logo.scores[name][keep])
     real_rows, real_scores = real_scores_held_out_by_source(X, data, classifier, C)
+    real_scores = real_scores[judged[real_rows]] if len(real_rows) else real_scores
+    real_rows = real_rows[judged[real_rows]] if len(real_rows) else real_rows
     if not fake_rows or len(real_rows) < 5:
         return None
     scores = np.concatenate([*fake_scores, real_scores])

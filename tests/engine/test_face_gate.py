@@ -1,0 +1,99 @@
+"""The face gate: a picture detector whose training faces were all generated gives no verdict on a face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deepfake_gui.core.jobs import CancelToken
+from deepfake_gui.engine import face_gate
+from deepfake_gui.engine.face_gate import face_reasons, is_shortcut, largest_face_share, training_faces
+from tests.media_factory import noisy_rgb
+
+# The image default's training pictures: 6 of 291 genuine ones and 101 of 539 generated ones show a face.
+DEFAULT_COUNTS = {"real_with_face": 6, "n_real": 291, "fake_with_face": 101, "n_fake": 539}
+
+
+def _run(job):
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _detector(record: dict | None, name: str = "image-probe", modality: str = "image"):
+    profile = {} if record is None else {"faces": record}
+    return SimpleNamespace(name=name, modality=modality, unavailable=None,
+                           detector=SimpleNamespace(meta={"domain_profile": profile}))
+
+
+def test_faces_only_among_the_fakes_are_a_shortcut_and_balanced_faces_are_not():
+    assert is_shortcut(**DEFAULT_COUNTS)
+    assert not is_shortcut(real_with_face=50, n_real=100, fake_with_face=60, n_fake=100)
+    assert not is_shortcut(real_with_face=0, n_real=100, fake_with_face=5, n_fake=100)  # too few to matter
+    assert is_shortcut(real_with_face=0, n_real=100, fake_with_face=30, n_fake=100)  # none genuine
+    assert not is_shortcut(real_with_face=0, n_real=0, fake_with_face=30, n_fake=100)
+
+
+def test_a_picture_without_a_face_has_share_zero():
+    assert largest_face_share(noisy_rgb(900, 600, 30, seed=1)) == 0.0
+
+
+def test_a_face_withholds_the_verdict_with_the_training_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "portrait.png"
+    Image.fromarray(noisy_rgb(300, 300, 30, seed=2)).save(path)
+    picture = SimpleNamespace(modality="image", width=300, height=300)
+    record = {"share_min": 0.03, "withheld": True, **DEFAULT_COUNTS}
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.21)
+    (reason,) = face_reasons(path, picture, [_detector(record), _detector(None, "image-other")])
+    assert reason["code"] == "face"
+    assert reason["message"].startswith("image-probe: a face (21% of the picture); 101 of its 539 generated training "
+                                        "pictures show a face and only 6 of 291 genuine ones")
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.02)  # a face in the crowd: judged
+    assert face_reasons(path, picture, [_detector(record)]) == []
+    balanced = record | {"withheld": False}
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.5)
+    assert face_reasons(path, picture, [_detector(balanced)]) == []
+    sound = SimpleNamespace(modality="audio", width=None, height=None)
+    assert face_reasons(path, sound, [_detector(record)]) == []
+
+
+def test_training_counts_faces_per_class_and_marks_the_shortcut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    paths, labels = [], []
+    for i in range(40):
+        path = tmp_path / f"{i:02d}.png"
+        Image.fromarray(noisy_rgb(64, 64, 30, seed=i)).save(path)
+        paths.append(path)
+        labels.append(int(i >= 20))
+    faces = {tmp_path / f"{i:02d}.png" for i in range(20, 35)}  # 15 of 20 fakes, no genuine picture
+    loaded = iter(paths)
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.3 if next(loaded) in faces else 0.0)
+    record, has_face = _run(training_faces(paths, labels, CancelToken()))
+    assert record["withheld"] is True
+    assert (record["real_with_face"], record["n_real"], record["fake_with_face"], record["n_fake"]) == (0, 20, 15, 20)
+    assert has_face.tolist() == [False] * 20 + [True] * 15 + [False] * 5
+
+
+def test_held_out_calibration_counts_only_the_pictures_scan_will_judge():
+    from deepfake_gui.engine.train_protocols import held_out_calibration
+
+    rng = np.random.default_rng(0)
+    n = 120
+    labels = np.r_[np.zeros(60, int), np.ones(60, int)]
+    X = rng.normal(size=(n, 4)) + labels[:, None] * 1.5
+    sources = np.array(["a", "b", "c"] * 40)
+    data = SimpleNamespace(labels=labels, groups=np.arange(n), item_sources=lambda: sources)
+    fakes = np.flatnonzero(labels == 1)
+    logo = SimpleNamespace(rows={"gen": fakes}, scores={"gen": X[fakes, 0]})
+    everything = held_out_calibration(X, data, logo, "logreg", 1.0)
+    judged = np.ones(n, dtype=bool)
+    judged[fakes[:20]] = False  # 20 fakes with a face
+    judged[:6] = False  # 6 genuine pictures with a face
+    some = held_out_calibration(X, data, logo, "logreg", 1.0, judged)
+    assert everything["figures"]["n_fake"] == 60 and everything["figures"]["n_real"] == 60
+    assert some["figures"]["n_fake"] == 40 and some["figures"]["n_real"] == 54
