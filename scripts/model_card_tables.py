@@ -47,6 +47,15 @@ def tables(folder: Path) -> str:
                    f"{sel['accuracy_committed']:.1%}, real files called fake {sel['false_accusation']:.1%}, "
                    f"fakes called fake {sel['fakes_called_fake']:.1%}.")
         out.append("")
+    faces = (meta.get("domain_profile") or {}).get("faces")
+    if faces:
+        out.append(f"Faces in the training pictures (a face covering {faces['share_min']:.0%} or more, "
+                   f"{faces['detector']}): {faces['fake_with_face']} of {faces['n_fake']} generated, "
+                   f"{faces['real_with_face']} of {faces['n_real']} genuine. "
+                   + ("So a face alone looks generated to it: scan withholds its verdict on a picture with a face, "
+                      "and the held-out calibration above counts only pictures without one."
+                      if faces.get("withheld") else "About as common in both classes: faces are judged."))
+        out.append("")
     audit = m.get("shortcut_audit")
     if audit:
         out.append(f"Shortcut audit ({', '.join(audit['features'])}): grouped CV {audit['cv_auc']}, "

@@ -206,6 +206,9 @@ def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackSco
             "score is less reliable"]
 
 
+UPSCALED = "was upscaled"  # the small-picture caveat; the gate's "enlarged" reason says it instead
+
+
 def file_caveats(info, scores: list[TrackScore], options) -> list[str]:
     """Caveats about the file itself (measured once, whatever the number of detectors)."""
     from deepfake_gui.analysis.caveats import no_face_caveat
@@ -225,7 +228,7 @@ def file_caveats(info, scores: list[TrackScore], options) -> list[str]:
     if image is not None and image.facts.get("mode") == "resize":
         tile = image.facts.get("tile")
         out.append(f"the image ({image.facts['width']}x{image.facts['height']}) is smaller than the detector's "
-                   f"{tile} px tile and was upscaled: resampling can hide a generator's fingerprint")
+                   f"{tile} px tile and {UPSCALED}: resampling can hide a generator's fingerprint")
     frames = next((s for s in scores if s.track == "frames"), None)
     if frames is not None and frames.facts.get("faces_requested") and not frames.facts.get("frames_with_face"):
         out += [str(c) for c in no_face_caveat(frames.facts.get("n_frames", 0))]

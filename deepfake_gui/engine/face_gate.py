@@ -96,6 +96,18 @@ def faces_record(meta: dict) -> dict | None:
     return None
 
 
+def frames_face_reason(active, facts: dict) -> str | None:
+    """Why a video's picture track is withheld: a face in its frames, for a detector that cannot judge faces."""
+    record = faces_record(getattr(active.detector, "meta", None) or {})
+    check = facts.get("face_check") or {}
+    if record is None or not check.get("frames_with_face"):
+        return None
+    return (f"{active.name} found a face in {check['frames_with_face']} of {check['frames_checked']} frames checked; "
+            f"{record.get('fake_with_face')} of its {record.get('n_fake')} generated training pictures show a face "
+            f"and only {record.get('real_with_face')} of {record.get('n_real')} genuine ones, so to it a face looks "
+            "generated: it cannot tell genuine footage of a person from generated footage")
+
+
 def face_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[str, str]]:
     """A picture with a face, for an image detector whose training made faces look generated: no verdict."""
     if info.modality != "image":

@@ -120,9 +120,8 @@ def enlargement_reasons(info, detectors: list) -> list[dict[str, str]]:
         floor = smallest_training_side(meta)
         if d.modality == "image" and not d.unavailable and floor is not None and short < floor:
             out.append({"code": "enlarged", "message": (
-                f"{d.name}: {info.width}x{info.height} px, smaller than any picture it was trained on ({floor} px a "
-                "side or more): it would have to enlarge it, which smooths a picture the way a generator does, and "
-                "its accuracy on enlarged pictures is not measured (genuine small photos were called fake)")})
+                f"{d.name}: {info.width}x{info.height} px, smaller than its training pictures ({floor} px a side or "
+                "more); enlarged, a genuine photo looks smooth like a generator's output")})
     return out
 
 
@@ -147,6 +146,10 @@ def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | Non
     for track in result.components.values():
         if isinstance(track, dict) and track.get("verdict") in ("fake", "real"):
             track["verdict"] = "inconclusive"
+    if any(r["code"] == "enlarged" for r in reasons):  # the reason says what the small-picture caveat said
+        from deepfake_gui.engine.caveat_rules import UPSCALED
+
+        result.caveats = [c for c in result.caveats if UPSCALED not in c]
     said = "; ".join(r["message"] for r in reasons)
     result.caveats.insert(0, f"no verdict: {said}. The score is shown but is not evidence either way")
     return result

@@ -13,8 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_gui.core.jobs import CancelToken, Progress
+from deepfake_gui.engine.face_gate import faces_record, largest_face_share
 from deepfake_gui.engine.score_image import combined_caveat, crops, encode_crops, plan_tiles
 from deepfake_gui.engine.track import TrackScore, rounded
+
+FACE_CHECKS = 12  # frames checked for a face when the detector cannot judge faces (up to twice as many)
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,17 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
         pending.clear()
         owners.clear()
 
+    face_record = faces_record(detector.meta or {})
+    face_every = max(1, (expected_frames or 0) // FACE_CHECKS)  # about FACE_CHECKS frames spread over the video
+    face_shares: list[float] = []
     n_crops = 0
     decoded = (iter_video_frames(path, per_second=options.frames_per_second) if decoder is None
                else decoder.video_frames(path, options.frames_per_second))
     for frame_no, frame in enumerate(decoded):
         cancel.raise_if_cancelled()
         items, faces = _frame_items(frame.image, size, options, device)
+        if face_record is not None and frame_no % face_every == 0 and len(face_shares) < 2 * FACE_CHECKS:
+            face_shares.append(largest_face_share(frame.image))
         small = small or min(frame.image.shape[:2]) < size
         n_faces += faces
         times.append(frame.time_s)
@@ -110,6 +118,12 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
               "platt": (detector.file_calibration.platt.a, detector.file_calibration.platt.b)}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": small}
+    if face_record is not None:  # the detector cannot judge faces (engine/face_gate.py): were there any?
+        share_min = float(face_record.get("share_min", 0.03))
+        facts["face_check"] = {"frames_checked": len(face_shares),
+                               "frames_with_face": int(sum(x >= share_min for x in face_shares))
+                               + (n_faces if options.faces else 0),
+                               "largest_face_share": round(max(face_shares, default=0.0), 3)}
     caveats = []
     # the lean towards fake only matters when the file was not called real anyway (frames at 0.00: no caveat)
     if len(scores_arr) > 1 and how != "mean" and probability >= detector.file_calibration.band[0]:

@@ -51,9 +51,9 @@ fold; the shipped values are the grid point chosen on all groups:
 - frames (video part, 20 files, 10 runs of reconstructed frames, at 2 fps): no smoothing,
   threshold -2.0, no merging, drop segments < 0.75 s, chosen for the previous picture
   detector and kept: 20 videos are too few to choose on (one file moves a rate by 10
-  points). With ``image-effnet`` as lead: 1 of 10 untouched picture tracks with a segment,
-  6 of 10 runs overlapped, segment IoU 0.47 (the search's own choice: 10% and 80% out of
-  fold, 77% on average over CV seeds; not shipped).
+  points). With ``image-effnet`` as lead: 2 of 10 untouched picture tracks with a segment,
+  9 of 10 runs overlapped, segment IoU 0.53 (the search's own choice: 10% and 80% out of
+  fold, 79% on average over CV seeds; not shipped).
 
 Full figures: docs/measurements.md ("Localization") and docs/measurements/localization.json.
 """

@@ -100,6 +100,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         signal_condition_matches,
         weak_condition,
     )
+    from deepfake_gui.engine.face_gate import frames_face_reason
     from deepfake_gui.engine.reference_overlap import overlapping_references
     from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
@@ -157,10 +158,13 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
         because = weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
+        face = frames_face_reason(lead_active, lead.facts) if track == "frames" else None
+        if face is not None:  # withheld whatever the detectors say: to them a face looks generated
+            verdict, because, weak = "inconclusive", face, None
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
-        if verdict in ("fake", "real") and weak is None:
+        if verdict in ("fake", "real") and weak is None and face is None:
             alone = decided_alone(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict,
                                   lead.probability)
             if alone is not None and alone[1]:
@@ -178,7 +182,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             result.series[track] = lead.series
         if track == "image" and "heatmap" in lead.facts:
             result.heatmap = lead.facts["heatmap"] | {"detector": lead_active.name}
-        if verdict is not None and verdict != "real":
+        if verdict is not None and verdict != "real" and face is None:
             result.attribution = result.attribution or _attribution(lead_active, lead)
     if not components:
         if not scores:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import HOP_FRAMES, Study, grouped  # noqa: E402
+from phase_cnn_study import HOP_FRAMES, Study, grouped
 
 N_FFT = 384
 

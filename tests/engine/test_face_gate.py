@@ -97,3 +97,39 @@ def test_held_out_calibration_counts_only_the_pictures_scan_will_judge():
     some = held_out_calibration(X, data, logo, "logreg", 1.0, judged)
     assert everything["figures"]["n_fake"] == 60 and everything["figures"]["n_real"] == 60
     assert some["figures"]["n_fake"] == 40 and some["figures"]["n_real"] == 54
+
+
+def test_a_video_whose_frames_show_a_face_has_its_picture_track_withheld():
+    from deepfake_gui.engine.face_gate import frames_face_reason
+
+    record = {"share_min": 0.03, "withheld": True, **DEFAULT_COUNTS}
+    active = _detector(record, name="image-probe")
+    line = frames_face_reason(active, {"face_check": {"frames_checked": 12, "frames_with_face": 3}})
+    assert line.startswith("image-probe found a face in 3 of 12 frames checked; 101 of its 539 generated")
+    assert frames_face_reason(active, {"face_check": {"frames_checked": 12, "frames_with_face": 0}}) is None
+    assert frames_face_reason(active, {}) is None  # not checked: a bundle without the record
+    assert frames_face_reason(_detector(None), {"face_check": {"frames_checked": 12, "frames_with_face": 5}}) is None
+
+
+def test_frame_scoring_checks_frames_for_faces_only_for_a_detector_that_cannot_judge_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import media_factory
+
+    from deepfake_gui.engine import score_video
+    from deepfake_gui.engine.detectors import resolve_detectors
+
+    path = tmp_path / "clip.mp4"
+    media_factory.write_video(path, width=256, height=256, frames=40, fps=10, pattern=False)
+    (active,) = [d for d in resolve_detectors(device="cpu") if d.modality == "image"]
+    checked = []
+    monkeypatch.setattr(score_video, "largest_face_share", lambda rgb: checked.append(rgb.shape) or 0.3)
+    options = score_video.VideoOptions(frames_per_second=5)
+    track = _run(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
+    assert active.detector.meta["domain_profile"]["faces"]["withheld"] is True  # the shipped image default
+    assert track.facts["face_check"] == {"frames_checked": len(checked), "frames_with_face": len(checked),
+                                         "largest_face_share": 0.3}
+    assert 1 <= len(checked) <= 2 * score_video.FACE_CHECKS and checked[0][:2] == (256, 256)
+    monkeypatch.setitem(active.detector.meta["domain_profile"], "faces", {"withheld": False})
+    checked.clear()
+    track = _run(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
+    assert "face_check" not in track.facts and checked == []

@@ -140,7 +140,7 @@ def test_a_picture_smaller_than_every_training_picture_is_withheld():
     assert enlargement_reasons(picture(224, 900), [detector, no_sizes]) == []  # as small as the smallest: seen
     (reason,) = enlargement_reasons(picture(300, 160), [detector, no_sizes])
     assert reason["code"] == "enlarged"
-    assert reason["message"].startswith("image-probe: 300x160 px, smaller than any picture it was trained on (224 px")
+    assert reason["message"].startswith("image-probe: 300x160 px, smaller than its training pictures (224 px")
     assert enlargement_reasons(SimpleNamespace(modality="audio", width=None, height=None), [detector]) == []
     result = apply_gate(_result("fake", 0.99), ContentCheck("photo-like"), [reason])
     assert result.verdict == "inconclusive" and result.gate["reasons"] == [reason]

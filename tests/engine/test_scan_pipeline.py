@@ -149,7 +149,9 @@ def test_image_heatmap_tiles_and_small_image_caveat(tmp_path: Path, detectors) -
     heat = image_heatmap(big_result)
     assert heat.values.shape == (300, 500) and "not proof" in heat.note
     assert small_result.heatmap["mode"] == "resize"
-    assert any("smaller than the detector's 224 px tile" in c for c in small_result.caveats)
+    # withheld: smaller than every training picture; the gate's reason replaces the small-picture caveat
+    assert small_result.verdict == "inconclusive" and small_result.gate["reasons"][0]["code"] == "enlarged"
+    assert not any("smaller than the detector's 224 px tile" in c for c in small_result.caveats)
     small_map = small_result.arrays[f"image/{small_result.heatmap['detector']}"]["heatmap"]
     assert np.isnan(small_map).any()  # the centre square only: the rest was not scored
 

@@ -229,9 +229,11 @@ def test_pdf_is_written_from_the_same_html(scanned, tmp_path: Path) -> None:
     assert len(data) > 50_000  # pages with embedded figures, not an empty shell
     import weasyprint
 
-    # compact (issue 22: 11 files once took 41 pages): the overview page, then about a page per file
+    # compact (issue 22: 11 files once took 41 pages): the overview and model-card pages, then about a page per
+    # file, and one page of slack (the three files here are all withheld, each with its "why no verdict" box;
+    # the picture's box pushed the video's spectrogram onto a sixth page)
     pages = weasyprint.HTML(string=render_html(scanned, CaseMeta(name="pdf case"))).render().pages
-    assert len(pages) <= 2 + len(scanned), len(pages)
+    assert len(pages) <= 3 + len(scanned), len(pages)
 
 
 def test_report_model_card_names_the_weakest_laundering_conditions() -> None:
