@@ -64,14 +64,6 @@ VARIANTS = [("iou", 0.20, 0.80), ("iou", 0.10, 0.85), ("overlap", 0.20, None), (
 SEEDS = range(10)
 
 
-def _run(job):
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
-
-
 # ------------------------------------------------------------------ rule search
 def _prepared(records, smooth_values):
     """Per record: sorted times, intervals and the smoothed series for each smoothing width."""
@@ -427,6 +419,7 @@ def scan_parts(root: Path, detectors, fps: float, cache: Path | None = None):
     """
     import pickle
 
+    from deepfake_gui.core.jobs import job_result
     from deepfake_gui.engine.evaluate_localization import collect, load_manifest
     from deepfake_gui.engine.scan import ScanOptions
 
@@ -446,7 +439,7 @@ def scan_parts(root: Path, detectors, fps: float, cache: Path | None = None):
         items += part_items
         t0 = time.perf_counter()
         options = ScanOptions(device="cpu", frames_per_second=fps, keep_arrays=True)
-        got = _run(collect(part_items, detectors, options))
+        got = job_result(collect(part_items, detectors, options))
         timings[f"scan_{part}_s"] = time.perf_counter() - t0
         print(f"scanned {part}: {len(part_items)} files in {timings[f'scan_{part}_s']:.0f} s", file=sys.stderr)
         tracks += got[0]

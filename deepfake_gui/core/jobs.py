@@ -7,6 +7,7 @@ CancelToken between batches, so one implementation serves every front end.
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass
 
 
@@ -41,3 +42,12 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled()
+
+
+def job_result(job: Generator):
+    """Run a job generator to its end without watching its progress, and return what it returned."""
+    while True:
+        try:
+            next(job)
+        except StopIteration as stop:
+            return stop.value

@@ -81,7 +81,6 @@ class Study:
 
     def train_cnn(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
         import torch
-        import torch.nn.functional as F
 
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
@@ -89,20 +88,11 @@ class Study:
         sub = self.frames[torch.from_numpy(sample)].float()
         mu, sd = sub.mean(0), sub.std(0) + 1e-4
         model = cnn2d(self.frames.shape[1])
-        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
-        y = self.labels[train]
-        p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
-        model.train()
-        for _ in range(steps):
-            pick = rng.choice(len(train), size=batch, p=p)
-            x = (torch.stack([self.crop(train[k], rng) for k in pick]).float() - mu) / sd
-            loss = F.binary_cross_entropy_with_logits(model(x), torch.from_numpy(y[pick].astype(np.float32)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
+
+        def make_batch(pick):
+            return (torch.stack([self.crop(train[k], rng) for k in pick]).float() - mu) / sd
+
+        fit_balanced(model, self.labels[train], make_batch, rng, steps, batch)
         return model, mu, sd
 
     def score_cnn(self, model, mu, sd, index: np.ndarray) -> np.ndarray:
@@ -120,6 +110,27 @@ class Study:
                     starts.append(x.shape[0] - HOP_FRAMES)
                 out.append(model(torch.stack([x[s:s + HOP_FRAMES] for s in starts])).mean().item())
         return np.array(out)
+
+
+def fit_balanced(model, y: np.ndarray, make_batch, rng: np.random.Generator, steps: int = 800, batch: int = 16):
+    """Train ``model`` on balanced batches (``make_batch(picks)``: the inputs of training files ``picks``), AdamW
+    with a one-cycle schedule and binary cross-entropy; left in eval mode."""
+    import torch
+    import torch.nn.functional as F
+
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
+    model.train()
+    for _ in range(steps):
+        pick = rng.choice(len(y), size=batch, p=p)
+        loss = F.binary_cross_entropy_with_logits(model(make_batch(pick)), torch.from_numpy(y[pick].astype(np.float32)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    model.eval()
+    return model
 
 
 def cnn2d(n_bins: int, channels: tuple[int, ...] = (8, 16, 32, 32)):
@@ -150,8 +161,10 @@ def cnn2d(n_bins: int, channels: tuple[int, ...] = (8, 16, 32, 32)):
     return CNN2D()
 
 
-def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str]) -> None:
-    from deepfake_gui.engine.train_protocols import probe_factory
+def for_each_logo_split(study: Study, out: Path, folds_wanted: list[int], generators: list[str], fit_and_score) -> None:
+    """Per grouped fold and held-out generator: ``fit_and_score(train, test, sub)`` -> arrays saved to
+    ``out/fold{k}__{gen}.npz`` with ``te`` (``sub``: a seeded sample of 400 training files for score statistics).
+    An existing file is skipped, so a stopped run resumes; a fold without the generator saves an empty ``te``."""
     from deepfake_gui.probes.protocols import logo_splits
 
     folds = grouped(study)
@@ -166,14 +179,22 @@ def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str])
                 continue
             train, test = splits[0]
             t0 = time.time()
-            linear = probe_factory("logreg", 0.1)()
-            linear.fit(study.X[train], study.labels[train])
-            model, mu, sd = study.train_cnn(train)
             sub = np.sort(np.random.default_rng(1).choice(train, size=min(400, len(train)), replace=False))
-            np.savez(path, te=test, lin_te=linear.decision_function(study.X[test]),
-                     lin_tr=linear.decision_function(study.X[train]),
-                     cnn_te=study.score_cnn(model, mu, sd, test), cnn_sub=study.score_cnn(model, mu, sd, sub))
+            np.savez(path, te=test, **fit_and_score(train, test, sub))
             print(f"fold {fold} {gen}: {time.time() - t0:.0f} s", flush=True)
+
+
+def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str]) -> None:
+    from deepfake_gui.engine.train_protocols import probe_factory
+
+    def fit_and_score(train, test, sub):
+        linear = probe_factory("logreg", 0.1)()
+        linear.fit(study.X[train], study.labels[train])
+        model, mu, sd = study.train_cnn(train)
+        return {"lin_te": linear.decision_function(study.X[test]), "lin_tr": linear.decision_function(study.X[train]),
+                "cnn_te": study.score_cnn(model, mu, sd, test), "cnn_sub": study.score_cnn(model, mu, sd, sub)}
+
+    for_each_logo_split(study, out, folds_wanted, generators, fit_and_score)
 
 
 def grouped(study: Study):
@@ -199,7 +220,10 @@ def report(study: Study, out: Path) -> None:
     def cross_fitted(key: str, fold: str, gen: str) -> np.ndarray:
         """Held-out scores of the other folds' runs for the other generators: a scale a shipped model could use
         (calibration is fitted on such scores), blind to this fold's files and to this generator."""
-        return np.concatenate([r[key] for (f, g), r in runs.items() if f != fold and g != gen])
+        others = [r[key] for (f, g), r in runs.items() if f != fold and g != gen]
+        if not others:
+            raise SystemExit("the cross-fitted column needs runs of at least two folds and two generators")
+        return np.concatenate(others)
 
     pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for (fold, gen), r in runs.items():

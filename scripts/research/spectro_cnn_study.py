@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import HOP_FRAMES, Study, grouped
+from phase_cnn_study import HOP_FRAMES, Study, fit_balanced, for_each_logo_split
 
 N_FFT = 384
 
@@ -153,27 +152,17 @@ class SpectroStudy(Study):
 
     def train_model(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
         import torch
-        import torch.nn.functional as F
 
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         sample = torch.stack([self.crop_pair(int(i), rng) for i in rng.choice(train, 200)])
         mu, sd = sample.mean((0, 3), keepdim=True)[0], sample.std((0, 3), keepdim=True)[0] + 1e-3
         model = lcnn(sample.shape[1], sample.shape[2])
-        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
-        y = self.labels[train]
-        p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
-        model.train()
-        for _ in range(steps):
-            pick = rng.choice(len(train), size=batch, p=p)
-            x = (torch.stack([self.crop_pair(int(train[k]), rng, train=True) for k in pick]) - mu) / sd
-            loss = F.binary_cross_entropy_with_logits(model(x), torch.from_numpy(y[pick].astype(np.float32)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
+
+        def make_batch(pick):
+            return (torch.stack([self.crop_pair(int(train[k]), rng, train=True) for k in pick]) - mu) / sd
+
+        fit_balanced(model, self.labels[train], make_batch, rng, steps, batch)
         return model, mu, sd
 
     def score_model(self, model, mu, sd, index: np.ndarray) -> np.ndarray:
@@ -193,25 +182,11 @@ class SpectroStudy(Study):
 
 
 def run(study: SpectroStudy, out: Path, folds_wanted: list[int], generators: list[str]) -> None:
-    from deepfake_gui.probes.protocols import logo_splits
+    def fit_and_score(train, test, sub):
+        model, mu, sd = study.train_model(train)
+        return {"net_te": study.score_model(model, mu, sd, test), "net_sub": study.score_model(model, mu, sd, sub)}
 
-    folds = grouped(study)
-    for fold in folds_wanted:
-        for gen in generators:
-            path = out / f"fold{fold}__{gen}.npz"
-            if path.exists():
-                continue
-            splits = logo_splits(study.labels, study.gens, [folds[fold]], gen, study.match)
-            if not splits:
-                np.savez(path, te=np.array([], dtype=int))
-                continue
-            train, test = splits[0]
-            t0 = time.time()
-            model, mu, sd = study.train_model(train)
-            sub = np.sort(np.random.default_rng(1).choice(train, size=min(400, len(train)), replace=False))
-            np.savez(path, te=test, net_te=study.score_model(model, mu, sd, test),
-                     net_sub=study.score_model(model, mu, sd, sub))
-            print(f"fold {fold} {gen}: {time.time() - t0:.0f} s", flush=True)
+    for_each_logo_split(study, out, folds_wanted, generators, fit_and_score)
 
 
 def report(study: SpectroStudy, out: Path, phase_scores: Path) -> None:

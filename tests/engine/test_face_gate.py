@@ -9,21 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deepfake_gui.core.jobs import CancelToken
+from deepfake_gui.core.jobs import CancelToken, job_result
 from deepfake_gui.engine import face_gate
 from deepfake_gui.engine.face_gate import face_reasons, is_shortcut, largest_face_share, training_faces
 from tests.media_factory import noisy_rgb
 
 # The image default's training pictures: 6 of 291 genuine ones and 101 of 539 generated ones show a face.
 DEFAULT_COUNTS = {"real_with_face": 6, "n_real": 291, "fake_with_face": 101, "n_fake": 539}
-
-
-def _run(job):
-    while True:
-        try:
-            next(job)
-        except StopIteration as stop:
-            return stop.value
 
 
 def _detector(record: dict | None, name: str = "image-probe", modality: str = "image"):
@@ -73,7 +65,7 @@ def test_training_counts_faces_per_class_and_marks_the_shortcut(tmp_path: Path, 
     faces = {tmp_path / f"{i:02d}.png" for i in range(20, 35)}  # 15 of 20 fakes, no genuine picture
     loaded = iter(paths)
     monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.3 if next(loaded) in faces else 0.0)
-    record, has_face = _run(training_faces(paths, labels, CancelToken()))
+    record, has_face = job_result(training_faces(paths, labels, CancelToken()))
     assert record["withheld"] is True
     assert (record["real_with_face"], record["n_real"], record["fake_with_face"], record["n_fake"]) == (0, 20, 15, 20)
     assert has_face.tolist() == [False] * 20 + [True] * 15 + [False] * 5
@@ -124,12 +116,12 @@ def test_frame_scoring_checks_frames_for_faces_only_for_a_detector_that_cannot_j
     checked = []
     monkeypatch.setattr(score_video, "largest_face_share", lambda rgb: checked.append(rgb.shape) or 0.3)
     options = score_video.VideoOptions(frames_per_second=5)
-    track = _run(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
+    track = job_result(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
     assert active.detector.meta["domain_profile"]["faces"]["withheld"] is True  # the shipped image default
     assert track.facts["face_check"] == {"frames_checked": len(checked), "frames_with_face": len(checked),
                                          "largest_face_share": 0.3}
     assert 1 <= len(checked) <= 2 * score_video.FACE_CHECKS and checked[0][:2] == (256, 256)
     monkeypatch.setitem(active.detector.meta["domain_profile"], "faces", {"withheld": False})
     checked.clear()
-    track = _run(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
+    track = job_result(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
     assert "face_check" not in track.facts and checked == []

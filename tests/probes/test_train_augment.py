@@ -10,19 +10,12 @@ import pytest
 from PIL import Image
 
 from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.core.jobs import job_result
 from deepfake_gui.engine.datasets import load_dataset
 from deepfake_gui.engine.laundered import augmented_copies
 from deepfake_gui.engine.train import TrainOptions, TrainReport, train_job
 from deepfake_gui.probes.augment import POLICIES, AugmentedRows, draw_condition, extend, extend_folds, policy_pool
 from deepfake_gui.probes.robust_cv import robustness_cv
-
-
-def _run(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +99,13 @@ def test_augmented_copies_are_cached_and_keep_their_origin(toy_images: Path, tmp
 
     data = load_dataset(toy_images)
     shas = [file_sha256(p) for p in data.paths]
-    origin, conditions, copies, failed = _run(augmented_copies(data.paths, shas, ("jpeg75", "rescale0.75"), 3, 2,
+    origin, conditions, copies, failed = job_result(augmented_copies(data.paths, shas, ("jpeg75", "rescale0.75"), 3, 2,
                                                                root=tmp_path))
     assert not failed and len(copies) == 2 * len(data)
     assert origin == list(range(len(data))) * 2
     assert set(conditions) <= {"jpeg75", "rescale0.75"}
     mtimes = [c.stat().st_mtime_ns for c in copies]
-    again = _run(augmented_copies(data.paths, shas, ("jpeg75", "rescale0.75"), 3, 2, root=tmp_path))
+    again = job_result(augmented_copies(data.paths, shas, ("jpeg75", "rescale0.75"), 3, 2, root=tmp_path))
     assert again[1] == conditions and again[2] == copies
     assert [c.stat().st_mtime_ns for c in copies] == mtimes  # reused, not rewritten
 
