@@ -108,6 +108,18 @@ def frames_face_reason(active, facts: dict) -> str | None:
             "generated: it cannot tell genuine footage of a person from generated footage")
 
 
+def withheld_track_reasons(result) -> list[dict[str, str]]:
+    """The gate reason of a file whose only scored track was withheld for a face (a video without sound).
+
+    With a soundtrack the file keeps the sound's verdict, and the picture track's reason is under
+    ``components`` (and first in the caveats when the file ends inconclusive).
+    """
+    entries = [e for e in result.detectors.values() if isinstance(e, dict) and e.get("verdict") is not None]
+    if entries and all(e.get("withheld") for e in entries):
+        return [{"code": "face", "message": entries[0]["withheld"]}]
+    return []
+
+
 def face_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[str, str]]:
     """A picture with a face, for an image detector whose training made faces look generated: no verdict."""
     if info.modality != "image":

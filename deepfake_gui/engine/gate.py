@@ -150,6 +150,8 @@ def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | Non
         from deepfake_gui.engine.caveat_rules import UPSCALED
 
         result.caveats = [c for c in result.caveats if UPSCALED not in c]
+    repeated = {f"inconclusive: {r['message']}" for r in reasons}  # a withheld track's reason, said again
+    result.caveats = [c for c in result.caveats if c not in repeated]
     said = "; ".join(r["message"] for r in reasons)
     result.caveats.insert(0, f"no verdict: {said}. The score is shown but is not evidence either way")
     return result

@@ -313,7 +313,7 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         raise next(iter(undecoded.values()))  # nothing was scored: the file's error line says why
     if not scores and failed:
         raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
-    from deepfake_gui.engine.face_gate import face_reasons
+    from deepfake_gui.engine.face_gate import face_reasons, withheld_track_reasons
     from deepfake_gui.engine.gate import apply_gate, content_check, enlargement_reasons, recompression_reasons
 
     check = content_check(path, info, decoder) if scores else None  # also measures noise for the verdict
@@ -323,8 +323,10 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         result = apply_gate(result, check, recompression_reasons(path, info, scored, decoder)
                             + enlargement_reasons(info, scored)
                             + ([] if check is not None and check.reasons
-                               else face_reasons(path, info, scored, decoder)))
-    _add_segments(result, info, scores, detectors, withhold=result.gate is not None)
+                               else face_reasons(path, info, scored, decoder))
+                            + withheld_track_reasons(result))
+    _add_segments(result, info, [s for s in scores if not result.detectors.get(s.detector, {}).get("withheld")],
+                  detectors, withhold=result.gate is not None)
     if undecoded:
         mark_partial(result, undecoded)
     return result

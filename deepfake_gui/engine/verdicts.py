@@ -161,6 +161,8 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         face = frames_face_reason(lead_active, lead.facts) if track == "frames" else None
         if face is not None:  # withheld whatever the detectors say: to them a face looks generated
             verdict, because, weak = "inconclusive", face, None
+            for active, _ in members:  # their own verdicts would read as findings
+                result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": face}
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree

@@ -125,3 +125,23 @@ def test_frame_scoring_checks_frames_for_faces_only_for_a_detector_that_cannot_j
     checked.clear()
     track = job_result(score_video.score_video_frames(path, active, options, CancelToken(), expected_frames=20))
     assert "face_check" not in track.facts and checked == []
+
+
+def test_a_silent_video_whose_picture_track_was_withheld_for_a_face_goes_through_the_gate():
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.face_gate import withheld_track_reasons
+    from deepfake_gui.engine.gate import apply_gate
+
+    why = "image-probe found a face in 12 of 12 frames checked; …"
+    result = ScanResult(path="talk.mp4", modality="video", verdict="inconclusive", probability=0.99, score=4.5,
+                        detectors={"image-probe": {"verdict": "inconclusive", "withheld": why}},
+                        caveats=[f"inconclusive: {why}", "h264 at 241 kbit/s …"])
+    (reason,) = withheld_track_reasons(result)
+    assert reason == {"code": "face", "message": why}
+    gated = apply_gate(result, None, [reason])
+    assert gated.gate["reasons"] == [reason] and gated.verdict == "inconclusive"
+    assert f"inconclusive: {why}" not in gated.caveats  # said once, as the gate's reason
+    with_sound = ScanResult(path="talk.mp4", modality="video", verdict="fake", probability=0.99, score=4.5,
+                            detectors={"image-probe": {"verdict": "inconclusive", "withheld": why},
+                                       "audio-probe": {"verdict": "fake"}})
+    assert withheld_track_reasons(with_sound) == []  # the soundtrack's verdict stands
