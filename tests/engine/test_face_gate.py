@@ -98,6 +98,9 @@ def test_a_video_whose_frames_show_a_face_has_its_picture_track_withheld():
     active = _detector(record, name="image-probe")
     line = frames_face_reason(active, {"face_check": {"frames_checked": 12, "frames_with_face": 3}})
     assert line.startswith("image-probe found a face in 3 of 12 frames checked; 101 of its 539 generated")
+    from deepfake_gui.core.present import is_key_caveat
+
+    assert is_key_caveat(f"inconclusive: {line}")  # "Read this first", not among the other caveats
     assert frames_face_reason(active, {"face_check": {"frames_checked": 12, "frames_with_face": 0}}) is None
     assert frames_face_reason(active, {}) is None  # not checked: a bundle without the record
     assert frames_face_reason(_detector(None), {"face_check": {"frames_checked": 12, "frames_with_face": 5}}) is None
