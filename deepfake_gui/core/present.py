@@ -84,7 +84,7 @@ def domain_caveat(caveat: str, detectors: Any) -> bool:
 KEY_CAVEATS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gate", ("^no verdict", "^no detector ran")),
     ("band", ("^inconclusive: p(fake)",)),
-    ("face", ("so to it a face looks generated",)),  # a picture track withheld for a face (engine/face_gate.py)
+    ("withheld", ("so to it a face looks generated", "genuine footage looks smooth")),  # a picture track withheld
     ("weak-lead", ("too weak for it to decide alone", "deciding alone it needs", "verdict is unproven")),
     ("disagreement", ("detectors disagree",)),
     ("partial", ("^scored in part only", "^called inconclusive, not real", "was not scored")),

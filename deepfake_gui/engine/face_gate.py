@@ -109,14 +109,14 @@ def frames_face_reason(active, facts: dict) -> str | None:
 
 
 def withheld_track_reasons(result) -> list[dict[str, str]]:
-    """The gate reason of a file whose only scored track was withheld for a face (a video without sound).
+    """The gate reason of a file whose only scored track was withheld (a face, enlarged frames; no sound).
 
     With a soundtrack the file keeps the sound's verdict, and the picture track's reason is under
     ``components`` (and first in the caveats when the file ends inconclusive).
     """
     entries = [e for e in result.detectors.values() if isinstance(e, dict) and e.get("verdict") is not None]
     if entries and all(e.get("withheld") for e in entries):
-        return [{"code": "face", "message": entries[0]["withheld"]}]
+        return [{"code": entries[0].get("withheld_code", "face"), "message": entries[0]["withheld"]}]
     return []
 
 

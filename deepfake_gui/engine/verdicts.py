@@ -101,6 +101,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         weak_condition,
     )
     from deepfake_gui.engine.face_gate import frames_face_reason
+    from deepfake_gui.engine.gate import frames_enlarged_reason
     from deepfake_gui.engine.reference_overlap import overlapping_references
     from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
@@ -158,11 +159,16 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
         because = weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
-        face = frames_face_reason(lead_active, lead.facts) if track == "frames" else None
-        if face is not None:  # withheld whatever the detectors say: to them a face looks generated
+        withheld = [(code, why) for code, why in (
+            ("face", frames_face_reason(lead_active, lead.facts) if track == "frames" else None),
+            ("enlarged", frames_enlarged_reason(lead_active, lead.facts) if track == "frames" else None))
+            if why is not None][:1]
+        face = withheld[0][1] if withheld else None
+        if withheld:  # whatever the detectors say: a face, or frames it would have to enlarge
             verdict, because, weak = "inconclusive", face, None
             for active, _ in members:  # their own verdicts would read as findings
-                result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": face}
+                result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": face,
+                                                  "withheld_code": withheld[0][0]}
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree

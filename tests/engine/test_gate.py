@@ -161,3 +161,21 @@ def test_an_inconclusive_track_inside_the_band_says_so():
     real = SimpleNamespace(verdict="real", probability=0.1, calibration=inside.calibration)
     assert band_reasons({"audio": [(active, fake), (active, real)]}, {"audio": {"verdict": "inconclusive"}}) == []
     assert band_reasons({"audio": [(active, fake)]}, {"audio": {"verdict": "fake"}}) == []
+
+
+def test_video_frames_smaller_than_every_training_picture_withhold_the_picture_track():
+    from types import SimpleNamespace
+
+    from deepfake_gui.core.present import is_key_caveat
+    from deepfake_gui.engine.gate import frames_enlarged_reason
+
+    meta = {"domain_profile": {"size_range": [[224, 224], [512, 512]]}}
+    active = SimpleNamespace(name="image-probe", detector=SimpleNamespace(meta=meta))
+    line = frames_enlarged_reason(active, {"frame_short_side": 160})
+    assert line.startswith("image-probe: the frames are 160 px on their shorter side, smaller than its training "
+                           "pictures (224 px")
+    assert is_key_caveat(f"inconclusive: {line}")
+    assert frames_enlarged_reason(active, {"frame_short_side": 240}) is None
+    assert frames_enlarged_reason(active, {"frame_short_side": 160, "faces_requested": True}) is None  # face crops
+    bare = SimpleNamespace(name="image-old", detector=SimpleNamespace(meta={}))
+    assert frames_enlarged_reason(bare, {"frame_short_side": 160}) is None
