@@ -248,14 +248,19 @@ def report(study: Study, out: Path) -> None:
     print("| **mean** | | " + " | ".join(f"**{np.mean(means[n]):.3f}**" for n in names) + " |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--maps", type=Path, required=True, help="the maps cache (built when missing)")
+def add_split_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every fold-by-generator study shares: where its scores go and which runs to do."""
     ap.add_argument("--out", type=Path, required=True, help="folder of per-fold, per-generator scores")
     ap.add_argument("--folds", default="0,1,2,3,4")
     ap.add_argument("--generators", default=None, help="comma-separated (default: every generator)")
     ap.add_argument("--report-only", action="store_true")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--maps", type=Path, required=True, help="the maps cache (built when missing)")
+    add_split_arguments(ap)
     args = ap.parse_args()
     import torch
 

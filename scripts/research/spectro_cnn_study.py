@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import HOP_FRAMES, Study, fit_balanced, for_each_logo_split
+from phase_cnn_study import HOP_FRAMES, Study, add_split_arguments, fit_balanced, for_each_logo_split
 
 N_FFT = 384
 
@@ -236,12 +236,9 @@ def main() -> None:
     ap.add_argument("--phase-maps", type=Path, required=True, help="phase_cnn_study.py's maps cache")
     ap.add_argument("--maps", type=Path, required=True, help="the log-power maps cache (built when missing)")
     ap.add_argument("--phase-scores", type=Path, required=True, help="phase_cnn_study.py's --out folder")
-    ap.add_argument("--out", type=Path, required=True, help="folder of per-fold, per-generator scores")
     ap.add_argument("--input", choices=("logmag", "both"), default="logmag")
     ap.add_argument("--augment", choices=("channel", "none"), default="channel")
-    ap.add_argument("--folds", default="0,1,2,3,4")
-    ap.add_argument("--generators", default=None, help="comma-separated (default: every generator)")
-    ap.add_argument("--report-only", action="store_true")
+    add_split_arguments(ap)
     args = ap.parse_args()
     import torch
 
