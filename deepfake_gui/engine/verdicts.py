@@ -100,8 +100,6 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         signal_condition_matches,
         weak_condition,
     )
-    from deepfake_gui.engine.face_gate import frames_face_reason
-    from deepfake_gui.engine.gate import frames_enlarged_reason
     from deepfake_gui.engine.reference_overlap import overlapping_references
     from deepfake_gui.probes.reference import describe_reference_set, reference_line
 
@@ -159,20 +157,16 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
         because = weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
-        withheld = [(code, why) for code, why in (
-            ("face", frames_face_reason(lead_active, lead.facts) if track == "frames" else None),
-            ("enlarged", frames_enlarged_reason(lead_active, lead.facts) if track == "frames" else None))
-            if why is not None][:1]
-        face = withheld[0][1] if withheld else None
-        if withheld:  # whatever the detectors say: a face, or frames it would have to enlarge
-            verdict, because, weak = "inconclusive", face, None
+        withheld = withheld_frames(lead_active, lead.facts) if track == "frames" else None
+        if withheld is not None:  # whatever the detectors say: a face, or frames it would have to enlarge
+            verdict, because, weak = "inconclusive", withheld[1], None
             for active, _ in members:  # their own verdicts would read as findings
-                result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": face,
-                                                  "withheld_code": withheld[0][0]}
+                result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": withheld[1],
+                                                  "withheld_code": withheld[0]}
         if weak is not None and (len(members) < 2 or opinions != {verdict}
                                  or any(s.verdict is None for _, s in members)):
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
-        if verdict in ("fake", "real") and weak is None and face is None:
+        if verdict in ("fake", "real") and weak is None and withheld is None:
             alone = decided_alone(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict,
                                   lead.probability)
             if alone is not None and alone[1]:
@@ -190,7 +184,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             result.series[track] = lead.series
         if track == "image" and "heatmap" in lead.facts:
             result.heatmap = lead.facts["heatmap"] | {"detector": lead_active.name}
-        if verdict is not None and verdict != "real" and face is None:
+        if verdict is not None and verdict != "real" and withheld is None:
             result.attribution = result.attribution or _attribution(lead_active, lead)
     if not components:
         if not scores:
@@ -225,6 +219,18 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
     if result.verdict == "inconclusive":
         result.caveats[:0] = band_reasons(tracks, components)
     return result
+
+
+def withheld_frames(active, facts: dict) -> tuple[str, str] | None:
+    """(gate code, reason) when a video's picture track cannot be judged: a face, or frames it would enlarge."""
+    from deepfake_gui.engine.face_gate import frames_face_reason
+    from deepfake_gui.engine.gate import frames_enlarged_reason
+
+    face = frames_face_reason(active, facts)
+    if face is not None:
+        return "face", face
+    enlarged = frames_enlarged_reason(active, facts)
+    return ("enlarged", enlarged) if enlarged is not None else None
 
 
 def band_reasons(tracks: dict, components: dict) -> list[str]:
