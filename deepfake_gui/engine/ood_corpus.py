@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved")
+IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved", "photo-small")
 AUDIO_KINDS = ("tone", "chord", "music", "noise", "speech-44k", "speech-48k", "speech-aac", "speech-mp3",
                "short-clip")
-KINDS = IMAGE_KINDS + AUDIO_KINDS
+ADDED_KINDS = ("photo-small",)  # later kinds go last, so that every earlier kind keeps its seed and its files
+KINDS = tuple(k for k in IMAGE_KINDS if k not in ADDED_KINDS) + AUDIO_KINDS + ADDED_KINDS
+PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small")
 
 _TEXT = ("the report said that results were measured on held out data and the figures show how each detector "
          "performed on files it had never seen before so that a reader can judge the evidence with care")
@@ -163,6 +165,15 @@ def _tiny(photos: Sequence[Path], rng: np.random.Generator, i: int) -> tuple:
     return im.resize((side, side)), f"{side}x{side} thumbnail of {path.name}"
 
 
+def _small(photos: Sequence[Path], rng: np.random.Generator, i: int) -> tuple:
+    """A photo shrunk to 64-200 px on its shorter side, lossless: bigger than "tiny", smaller than a tile."""
+    im, path = _photo_crop(photos, rng)
+    side = int(rng.integers(64, 201))
+    scale = side / min(im.width, im.height)
+    return im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale)))), \
+        f"{path.name} shrunk to {side} px on its shorter side"
+
+
 def _resaved(photos: Sequence[Path], rng: np.random.Generator, i: int) -> tuple:
     im, path = _photo_crop(photos, rng)
     scale = float(rng.uniform(0.5, 0.9))
@@ -270,7 +281,7 @@ def make_ood_corpus(out: str | Path, per_kind: int = 15, *, photos: Sequence[Pat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
-    plan = [k for k in kinds if not ((k in ("tiny", "photo-resaved") and not photos)
+    plan = [k for k in kinds if not ((k in PHOTO_KINDS and not photos)
                                      or ((k.startswith("speech") or k == "short-clip") and not speech))]
     total = len(plan) * per_kind
     for kind in plan:
@@ -300,6 +311,8 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
             im, note, quality = _resaved(photos, rng, i)
         elif kind == "tiny":
             im, note = _tiny(photos, rng, i)
+        elif kind == "photo-small":
+            im, note = _small(photos, rng, i)
         else:
             im, note = {"screenshot": _screenshot, "chart": _chart, "document": _document, "flat": _flat,
                         "gradient": _gradient}[kind](rng, i)

@@ -12,8 +12,8 @@ from deepfake_gui.core.errors import LayerScopeError
 from deepfake_gui.engine.false_accusation import false_accusation_job, read_genuine_manifest
 from deepfake_gui.engine.ood_corpus import KINDS, make_ood_corpus
 
-CONTENT_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "tone", "chord", "music", "noise",
-                 "short-clip")
+CONTENT_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-small", "tone", "chord",
+                 "music", "noise", "short-clip")
 
 
 @pytest.fixture(scope="module")
