@@ -314,17 +314,25 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
     if not scores and failed:
         raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
     from deepfake_gui.engine.face_gate import face_reasons, withheld_track_reasons
-    from deepfake_gui.engine.gate import apply_gate, content_check, enlargement_reasons, recompression_reasons
+    from deepfake_gui.engine.gate import (
+        apply_gate,
+        content_check,
+        domain_reasons,
+        enlargement_reasons,
+        recompression_reasons,
+    )
 
     check = content_check(path, info, decoder) if scores else None  # also measures noise for the verdict
     result = finish_result(result, info, scores, detectors, options, content=check)
     if scores:
         scored = [d for d in detectors if d.name in {s.detector for s in scores}]
-        result = apply_gate(result, check, recompression_reasons(path, info, scored, decoder)
-                            + enlargement_reasons(info, scored)
-                            + ([] if check is not None and check.reasons
-                               else face_reasons(path, info, scored, decoder))
-                            + withheld_track_reasons(result))
+        reasons = (recompression_reasons(path, info, scored, decoder) + enlargement_reasons(info, scored)
+                   + withheld_track_reasons(result))
+        leaning = result.verdict in ("fake", "real") or (result.probability or 0.0) >= 0.5
+        if leaning and not reasons and not (check is not None and check.reasons) and not domain_reasons(result):
+            # the face check (MTCNN) where a verdict would stand, or where the score leans to fake
+            reasons += face_reasons(path, info, scored, decoder)
+        result = apply_gate(result, check, reasons)
     _add_segments(result, info, [s for s in scores if not result.detectors.get(s.detector, {}).get("withheld")],
                   detectors, withhold=result.gate is not None)
     if undecoded:
