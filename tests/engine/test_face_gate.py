@@ -148,3 +148,31 @@ def test_a_silent_video_whose_picture_track_was_withheld_for_a_face_goes_through
                             detectors={"image-probe": {"verdict": "inconclusive", "withheld": why},
                                        "audio-probe": {"verdict": "fake"}})
     assert withheld_track_reasons(with_sound) == []  # the soundtrack's verdict stands
+
+
+def test_scan_checks_a_picture_for_a_face_only_where_its_verdict_would_stand_or_it_leans_fake(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from deepfake_gui.core.results import ScanResult
+    from deepfake_gui.engine.detectors import resolve_detectors
+    from deepfake_gui.engine.scan import ScanOptions, scan_job
+
+    paths = []
+    for seed in range(4):
+        path = tmp_path / f"photo{seed}.png"
+        Image.fromarray(noisy_rgb(320, 256, 10 + 20 * seed, seed=seed)).save(path)
+        paths.append(path)
+    checked = []
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: checked.append(rgb.shape) or 0.25)
+    detectors = [d for d in resolve_detectors(device="cpu") if d.modality == "image"]
+    results = [r for r in scan_job(paths, ScanOptions(device="cpu", keep_arrays=False, provenance=False),
+                                   detectors=detectors) if isinstance(r, ScanResult)]
+    expected = 0
+    for r in results:
+        codes = [x["code"] for x in (r.gate or {}).get("reasons", [])]
+        would = (r.gate or {}).get("verdict_before_gate", r.verdict)
+        if "face" in codes:
+            expected += 1
+            assert r.verdict == "inconclusive" and (would in ("fake", "real") or r.probability >= 0.5)
+        elif not codes:
+            assert r.verdict == "inconclusive" and r.probability < 0.5  # inside the band, leaning real: not checked
+    assert len(checked) == expected and expected >= 1  # these noise pictures are all called real by the default
