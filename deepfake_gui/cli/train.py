@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip the leave-one-generator-out / leave-one-source-out tables and held-out calibration")
     p.add_argument("--no-shortcut-audit", action="store_true",
                    help="skip the classic model on duration, loudness, size and colour statistics")
+    p.add_argument("--no-face-check", action="store_true",
+                   help="pictures: skip counting faces per class (MTCNN on every training picture, 0.1-0.4 s "
+                        "each); the bundle then never withholds verdicts on faces, even if only its fakes show them")
     p.add_argument("--fusion-encoders", default="clip-vit-b-32,resnet-101", metavar="CLIP,RESNET",
                    help="the two encoders of --encoder fusion (default: clip-vit-b-32,resnet-101)")
     mode = p.add_mutually_exclusive_group()
@@ -84,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                         augment_copies=args.augment_copies, robustness=robustness, seed=args.seed,
                         select_by=args.select_by, protocols=not args.no_protocols,
                         shortcut_audit=not args.no_shortcut_audit, image_tiles=args.image_tiles, C=args.C,
-                        map_head=map_head)
+                        map_head=map_head, face_check=not args.no_face_check)
     if args.encoder == "fusion":
         from deepfake_gui.engine.train_fusion import train_fusion_job
 

@@ -165,3 +165,22 @@ def test_cli_train_augment_flags(toy_images: Path, tmp_path: Path, capsys: pytes
     out = json.loads(capsys.readouterr().out)
     assert out["augmentation"]["policy"] == "social"
     assert set(out["robustness"]["conditions"]) == {"clean", "jpeg75"}
+
+
+def test_cli_no_face_check_reaches_the_training_options(toy_images: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from deepfake_gui.cli import main
+    from deepfake_gui.engine import train
+
+    seen = []
+
+    def stop_at_options(opts, cancel=None):
+        seen.append(opts)
+        raise LayerScopeError("stopped after reading the options")
+        yield
+
+    monkeypatch.setattr(train, "train_job", stop_at_options)
+    for flags, expected in (([], True), (["--no-face-check"], False)):
+        main(["train", "--data", str(toy_images), "--encoder", "test-efficientnet", "--layers", "1",
+              "--out", str(tmp_path / "f"), "--device", "cpu", *flags])
+        assert seen[-1].face_check is expected
