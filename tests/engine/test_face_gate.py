@@ -63,12 +63,19 @@ def test_training_counts_faces_per_class_and_marks_the_shortcut(tmp_path: Path, 
         paths.append(path)
         labels.append(int(i >= 20))
     faces = {tmp_path / f"{i:02d}.png" for i in range(20, 35)}  # 15 of 20 fakes, no genuine picture
+    from deepfake_gui.encoders.cache import FeatureCache
+
     loaded = iter(paths)
     monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: 0.3 if next(loaded) in faces else 0.0)
-    record, has_face = job_result(training_faces(paths, labels, CancelToken()))
+    cache = FeatureCache(tmp_path / "cache")
+    record, has_face = job_result(training_faces(paths, labels, CancelToken(), cache))
     assert record["withheld"] is True
     assert (record["real_with_face"], record["n_real"], record["fake_with_face"], record["n_fake"]) == (0, 20, 15, 20)
     assert has_face.tolist() == [False] * 20 + [True] * 15 + [False] * 5
+    # a retrain reads the shares back: no face detection at all
+    monkeypatch.setattr(face_gate, "largest_face_share", lambda rgb: pytest.fail("MTCNN ran again"))
+    again, mask = job_result(training_faces(paths, labels, CancelToken(), cache))
+    assert again == record and mask.tolist() == has_face.tolist() and cache.hits == 40
 
 
 def test_held_out_calibration_counts_only_the_pictures_scan_will_judge():
