@@ -31,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-shortcut-audit", action="store_true",
                    help="skip the classic model on duration, loudness, size and colour statistics")
     p.add_argument("--no-face-check", action="store_true",
-                   help="pictures: skip counting faces per class (MTCNN on every training picture, 0.1-0.4 s "
-                        "each); the bundle then never withholds verdicts on faces, even if only its fakes show them")
+                   help="pictures: skip counting faces per class (MTCNN on every training picture, once: "
+                        "cached); the bundle then never withholds verdicts on faces, even if only its fakes show them")
     p.add_argument("--fusion-encoders", default="clip-vit-b-32,resnet-101", metavar="CLIP,RESNET",
                    help="the two encoders of --encoder fusion (default: clip-vit-b-32,resnet-101)")
     mode = p.add_mutually_exclusive_group()
