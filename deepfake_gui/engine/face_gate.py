@@ -119,6 +119,13 @@ def faces_record(meta: dict) -> dict | None:
     return None
 
 
+def training_faces_said(record: dict) -> str:
+    """The training counts behind a face reason, in words."""
+    return (f"{record.get('fake_with_face')} of its {record.get('n_fake')} generated training pictures show a face "
+            f"and only {record.get('real_with_face')} of {record.get('n_real')} genuine ones, so to it a face looks "
+            "generated")
+
+
 def frames_face_reason(active, facts: dict) -> str | None:
     """Why a video's picture track is withheld: a face in its frames, for a detector that cannot judge faces."""
     record = faces_record(getattr(active.detector, "meta", None) or {})
@@ -126,9 +133,7 @@ def frames_face_reason(active, facts: dict) -> str | None:
     if record is None or not check.get("frames_with_face"):
         return None
     return (f"{active.name} found a face in {check['frames_with_face']} of {check['frames_checked']} frames checked; "
-            f"{record.get('fake_with_face')} of its {record.get('n_fake')} generated training pictures show a face "
-            f"and only {record.get('real_with_face')} of {record.get('n_real')} genuine ones, so to it a face looks "
-            "generated: it cannot tell genuine footage of a person from generated footage")
+            f"{training_faces_said(record)}: it cannot tell genuine footage of a person from generated footage")
 
 
 def withheld_track_reasons(result) -> list[dict[str, str]]:
@@ -147,12 +152,10 @@ def face_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[s
     """A picture with a face, for an image detector whose training made faces look generated: no verdict."""
     if info.modality != "image":
         return []
-    records = {}
-    for d in detectors:
-        meta = getattr(getattr(d, "detector", None), "meta", None) or {}
-        record = faces_record(meta)
-        if d.modality == "image" and not d.unavailable and record is not None:
-            records[d.name] = record
+    from deepfake_gui.engine.gate import image_detector_cards
+
+    records = {name: faces_record(meta) for name, meta in image_detector_cards(detectors)}
+    records = {name: record for name, record in records.items() if record is not None}
     if not records:
         return []
     from deepfake_gui.core.errors import FileStopped, LayerScopeError, MediaError
@@ -174,8 +177,6 @@ def face_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[s
     for name, record in sorted(records.items()):
         if share >= float(record.get("share_min", FACE_SHARE_MIN)):
             out.append({"code": "face", "message": (
-                f"{name}: a face ({share:.0%} of the picture); {record.get('fake_with_face')} of its "
-                f"{record.get('n_fake')} generated training pictures show a face and only "
-                f"{record.get('real_with_face')} of {record.get('n_real')} genuine ones, so to it a face looks "
-                "generated: it cannot tell a genuine portrait from a generated one")})
+                f"{name}: a face ({share:.0%} of the picture); {training_faces_said(record)}: it cannot tell a "
+                "genuine portrait from a generated one")})
     return out

@@ -63,6 +63,15 @@ def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
     return out
 
 
+def image_detector_cards(detectors: list) -> list[tuple[str, dict]]:
+    """(name, detector.json) of each usable picture detector, by name: what the picture checks read."""
+    out = []
+    for d in sorted(detectors, key=lambda d: d.name):
+        if d.modality == "image" and not d.unavailable:
+            out.append((d.name, getattr(getattr(d, "detector", None), "meta", None) or {}))
+    return out
+
+
 def recompression_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[str, str]]:
     """A JPEG re-compressed harder than every picture an image detector was trained on: not measured, so no verdict.
 
@@ -71,11 +80,10 @@ def recompression_reasons(path: Path, info, detectors: list, decoder=None) -> li
     if info.modality != "image":
         return []
     floors = {}
-    for d in detectors:
-        meta = getattr(getattr(d, "detector", None), "meta", None) or {}
+    for name, meta in image_detector_cards(detectors):
         floor = (meta.get("domain_profile") or {}).get("jpeg_quality_min")
-        if d.modality == "image" and not d.unavailable and isinstance(floor, int | float):
-            floors[d.name] = floor
+        if isinstance(floor, int | float):
+            floors[name] = floor
     if not floors:
         return []
     from deepfake_gui.engine.decoding import LocalDecoder
@@ -115,12 +123,11 @@ def enlargement_reasons(info, detectors: list) -> list[dict[str, str]]:
         return []
     short = min(int(info.width), int(info.height))
     out = []
-    for d in sorted(detectors, key=lambda d: d.name):
-        meta = getattr(getattr(d, "detector", None), "meta", None) or {}
+    for name, meta in image_detector_cards(detectors):
         floor = smallest_training_side(meta)
-        if d.modality == "image" and not d.unavailable and floor is not None and short < floor:
+        if floor is not None and short < floor:
             out.append({"code": "enlarged", "message": (
-                f"{d.name}: {info.width}x{info.height} px, smaller than its training pictures ({floor} px a side or "
+                f"{name}: {info.width}x{info.height} px, smaller than its training pictures ({floor} px a side or "
                 "more); enlarged, a genuine photo looks smooth like a generator's output")})
     return out
 

@@ -65,7 +65,6 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     pending: list[np.ndarray] = []
     owners: list[int] = []  # frame number of each pending crop
     n_faces = 0
-    small = False
     shortest = 1 << 30  # the frames' shorter side, in pixels
 
     def flush() -> None:
@@ -94,7 +93,6 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
         items, faces = _frame_items(frame.image, size, options, device)
         if face_record is not None and frame_no % face_every == 0 and len(face_shares) < 2 * FACE_CHECKS:
             face_shares.append(largest_face_share(frame.image))
-        small = small or min(frame.image.shape[:2]) < size
         shortest = min(shortest, *frame.image.shape[:2])
         n_faces += faces
         times.append(frame.time_s)
@@ -119,7 +117,8 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
               "band_score": detector.file_calibration.band_scores,
               "platt": (detector.file_calibration.platt.a, detector.file_calibration.platt.b)}
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
-             "frames_per_second": options.frames_per_second, "small_frames": small, "frame_short_side": shortest}
+             "frames_per_second": options.frames_per_second, "small_frames": shortest < size,
+             "frame_short_side": shortest}
     if face_record is not None:  # the detector cannot judge faces (engine/face_gate.py): were there any?
         share_min = float(face_record.get("share_min", 0.03))
         facts["face_check"] = {"frames_checked": len(face_shares),
