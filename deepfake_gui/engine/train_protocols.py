@@ -111,8 +111,8 @@ def held_out_calibration(X: np.ndarray, data, logo, classifier: str, C: float = 
         fake_rows.append(rows[keep])
         fake_scores.append(logo.scores[name][keep])
     real_rows, real_scores = real_scores_held_out_by_source(X, data, classifier, C)
-    real_scores = real_scores[judged[real_rows]] if len(real_rows) else real_scores
-    real_rows = real_rows[judged[real_rows]] if len(real_rows) else real_rows
+    keep = judged[real_rows]
+    real_rows, real_scores = real_rows[keep], real_scores[keep]
     if not fake_rows or len(real_rows) < 5:
         return None
     scores = np.concatenate([*fake_scores, real_scores])
