@@ -19,6 +19,7 @@ import numpy as np
 
 def main() -> None:
     from deepfake_gui.analysis.metrics import roc_auc
+    from deepfake_gui.core.jobs import job_result
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
@@ -29,12 +30,7 @@ def main() -> None:
     n_ref = int(sys.argv[4]) if len(sys.argv) > 4 else 30
     weight = float(sys.argv[5]) if len(sys.argv) > 5 else 5.0
     data = load_datasets(["../shared/data/audio", "../shared/data/wild-audio"])
-    gen = collect_features(build_encoder(name, "cpu"), data.paths, cache=FeatureCache())
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        matrices, _ = stop.value
+    matrices, _ = job_result(collect_features(build_encoder(name, "cpu"), data.paths, cache=FeatureCache()))
     X = np.concatenate([matrices[i].astype(np.float64) for i in layers], axis=1)
     y = np.asarray(data.labels).astype(int)
     sources = np.asarray(data.item_sources())

@@ -20,6 +20,7 @@ import numpy as np
 
 def held_out_verdicts(data, encoder_name: str, layers: list[int], C: float):
     from deepfake_gui.analysis.calibration import verdict
+    from deepfake_gui.core.jobs import job_result
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
@@ -28,12 +29,7 @@ def held_out_verdicts(data, encoder_name: str, layers: list[int], C: float):
     from deepfake_gui.probes.protocols import leave_one_generator_out
 
     encoder = build_encoder(encoder_name, "cpu")
-    gen = collect_features(encoder, data.paths, cache=FeatureCache())
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        matrices, records = stop.value
+    matrices, records = job_result(collect_features(encoder, data.paths, cache=FeatureCache()))
     assert all(r.pooled is not None for r in records), "a file failed to extract"
     X = np.concatenate([matrices[i].astype(np.float64) for i in layers], axis=1)
     y = np.asarray(data.labels).astype(int)

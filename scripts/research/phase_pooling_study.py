@@ -43,16 +43,13 @@ def phase_moments(paths: list[str], sizes=(384, 448), cache: Path | None = None)
 
 
 def whisper_layer(paths: list[str], layer: int = 1) -> np.ndarray:
+    from deepfake_gui.core.jobs import job_result
     from deepfake_gui.encoders.cache import FeatureCache
     from deepfake_gui.encoders.extract import collect_features
     from deepfake_gui.encoders.registry import build_encoder
 
-    gen = collect_features(build_encoder("whisper-tiny-en", "cpu"), paths, cache=FeatureCache())
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        matrices, _records = stop.value
+    matrices, _records = job_result(collect_features(build_encoder("whisper-tiny-en", "cpu"), paths,
+                                                     cache=FeatureCache()))
     return matrices[layer].astype(np.float64)
 
 
