@@ -22,11 +22,15 @@ OPUS_BITRATE = 16_000
 MP3_BITRATE = 16_000
 # codec -> (PyAV encoder, container format); both take 8 kHz mono input directly
 CODECS = {"opus": ("libopus", "ogg"), "mp3": ("libmp3lame", "mp3")}
-# Codecs only the round trip offers (``encode`` keeps its two-codec contract): FFmpeg's native AAC-LC in ADTS.
-ROUNDTRIP_CODECS = {**CODECS, "aac": ("aac", "adts")}
+# Codecs only the round trip offers (``encode`` keeps its two-codec contract): FFmpeg's native AAC-LC in ADTS,
+# and the two voice codecs of phone calls, 8 kHz only: AMR-NB (GSM / 3G mobile calls; opencore-amr, bundled
+# with PyAV's FFmpeg) and G.711 mu-law (landlines, most VoIP trunks).
+ROUNDTRIP_CODECS = {**CODECS, "aac": ("aac", "adts"), "amr_nb": ("libopencore_amrnb", "amr"),
+                    "mulaw": ("pcm_mulaw", "wav")}
 # samples of encoder priming the decoder does not remove (raw ADTS carries no edit list)
 PRIMING = {"aac": 1024}
 MAX_ALIGN_LAG = 32  # samples of residual codec delay searched for (4 ms at 8 kHz)
+ALIGN_LAG = {"amr_nb": 80}  # AMR-NB's decoder leaves about 40 samples (5 ms) of delay
 
 
 def _frame(samples: np.ndarray, rate: int):
@@ -105,7 +109,7 @@ def codec_roundtrip(samples: np.ndarray, rate: int, codec: str, bitrate: int) ->
     if codec not in ROUNDTRIP_CODECS:
         raise ValueError(f"codec must be one of {sorted(ROUNDTRIP_CODECS)}, got {codec!r}")
     y = decode(_encode(x, rate, *ROUNDTRIP_CODECS[codec], bitrate), rate)[PRIMING.get(codec, 0):]
-    lag = best_lag(x, y)
+    lag = best_lag(x, y, ALIGN_LAG.get(codec, MAX_ALIGN_LAG))
     y = y[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, dtype=np.float32), y])
     n = len(x)
     return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
@@ -189,6 +193,21 @@ def bandpass(samples: np.ndarray, rate: int, low_hz: float = 300.0, high_hz: flo
 def telephone(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.ndarray:
     """A narrow-band call: resampled through ``phone_rate`` and band-passed to 300-3400 Hz, at ``rate``."""
     return bandpass(resample_roundtrip(samples, rate, phone_rate), rate)
+
+
+def phone_call(samples: np.ndarray, rate: int, codec: str, bitrate: int, phone_rate: int = 8_000) -> np.ndarray:
+    """A call through a voice codec: to ``phone_rate``, band-passed to 300-3400 Hz, encoded, decoded, at ``rate``."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x = _mono(samples)
+    g = gcd(int(rate), int(phone_rate))
+    narrow = bandpass(resample_poly(x.astype(np.float64), phone_rate // g, rate // g).astype(np.float32), phone_rate)
+    coded = codec_roundtrip(narrow, phone_rate, codec, bitrate)
+    back = resample_poly(coded.astype(np.float64), rate // g, phone_rate // g)
+    n = len(x)
+    return (back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))).astype(np.float32)
 
 
 def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:

@@ -158,6 +158,11 @@ _REGISTRY: tuple[Condition, ...] = (
               _audio(lambda x, rng: audio.resample_roundtrip(x, AUDIO_RATE, 8_000))),
     Condition("phone8k", _A, "phone", 1, "telephone: through 8 kHz, band-pass 300-3400 Hz", ".flac",
               _audio(lambda x, rng: audio.telephone(x, AUDIO_RATE))),
+    Condition("landline_ulaw", _A, "phone", 1, "landline call: through 8 kHz, band-pass 300-3400 Hz, G.711 mu-law",
+              ".flac", _audio(lambda x, rng: audio.phone_call(x, AUDIO_RATE, "mulaw", 64_000))),
+    Condition("mobile_amr12k", _A, "phone", 2, "mobile call: through 8 kHz, band-pass 300-3400 Hz, AMR-NB 12.2 kbit/s "
+              "(the GSM / 3G voice codec)", ".flac",
+              _audio(lambda x, rng: audio.phone_call(x, AUDIO_RATE, "amr_nb", 12_200))),
     Condition("noise20db", _A, "noise", 1, "white Gaussian noise at 20 dB SNR (seeded)", ".flac",
               _audio(lambda x, rng: audio.add_noise(x, 20.0, rng))),
     Condition("noise10db", _A, "noise", 2, "white Gaussian noise at 10 dB SNR (seeded)", ".flac",

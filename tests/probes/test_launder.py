@@ -73,17 +73,37 @@ def test_image_file_transforms(tmp_path: Path, media_files: dict[str, Path]) -> 
 
 
 # ------------------------------------------------------------------ audio
-@pytest.mark.parametrize("codec", ["opus", "mp3"])
-def test_codec_roundtrip_keeps_length_pitch_and_is_deterministic(codec: str) -> None:
+@pytest.mark.parametrize(("codec", "bitrate"), [("opus", 16_000), ("mp3", 16_000), ("amr_nb", 12_200),
+                                               ("mulaw", 64_000)])
+def test_codec_roundtrip_keeps_length_pitch_and_is_deterministic(codec: str, bitrate: int) -> None:
     x = tone(440.0)
-    y = laudio.codec_roundtrip(x, RATE, codec, 16_000)
+    y = laudio.codec_roundtrip(x, RATE, codec, bitrate)
     assert y.shape == x.shape and y.dtype == np.float32
-    assert np.array_equal(y, laudio.codec_roundtrip(x, RATE, codec, 16_000))
+    assert np.array_equal(y, laudio.codec_roundtrip(x, RATE, codec, bitrate))
     assert abs(peak_hz(y) - 440.0) < 5.0
     inner = slice(800, -800)  # codec start-up and the last frame are not waveform-exact
     assert np.corrcoef(x[inner], y[inner])[0, 1] > 0.9
     assert not np.array_equal(x, y)
     assert abs(np.sqrt(np.mean(y[inner] ** 2)) - np.sqrt(np.mean(x[inner] ** 2))) < 0.1
+
+
+def test_phone_calls_keep_the_voice_band_and_the_mobile_codec_changes_more() -> None:
+    rate = 16_000
+    t = np.arange(rate * 2) / rate
+    x = (0.3 * np.sin(2 * np.pi * 1000 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+         + 0.1 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    narrow = laudio.telephone(x, rate)
+    landline = laudio.phone_call(x, rate, "mulaw", 64_000)
+    mobile = laudio.phone_call(x, rate, "amr_nb", 12_200)
+    spec = lambda y: np.abs(np.fft.rfft(y[rate // 4: -rate // 4]))  # noqa: E731
+    f = np.fft.rfftfreq(len(x) - rate // 2, 1 / rate)
+    for y in (landline, mobile):
+        assert y.shape == x.shape
+        assert spec(y)[(f > 5500) & (f < 6500)].max() < 0.01 * spec(x)[(f > 5500) & (f < 6500)].max()
+        assert abs(f[np.argmax(spec(y))] - 1000) < 5
+    inner = slice(rate // 4, -rate // 4)
+    agree = lambda y: np.corrcoef(narrow[inner], y[inner])[0, 1]  # noqa: E731
+    assert agree(landline) > 0.99 > agree(mobile) > 0.5  # G.711 is near-transparent; AMR is not
 
 
 def test_low_bitrate_codecs_change_noise_far_more_than_a_tone() -> None:
