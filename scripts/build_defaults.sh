@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the shipped default detectors from the shared development data, with their
 # leave-one-generator-out / leave-one-source-out tables, held-out calibration, domain gate
-# and shortcut audit in each model card. Features are cached (FeatureCache), so a rerun
-# retrains in minutes. Usage: bash scripts/build_defaults.sh [SHARED_DATA] [OUT]
+# and shortcut audit in each model card, and the voice-codec check of the gate. Features are
+# cached (FeatureCache), so a rerun retrains in minutes. Usage: bash scripts/build_defaults.sh [SHARED_DATA] [OUT]
 #   SHARED_DATA defaults to ../shared/data, OUT to models/.
 # With a network, the same recipe works for any encoder of the registry: replace
 # --encoder (e.g. clip-vit-l-14, wav2vec2-base, wavlm-base-plus) after `layerscope models fetch NAME`.
@@ -28,4 +28,6 @@ AUDIO_DOMAIN="read speech: 8 kHz telephone IVR prompts (4 speakers; en, fr, it, 
   --domain-note "photographs (224 px tiles of desktop-wallpaper photos; 90 standard test photos up to 512 px) against four autoencoder decoders, StyleGAN2 faces and Stable Diffusion 1.x / 2.x outputs, scored on native-resolution tiles" \
   > "$OUT/image-effnet.train.json"
 for bundle in audio-whisper audio-phase image-effnet; do mv "$OUT/$bundle.train.json" "$OUT/$bundle/train-report.json"; done
-echo "rebuilt $OUT/audio-whisper, $OUT/audio-phase and $OUT/image-effnet" >&2
+# The phone-call check in front of every sound verdict (README, "When LayerScope does not answer", check 1).
+.venv/bin/python scripts/build_voice_codec_check.py "$DATA/audio" "$DATA/wild-audio" > /dev/null
+echo "rebuilt $OUT/audio-whisper, $OUT/audio-phase, $OUT/image-effnet and deepfake_gui/engine/voice_codec_check" >&2

@@ -5,7 +5,9 @@ detectors score whatever they are given. Two kinds of checks stand in front of
 the verdict:
 
 - **content** (analysis/content.py): too small, flat, synthetic graphics, silence,
-  too short, noise, tones or music: there is nothing a detector can judge;
+  too short, noise, tones or music: there is nothing a detector can judge; speech
+  through a phone call's voice codec (engine/voice_codec.py): the detectors cannot
+  tell a genuine call from a generated one;
 - **domain** (``detector.out_of_domain``, calibrated on held-out sources when the
   bundle carries a ``domain_gate``): the features lie further from the training
   data than the files of sources the detector never saw.
@@ -45,12 +47,29 @@ def content_check(path: Path, info, decoder=None):
         if info.modality == "image":
             return check_image(decoder.image(path))
         if info.modality == "audio":
-            return check_audio(decoder.audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S), CHECK_RATE)
+            audio = decoder.audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S)
+            return voice_codec_check(check_audio(audio, CHECK_RATE), audio)
     except FileStopped:
         raise
     except (LayerScopeError, ValueError, OSError):
         return None
     return None
+
+
+def voice_codec_check(check, audio):
+    """Speech that passed the content checks, checked for a phone call's voice codec (engine/voice_codec.py)."""
+    from deepfake_gui.engine.voice_codec import shipped_check
+
+    codec = shipped_check() if check.judgeable else None
+    if codec is None:
+        return check
+    score = codec.score(audio)
+    check.stats["voice_codec_score"] = score
+    reason = codec.reason(score)
+    if reason is not None:
+        check.kind = "phone-call"
+        check.reasons.append(reason)
+    return check
 
 
 def domain_reasons(result: ScanResult) -> list[dict[str, str]]:

@@ -23,9 +23,10 @@ import numpy as np
 
 IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved", "photo-small")
 AUDIO_KINDS = ("tone", "chord", "music", "noise", "speech-44k", "speech-48k", "speech-aac", "speech-mp3",
-               "short-clip")
-ADDED_KINDS = ("photo-small",)  # later kinds go last, so that every earlier kind keeps its seed and its files
-KINDS = tuple(k for k in IMAGE_KINDS if k not in ADDED_KINDS) + AUDIO_KINDS + ADDED_KINDS
+               "short-clip", "speech-landline", "speech-mobile")
+# later kinds go last, so that every earlier kind keeps its seed and its files
+ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile")
+KINDS = tuple(k for k in IMAGE_KINDS + AUDIO_KINDS if k not in ADDED_KINDS) + ADDED_KINDS
 PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small")
 
 _TEXT = ("the report said that results were measured on held out data and the figures show how each detector "
@@ -326,6 +327,8 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
         path = folder / f"{stem}.wav"
         _write_wav(path, x, rate)
         return path, f"{note}, {rate} Hz"
+    if kind in ("speech-landline", "speech-mobile"):
+        return _call(kind, folder, stem, i, rng, speech)
     rate = {"speech-44k": 44100, "speech-48k": 48000}.get(kind, 44100)
     x, source = _speech(speech, rng, rate)
     x = 0.9 * x / max(np.abs(x).max(), 1e-9)
@@ -340,3 +343,26 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
     path = folder / f"{stem}.wav"
     _write_wav(path, x, rate)
     return path, f"{source.name} at {rate} Hz"
+
+
+def _call(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, speech: Sequence[Path]
+          ) -> tuple[Path, str]:
+    """Genuine speech through a simulated phone call, saved as a call recording is: in the call's own
+    format (8 kHz mu-law WAV, AMR) or decoded to a 16 kHz WAV."""
+    from deepfake_gui.launder import audio
+
+    x, source = _speech(speech, rng, 16000)
+    x = (0.9 * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
+    if kind == "speech-landline":
+        codec, bitrate, label = "mulaw", 64_000, "G.711 mu-law"
+    else:
+        bitrate = int(rng.choice([7_950, 10_200, 12_200]))
+        codec, label = "amr_nb", f"AMR-NB {bitrate / 1000:g} kbit/s"
+    if i % 2 == 0:  # the call's own file: 8 kHz, still coded
+        data, ext = audio.encoded_file(audio.narrowband(x, 16000), 8000, codec, bitrate)
+        path = folder / f"{stem}.{ext}"
+        path.write_bytes(data)
+        return path, f"{source.name} through a call ({label}), as recorded"
+    path = folder / f"{stem}.wav"
+    _write_wav(path, audio.phone_call(x, 16000, codec, bitrate), 16000)
+    return path, f"{source.name} through a call ({label}), decoded to 16 kHz WAV"

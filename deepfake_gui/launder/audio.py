@@ -195,19 +195,34 @@ def telephone(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.nda
     return bandpass(resample_roundtrip(samples, rate, phone_rate), rate)
 
 
+def narrowband(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.ndarray:
+    """What a phone line carries: the samples at ``phone_rate`` (polyphase), band-passed to 300-3400 Hz."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(rate), int(phone_rate))
+    low = resample_poly(_mono(samples).astype(np.float64), phone_rate // g, rate // g).astype(np.float32)
+    return bandpass(low, phone_rate)
+
+
 def phone_call(samples: np.ndarray, rate: int, codec: str, bitrate: int, phone_rate: int = 8_000) -> np.ndarray:
     """A call through a voice codec: to ``phone_rate``, band-passed to 300-3400 Hz, encoded, decoded, at ``rate``."""
     from math import gcd
 
     from scipy.signal import resample_poly
 
-    x = _mono(samples)
+    coded = codec_roundtrip(narrowband(samples, rate, phone_rate), phone_rate, codec, bitrate)
     g = gcd(int(rate), int(phone_rate))
-    narrow = bandpass(resample_poly(x.astype(np.float64), phone_rate // g, rate // g).astype(np.float32), phone_rate)
-    coded = codec_roundtrip(narrow, phone_rate, codec, bitrate)
     back = resample_poly(coded.astype(np.float64), rate // g, phone_rate // g)
-    n = len(x)
+    n = len(samples)
     return (back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))).astype(np.float32)
+
+
+def encoded_file(samples: np.ndarray, rate: int, codec: str, bitrate: int) -> tuple[bytes, str]:
+    """(bytes, extension) of a file in ``codec``'s own container: any codec the round trip offers."""
+    encoder, container = ROUNDTRIP_CODECS[codec]
+    return _encode(samples, rate, encoder, container, bitrate), {"adts": "aac"}.get(container, container)
 
 
 def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:

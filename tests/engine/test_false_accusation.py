@@ -39,6 +39,19 @@ def test_corpus_has_one_genuine_file_per_kind_and_rebuilds_identically(corpus: P
     assert set(KINDS) >= set(CONTENT_KINDS) and len(KINDS) >= 14
 
 
+def test_call_kinds_are_call_recordings_as_recorded_and_decoded(tmp_path: Path) -> None:
+    from deepfake_gui.media import load_audio, probe
+
+    speech = write_wav(tmp_path / "src.wav", speechlike(16000, 2.0))
+    manifest = make_ood_corpus(tmp_path / "calls", 2, speech=[speech], kinds=("speech-landline", "speech-mobile"))
+    found = {(k, probe(p).codec, probe(p).sample_rate) for p, k in read_genuine_manifest(manifest)}
+    assert found == {("speech-landline", "pcm_mulaw", 8000), ("speech-landline", "pcm_s16le", 16000),
+                     ("speech-mobile", "amr_nb", 8000), ("speech-mobile", "pcm_s16le", 16000)}
+    for path, _ in read_genuine_manifest(manifest):
+        x = load_audio(path, 16000)
+        assert abs(len(x) - 32000) < 400 and abs(x).max() > 0.1  # the whole utterance, still loud
+
+
 def test_manifest_must_hold_genuine_files_with_a_kind(tmp_path: Path) -> None:
     (tmp_path / "manifest.csv").write_text("path,label,kind\na.png,fake,chart\n")
     with pytest.raises(LayerScopeError, match="genuine"):
