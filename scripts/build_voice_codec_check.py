@@ -76,36 +76,33 @@ def _through_file(narrow: np.ndarray, codec: str | None, bitrate: int) -> np.nda
         return load_audio(path, RATE)
 
 
+# channel name -> (codec, bit rate): calls resampled by scipy, calls saved as 8 kHz files, wideband round trips
+CALLS = {"ulaw": ("mulaw", 64_000), "amr12": ("amr_nb", 12_200), "amr475": ("amr_nb", 4_750)}
+CALL_FILES = {"band_file": (None, 0), "ulaw_file": ("mulaw", 64_000), "amr12_file": ("amr_nb", 12_200),
+              "amr475_file": ("amr_nb", 4_750), "opus_nb_file": ("opus", 12_000)}
+WIDEBAND = {"opus16k": ("opus", 16_000), "mp3_32k": ("mp3", 32_000), "aac24k": ("aac", 24_000)}
+
+
 def channel(x: np.ndarray, name: str, seed: int = 0) -> np.ndarray:
     """The recording through one channel, at 16 kHz (same length, but for "_file" channels: the decoder's)."""
     from deepfake_gui.launder import audio
 
-    if name == "amr795_wide_file":
-        return _through_file(_narrow(x), "amr_nb", 7_950)
-    if name.endswith("_file"):
-        codec, bitrate = {"band_file": (None, 0), "ulaw_file": ("mulaw", 64_000), "amr12_file": ("amr_nb", 12_200),
-                          "amr475_file": ("amr_nb", 4_750), "opus_nb_file": ("opus", 12_000)}[name]
-        return _through_file(audio.narrowband(x, RATE), codec, bitrate)
+    if name in CALLS:
+        return audio.phone_call(x, RATE, *CALLS[name])
+    if name in CALL_FILES:
+        return _through_file(audio.narrowband(x, RATE), *CALL_FILES[name])
+    if name in WIDEBAND:
+        return audio.codec_roundtrip(x, RATE, *WIDEBAND[name])
     if name == "clean":
         return x
     if name == "band":
         return audio.telephone(x, RATE)
-    if name == "ulaw":
-        return audio.phone_call(x, RATE, "mulaw", 64_000)
-    if name == "amr12":
-        return audio.phone_call(x, RATE, "amr_nb", 12_200)
-    if name == "amr475":
-        return audio.phone_call(x, RATE, "amr_nb", 4_750)
+    if name == "amr795_wide_file":
+        return _through_file(_narrow(x), "amr_nb", 7_950)
     if name == "amr12_wide":
         return _wide(audio.codec_roundtrip(_narrow(x), 8_000, "amr_nb", 12_200), len(x))
     if name == "opus_nb":
         return _wide(audio.codec_roundtrip(audio.bandpass(_narrow(x), 8_000), 8_000, "opus", 12_000), len(x))
-    if name == "opus16k":
-        return audio.codec_roundtrip(x, RATE, "opus", 16_000)
-    if name == "mp3_32k":
-        return audio.codec_roundtrip(x, RATE, "mp3", 32_000)
-    if name == "aac24k":
-        return audio.codec_roundtrip(x, RATE, "aac", 24_000)
     if name == "noise20db":
         return audio.add_noise(x, 20.0, np.random.default_rng(seed))
     raise ValueError(f"unknown channel {name!r}")
