@@ -160,6 +160,19 @@ def gate_reasons(result: ScanResult) -> tuple[list[str], str | None]:
     return reasons, (str(suggestion) if suggestion else None)
 
 
+def detector_verdict(result: ScanResult, entry: dict[str, Any]) -> str:
+    """A detector's own call as its row shows it: "withheld" where the gate withheld the file's verdict.
+
+    The gate's reasons, shown above the rows, say why the file is not judged (a phone call, a chart, a face);
+    a red "fake" in a row under them would read as an accusation the tool does not make. The detector's own
+    call stays in the JSON and its P(fake) in the row.
+    """
+    verdict = entry.get("verdict")
+    if result.gate and result.verdict not in ("fake", "real") and verdict in ("fake", "real"):
+        return "withheld"
+    return str(verdict or "—")
+
+
 def region_box(heatmap: dict[str, Any] | None) -> tuple[int, int, int, int] | None:
     """The heatmap head's suspected region as (x0, y0, x1, y1) picture pixels, when it found one."""
     region = (heatmap or {}).get("region")

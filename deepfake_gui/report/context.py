@@ -14,6 +14,7 @@ from typing import Any
 
 from deepfake_gui.core.present import (
     caveat_groups,
+    detector_verdict,
     domain_caveat,
     fmt_number,
     fmt_prob,
@@ -169,7 +170,7 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
     for name, d in result.detectors.items():
         info = result.detector_info.get(name)
         detectors.append({
-            "name": name, "track": d.get("track") or "—", "verdict": d.get("verdict") or "—",
+            "name": name, "track": d.get("track") or "—", "verdict": detector_verdict(result, d),
             "probability": fmt_prob(d.get("probability")), "score": fmt_number(d.get("score"), ".2f"),
             "threshold": fmt_prob(d.get("threshold")), "band": _band(d), "auc": card_auc(info),
             "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—",

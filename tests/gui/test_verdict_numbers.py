@@ -61,6 +61,24 @@ def test_the_report_shows_the_gates_reasons_under_the_verdict() -> None:
     assert 'class="gate"' not in render_html([_result()])
 
 
+def test_a_gated_files_detector_rows_say_withheld_not_fake(qtbot) -> None:
+    """A phone call the gate withheld: the lead's own "fake" must not sit in red under the reasons."""
+    from deepfake_gui.core.present import detector_verdict
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    gated = _result(gate=GATE, detectors={"det-a": {"track": "audio", "probability": 0.98, "verdict": "fake",
+                                                     "threshold": 0.75, "inconclusive_band": [0.58, 0.75]}})
+    card = VerdictCard(gated)
+    qtbot.addWidget(card)
+    assert card.detector_rows[0]["verdict"].text() == "withheld"
+    assert card.detector_rows[0]["probability"].text() == "0.980"  # the score is still shown
+    row = render_html([gated]).split("<td>det-a</td>", 1)[1].split("</tr>", 1)[0]
+    assert "<td>withheld</td>" in row and "fake" not in row
+    committed = _result("fake", 0.98, detectors=gated.detectors)
+    assert detector_verdict(committed, committed.detectors["det-a"]) == "fake"  # no gate: the call stands
+    assert detector_verdict(gated, {"verdict": "inconclusive"}) == "inconclusive"
+
+
 def test_attribution_only_for_a_file_called_fake_and_never_real(qtbot) -> None:
     from deepfake_gui.gui.batch_model import COLUMN_INDEX, ResultTableModel
     from deepfake_gui.gui.views.verdict_card import VerdictCard

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from deepfake_gui.core.present import (
     caveat_groups,
+    detector_verdict,
     fmt_number,
     fmt_prob,
     gate_reasons,
@@ -270,13 +271,14 @@ class VerdictCard(QFrame):
             cells = {
                 "name": _label(_detector_title(name, info, d.get("reference")), wrap=False),
                 "track": _label(str(d.get("track") or "—"), wrap=False),
-                "verdict": _label(str(d.get("verdict") or "—"), wrap=False),
+                "verdict": _label(detector_verdict(self.result, d), wrap=False),
                 "probability": _label(fmt_prob(d.get("probability")), wrap=False),
                 "threshold": _label(fmt_number(d.get("threshold"), ".2f"), wrap=False),
                 "auc": _label(fmt_number((info or {}).get("logo_auc" if unseen else "cv_auc"), ".3f"), wrap=False),
             }
             cells["name"].setStyleSheet("font-weight: bold; margin-top: 3px;")
-            cells["verdict"].setStyleSheet(f"color: {verdict_text_color(d.get('verdict'))}; font-weight: bold;")
+            cells["verdict"].setStyleSheet(f"color: {verdict_text_color(detector_verdict(self.result, d))}; "
+                                           "font-weight: bold;")
             band = d.get("inconclusive_band") or []
             cells["threshold"].setToolTip(f"inconclusive between {band[0]:.2f} and {band[1]:.2f}; calibration: "
                                           f"{d.get('calibration')}; aggregation: {d.get('aggregation')}"
