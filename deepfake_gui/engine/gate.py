@@ -58,9 +58,16 @@ def content_check(path: Path, info, decoder=None):
 
 def voice_codec_check(check, audio):
     """Speech that passed the content checks, checked for a phone call's voice codec (engine/voice_codec.py)."""
-    from deepfake_gui.engine.voice_codec import shipped_check
+    from deepfake_gui.engine.voice_codec import VoiceCodecCheckError, shipped_check
 
-    codec = shipped_check() if check.judgeable else None
+    if not check.judgeable:
+        return check
+    try:
+        codec = shipped_check()
+    except VoiceCodecCheckError as exc:  # a damaged install: no verdict rather than a call called fake
+        check.reasons.append({"code": "check-unavailable", "message": (
+            f"the phone-call check could not run ({exc}); without it a genuine call could be called fake")})
+        return check
     if codec is None:
         return check
     score = codec.score(audio)

@@ -110,6 +110,13 @@ def test_gate_adds_the_reason_only_when_it_fires(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(vc, "shipped_check", lambda: _check(threshold=low + 0.01))
     quiet = voice_codec_check(ContentCheck("speech-like", {}), x)
     assert quiet.reasons == [] and quiet.kind == "speech-like"
+    def broken() -> VoiceCodecCheck:
+        raise VoiceCodecCheckError("/x/voice_codec.safetensors: w1 must be (199, 128) finite numbers")
+
+    monkeypatch.setattr(vc, "shipped_check", broken)
+    damaged = voice_codec_check(ContentCheck("speech-like", {}), x)
+    assert [r["code"] for r in damaged.reasons] == ["check-unavailable"]
+    assert "/x/voice_codec.safetensors" in damaged.reasons[0]["message"]
     tone = ContentCheck("tone-or-music", {}, [{"code": "not-speech", "message": "tones"}])
     assert voice_codec_check(tone, x).reasons == tone.reasons  # already withheld: not scored
     assert "voice_codec_score" not in tone.stats
