@@ -157,3 +157,15 @@ def test_pyproject_licence_is_an_spdx_string_and_builds_without_deprecation_warn
     metadata = next((tmp_path / "meta").glob("*.dist-info/METADATA")).read_text(encoding="utf-8")
     assert "License-Expression: MIT" in metadata
     assert "License-File: LICENSE" in metadata
+
+
+def test_every_package_data_folder_travels_in_the_bundle() -> None:
+    """A data folder pip installs (pyproject package-data) but PyInstaller leaves out breaks only the bundle."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    folders = {str(Path("deepfake_gui") / p).rsplit("/", 1)[0] for p in patterns["deepfake_gui"] if "/" in p}
+    spec = SPEC.read_text(encoding="utf-8")
+    assert folders == {"deepfake_gui/report/templates", "deepfake_gui/engine/voice_codec_check"}
+    for folder in folders:
+        assert f'"{folder}"' in spec, folder
