@@ -189,7 +189,7 @@ def decided_alone(active, track: str, others: list[tuple[str, str | None]], verd
                 f"{LONE_FAKE_FLOOR:.2f} or more, because {figures}, and genuine speech that went through one can "
                 "score this high", True)
     return (f"only {active.name} says {verdict} ({said}); {figures}, so if this {track} may have been through "
-            f"one, the {verdict} verdict is unproven", False)
+            f"one, the {verdict} {UNPROVEN}", False)
 
 
 def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackScore]) -> list[str]:
@@ -207,6 +207,7 @@ def short_clip_caveats(duration_s: float, window_s: float, scores: list[TrackSco
 
 
 UPSCALED = "was upscaled"  # the small-picture caveat; the gate's "enlarged" reason says it instead
+UNPROVEN = "verdict is unproven"  # ends a lone lead's caveat; a gated file has no verdict left to doubt
 
 
 def file_caveats(info, scores: list[TrackScore], options) -> list[str]:

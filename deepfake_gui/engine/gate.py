@@ -193,10 +193,12 @@ def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | Non
     for track in result.components.values():
         if isinstance(track, dict) and track.get("verdict") in ("fake", "real"):
             track["verdict"] = "inconclusive"
-    if any(r["code"] == "enlarged" for r in reasons):  # the reason says what the small-picture caveat said
-        from deepfake_gui.engine.caveat_rules import UPSCALED
+    from deepfake_gui.engine.caveat_rules import UNPROVEN, UPSCALED
 
+    if any(r["code"] == "enlarged" for r in reasons):  # the reason says what the small-picture caveat said
         result.caveats = [c for c in result.caveats if UPSCALED not in c]
+    if result.verdict == "inconclusive":  # "only X says fake ... the fake verdict is unproven": no verdict is left
+        result.caveats = [c for c in result.caveats if UNPROVEN not in c]
     repeated = {f"inconclusive: {r['message']}" for r in reasons}  # a withheld track's reason, said again
     result.caveats = [c for c in result.caveats if c not in repeated]
     said = "; ".join(r["message"] for r in reasons)

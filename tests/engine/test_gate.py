@@ -179,3 +179,18 @@ def test_video_frames_smaller_than_every_training_picture_withhold_the_picture_t
     assert frames_enlarged_reason(active, {"frame_short_side": 160, "faces_requested": True}) is None  # face crops
     bare = SimpleNamespace(name="image-old", detector=SimpleNamespace(meta={}))
     assert frames_enlarged_reason(bare, {"frame_short_side": 160}) is None
+
+
+def test_a_gated_file_drops_the_lone_leads_doubt_about_a_verdict_it_no_longer_has():
+    lone = ("only audio-phase-coherence says fake (audio-whisper-tiny-en inconclusive); its measured AUC on copies "
+            "that went through a lossy codec is opus16k 0.68: ..., so if this audio may have been through one, the "
+            "fake verdict is unproven")
+    result = _result("fake", 0.98)
+    result.caveats = [lone, "amr_nb audio at 12 kbit/s (below 32): heavy lossy coding"]
+    call = ContentCheck("phone-call", {}, [{"code": "voice-codec", "message": "sounds like a phone call"}])
+    gated = apply_gate(result, call)
+    assert gated.verdict == "inconclusive" and lone not in gated.caveats
+    assert "amr_nb audio at 12 kbit/s (below 32): heavy lossy coding" in gated.caveats
+    kept = _result("fake", 0.98)
+    kept.caveats = [lone]
+    assert apply_gate(kept, ContentCheck("speech-like")).caveats == [lone]  # not gated: the doubt stands
