@@ -46,16 +46,15 @@ ALPHA = 1e-3  # L2 penalty of the network
 
 
 def _narrow(x: np.ndarray) -> np.ndarray:
-    from scipy.signal import resample_poly
+    from deepfake_gui.launder.audio import resample
 
-    return resample_poly(x.astype(np.float64), 1, 2).astype(np.float32)
+    return resample(x, RATE, 8_000).astype(np.float32)
 
 
 def _wide(coded: np.ndarray, n: int) -> np.ndarray:
-    from scipy.signal import resample_poly
+    from deepfake_gui.launder.audio import fit_length, resample
 
-    back = resample_poly(coded.astype(np.float64), 2, 1)
-    return (back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))).astype(np.float32)
+    return fit_length(resample(coded, 8_000, RATE), n).astype(np.float32)
 
 
 def _through_file(narrow: np.ndarray, codec: str | None, bitrate: int) -> np.ndarray:

@@ -111,8 +111,7 @@ def codec_roundtrip(samples: np.ndarray, rate: int, codec: str, bitrate: int) ->
     y = decode(_encode(x, rate, *ROUNDTRIP_CODECS[codec], bitrate), rate)[PRIMING.get(codec, 0):]
     lag = best_lag(x, y, ALIGN_LAG.get(codec, MAX_ALIGN_LAG))
     y = y[lag:] if lag >= 0 else np.concatenate([np.zeros(-lag, dtype=np.float32), y])
-    n = len(x)
-    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+    return fit_length(y, len(x))
 
 
 def opus(samples: np.ndarray, rate: int = DEFAULT_RATE, bitrate: int = OPUS_BITRATE) -> np.ndarray:
@@ -163,21 +162,27 @@ def aac(samples: np.ndarray, rate: int = DEFAULT_RATE, bitrate: int = 24_000) ->
     return codec_roundtrip(samples, rate, "aac", bitrate)
 
 
-def resample_roundtrip(samples: np.ndarray, rate: int, via: int) -> np.ndarray:
-    """Down to ``via`` Hz and back up to ``rate`` (polyphase, scipy): loses everything above ``via``/2."""
+def fit_length(samples: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` samples, zero-padded at the end when there are fewer (a codec or resampler's output)."""
+    return samples[:n] if len(samples) >= n else np.pad(samples, (0, n - len(samples)))
+
+
+def resample(samples: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy) from ``rate`` to ``to_rate``, in float64."""
     from math import gcd
 
     from scipy.signal import resample_poly
 
+    g = gcd(int(rate), int(to_rate))
+    return resample_poly(np.asarray(samples, dtype=np.float64), to_rate // g, rate // g)
+
+
+def resample_roundtrip(samples: np.ndarray, rate: int, via: int) -> np.ndarray:
+    """Down to ``via`` Hz and back up to ``rate`` (polyphase, scipy): loses everything above ``via``/2."""
     x = _mono(samples)
     if via == rate:
         return x.copy()
-    g = gcd(int(rate), int(via))
-    low = resample_poly(x.astype(np.float64), via // g, rate // g)
-    back = resample_poly(low, rate // g, via // g)
-    n = len(x)
-    back = back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))
-    return back.astype(np.float32)
+    return fit_length(resample(resample(x, rate, via), via, rate), len(x)).astype(np.float32)
 
 
 def bandpass(samples: np.ndarray, rate: int, low_hz: float = 300.0, high_hz: float = 3400.0) -> np.ndarray:
@@ -197,26 +202,13 @@ def telephone(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.nda
 
 def narrowband(samples: np.ndarray, rate: int, phone_rate: int = 8_000) -> np.ndarray:
     """What a phone line carries: the samples at ``phone_rate`` (polyphase), band-passed to 300-3400 Hz."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(int(rate), int(phone_rate))
-    low = resample_poly(_mono(samples).astype(np.float64), phone_rate // g, rate // g).astype(np.float32)
-    return bandpass(low, phone_rate)
+    return bandpass(resample(_mono(samples), rate, phone_rate).astype(np.float32), phone_rate)
 
 
 def phone_call(samples: np.ndarray, rate: int, codec: str, bitrate: int, phone_rate: int = 8_000) -> np.ndarray:
     """A call through a voice codec: to ``phone_rate``, band-passed to 300-3400 Hz, encoded, decoded, at ``rate``."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
     coded = codec_roundtrip(narrowband(samples, rate, phone_rate), phone_rate, codec, bitrate)
-    g = gcd(int(rate), int(phone_rate))
-    back = resample_poly(coded.astype(np.float64), rate // g, phone_rate // g)
-    n = len(samples)
-    return (back[:n] if len(back) >= n else np.pad(back, (0, n - len(back)))).astype(np.float32)
+    return fit_length(resample(coded, phone_rate, rate), len(samples)).astype(np.float32)
 
 
 def encoded_file(samples: np.ndarray, rate: int, codec: str, bitrate: int) -> tuple[bytes, str]:
