@@ -254,7 +254,8 @@ def _finish_file(path: Path, info, before, started: str, detectors: list, option
         result.status, result.error = "error", f"{path}: unexpected {type(exc).__name__}: {exc}"
     else:
         result = scanned
-        result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict()
+        # the probe's facts, plus what the scan measured in the content (media.content: kind, noise floor, ...)
+        result.sha256, result.modality, result.media = info.sha256, info.modality, info.to_dict() | (result.media or {})
     if decoder is not None:
         decoder.recent.forget()
     if guard is not None and over_budget:
@@ -280,7 +281,7 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
     from deepfake_gui.engine.verdicts import finish_result
 
     decoder = decoder or LocalDecoder()
-    result = ScanResult(path=str(path))
+    result = ScanResult(path=str(path), modality=info.modality)  # the gate's adapt suggestion reads it
     tracks = _tracks_for(info)
     scores = []
     undecoded: dict[str, MediaError] = {}  # track -> why it did not decode to the end (the file, not a detector)

@@ -125,6 +125,12 @@ def test_leading_silence_and_short_clip_and_rate_caveats(tmp_path: Path, detecto
     (ok,) = _scan([clean], detectors)
     assert not any("silence" in c for c in ok.caveats)
     assert not any("too short" in c for c in ok.caveats)
+    # what the content check measured reaches the JSON beside the probe's facts
+    assert short.media["content"]["kind"] == "too-short" and short.media["sample_rate"] == 8000
+    assert ok.media["content"]["kind"] == "speech-like" and "noise_snr_db" in ok.media["content"]["stats"]
+    # a synthetic voice lies outside both sound detectors' domains: withheld, with what to do about it
+    assert {r["code"] for r in ok.gate["reasons"]} == {"outside-domain"}
+    assert "layerscope adapt" in ok.gate["suggestion"]
 
 
 @needs_offline
