@@ -92,9 +92,12 @@ def write_video(
     codec: str = "libx264",
     pattern: bool = True,
     faststart: bool = False,
+    sound: str = "tone",
 ) -> Path:
     """H.264 (+ AAC) MP4, moov at the end (PyAV's default), frame i filled with gray 10*i.
 
+    ``sound``: "tone" (the 440 Hz test tone, which scan withholds as "not speech") or
+    "speech" (speechlike harmonics, a soundtrack the sound detectors judge).
     B-frames are left on (x264 ``veryfast``) so decode order differs from display order,
     as in real camera files; scene-cut keyframes are off so keyframes fall every ``gop``.
     ``faststart`` moves moov before mdat (as web-optimised files have it).
@@ -121,7 +124,10 @@ def write_video(
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if aus is not None:
-            _encode_audio(out, aus, tone(VIDEO_AUDIO_RATE, frames / fps, 2), VIDEO_AUDIO_RATE)
+            seconds = frames / fps
+            samples = (tone(VIDEO_AUDIO_RATE, seconds, 2) if sound == "tone"
+                       else np.stack([speechlike(VIDEO_AUDIO_RATE, seconds)] * 2))
+            _encode_audio(out, aus, samples, VIDEO_AUDIO_RATE)
     return path
 
 

@@ -32,7 +32,9 @@ STATIONARY_SPECTRUM = 0.92  # median correlation of log spectra 0.2 s apart: sus
 SPEECHLIKE_MODULATION = 0.18  # share of envelope modulation energy in 2-8 Hz (syllable rate)
 NOISE_FLATNESS = 0.35  # spectral flatness of the loudest frames: broadband noise, not a voice
 NOISE_VOICED = 0.03  # share of active frames with a pitch; read speech has 0.05-0.97
-STEADY_PITCH = 0.9  # share of voiced frame pairs whose pitch holds within 0.5%: notes and tones, not a voice
+# share of voiced frame pairs whose pitch holds within 0.5%: notes and tones, not a voice (none of the 2,287
+# development files has both this and PEAK_CONCENTRATION; 0.9 let a synthesised melody at 0.896 through)
+STEADY_PITCH = 0.8
 PEAK_CONCENTRATION = 0.98  # energy share of the 20 strongest spectral bins: pure harmonics
 NOISE_FLOOR_PERCENTILE = 5.0  # per-frequency floor: this percentile of a bin's power over the file's frames
 

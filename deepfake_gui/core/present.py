@@ -84,7 +84,8 @@ def domain_caveat(caveat: str, detectors: Any) -> bool:
 KEY_CAVEATS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gate", ("^no verdict", "^no detector ran")),
     ("band", ("^inconclusive: p(fake)",)),
-    ("withheld", ("so to it a face looks generated", "genuine footage looks smooth")),  # a picture track withheld
+    ("withheld", ("so to it a face looks generated", "genuine footage looks smooth",  # a picture track withheld
+                  "^inconclusive: the soundtrack:")),  # a soundtrack of music, silence or a phone call
     ("weak-lead", ("too weak for it to decide alone", "deciding alone it needs", "verdict is unproven")),
     ("disagreement", ("detectors disagree",)),
     ("partial", ("^scored in part only", "^called inconclusive, not real", "was not scored")),
@@ -168,9 +169,16 @@ def detector_verdict(result: ScanResult, entry: dict[str, Any]) -> str:
     call stays in the JSON and its P(fake) in the row.
     """
     verdict = entry.get("verdict")
+    if entry.get("withheld"):  # its track was withheld (a soundtrack of music, frames with a face)
+        return "withheld"
     if result.gate and result.verdict not in ("fake", "real") and verdict in ("fake", "real"):
         return "withheld"
     return str(verdict or "—")
+
+
+def track_verdict(component: dict[str, Any]) -> str:
+    """A track's verdict as its line shows it: "withheld" where the track could not be judged."""
+    return "withheld" if component.get("withheld") else str(component.get("verdict") or "—")
 
 
 def region_box(heatmap: dict[str, Any] | None) -> tuple[int, int, int, int] | None:

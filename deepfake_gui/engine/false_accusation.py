@@ -87,6 +87,9 @@ def false_accusation_job(data: Path, options=None, cancel: CancelToken | None = 
         row = kinds.setdefault(kind, KindRow())
         row.n += 1
         reasons = [r["code"] for r in (event.gate or {}).get("reasons", [])]
+        # a track withheld while the file's other track was judged (a soundtrack of music, frames with a face)
+        reasons += [f"{track}:{comp['withheld']}" for track, comp in (event.components or {}).items()
+                    if isinstance(comp, dict) and comp.get("withheld") and f"{track}:{comp['withheld']}" not in reasons]
         if event.status != "ok":
             row.error += 1
         elif event.verdict == "fake":

@@ -46,7 +46,7 @@ def content_check(path: Path, info, decoder=None):
     try:
         if info.modality == "image":
             return check_image(decoder.image(path))
-        if info.modality == "audio":
+        if info.modality == "audio" or (info.modality == "video" and info.has_audio):  # a video: its soundtrack
             audio = decoder.audio(path, CHECK_RATE, max_seconds=MAX_AUDIO_CHECK_S)
             return voice_codec_check(check_audio(audio, CHECK_RATE), audio)
     except FileStopped:
@@ -54,6 +54,17 @@ def content_check(path: Path, info, decoder=None):
     except (LayerScopeError, ValueError, OSError):
         return None
     return None
+
+
+def soundtrack_reason(info, check) -> tuple[str, str] | None:
+    """(code, reason) when a video's soundtrack is nothing the sound detectors can judge: music, silence, a call.
+
+    Only the soundtrack is withheld then: the picture track is still judged, and a
+    fake picture makes the file fake while a genuine-looking one leaves it inconclusive.
+    """
+    if info.modality != "video" or check is None or not check.reasons:
+        return None
+    return check.reasons[0]["code"], "the soundtrack: " + "; ".join(r["message"] for r in check.reasons)
 
 
 def voice_codec_check(check, audio):
@@ -83,7 +94,9 @@ def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
     """Reasons from the detectors' calibrated domain gates (set by finish_result in ``detectors[*]``)."""
     out = []
     for name, entry in result.detectors.items():
-        gate = entry.get("domain_gate") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or entry.get("withheld"):  # a withheld track has no verdict to gate
+            continue
+        gate = entry.get("domain_gate")
         if isinstance(gate, dict) and gate.get("outside"):
             out.append({"code": "outside-domain", "message": f"{name}: {gate['message']}"})
     return out
@@ -174,12 +187,14 @@ def frames_enlarged_reason(active, facts: dict) -> str | None:
 
 def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | None = None) -> ScanResult:
     """Turn a committed verdict into "inconclusive" when a content or domain check fails; record why."""
-    reasons = list(check.reasons) if check is not None else []
+    file_check = check is not None and result.modality != "video"  # a video's check is its soundtrack's
+    reasons = list(check.reasons) if file_check else []
     content_failed = bool(reasons)
     if not content_failed:
         reasons += list(extra or []) + domain_reasons(result)
     if check is not None:
-        result.media = (result.media or {}) | {"content": check.to_dict()}
+        key = "content" if file_check else "soundtrack_content"
+        result.media = (result.media or {}) | {key: check.to_dict()}
     if not reasons or result.status != "ok":
         return result
     suggestion = None

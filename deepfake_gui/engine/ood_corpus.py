@@ -24,10 +24,14 @@ import numpy as np
 IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved", "photo-small")
 AUDIO_KINDS = ("tone", "chord", "music", "noise", "speech-44k", "speech-48k", "speech-aac", "speech-mp3",
                "short-clip", "speech-landline", "speech-mobile")
+VIDEO_KINDS = ("video-music", "video-call")  # a still photo with a soundtrack the sound detectors cannot judge
 # later kinds go last, so that every earlier kind keeps its seed and its files
-ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile")
+ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile", *VIDEO_KINDS)
 KINDS = tuple(k for k in IMAGE_KINDS + AUDIO_KINDS if k not in ADDED_KINDS) + ADDED_KINDS
-PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small")
+PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small", *VIDEO_KINDS)
+SPEECH_KINDS = ("speech-44k", "speech-48k", "speech-aac", "speech-mp3", "short-clip", "speech-landline",
+                "speech-mobile", "video-call")
+VIDEO_FPS = 10
 
 _TEXT = ("the report said that results were measured on held out data and the figures show how each detector "
          "performed on files it had never seen before so that a reader can judge the evidence with care")
@@ -216,7 +220,7 @@ def _music(rng, i, rate) -> tuple:
         semis = scale[int(rng.integers(len(scale)))]
         parts.append(_note(base * 2 ** (semis / 12), beat, rate, 5))
     x = np.concatenate(parts)
-    x = x + 0.5 * _note(base / 2, len(x) / rate, rate, 3)[: len(x)]
+    x = x + 0.5 * _note(base / 2, (len(x) + 1) / rate, rate, 3)[: len(x)]  # len / rate can round down a sample
     return 0.8 * x / np.abs(x).max(), f"synthesised melody, {beat:.2f} s notes"
 
 
@@ -265,6 +269,56 @@ def _encode(path: Path, x: np.ndarray, rate: int, codec: str, bitrate: int) -> N
             out.mux(packet)
 
 
+def _encode_still_video(path: Path, picture, x: np.ndarray, rate: int) -> None:
+    """An MP4 of one still picture (H.264) for as long as its soundtrack (AAC 128 kbit/s, mono) lasts."""
+    import av
+
+    rgb = np.asarray(picture.convert("RGB"))
+    rgb = rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2]  # yuv420p wants even sides
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "veryfast"})
+        video.width, video.height, video.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
+        sound = out.add_stream("aac", rate=rate)
+        sound.bit_rate, sound.layout = 128_000, "mono"
+        for i in range(max(1, math.ceil(len(x) / rate * VIDEO_FPS))):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        pcm = np.clip(x, -1, 1).astype(np.float32)
+        for start in range(0, len(pcm), 1024):
+            block = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="fltp", layout="mono")
+            block.sample_rate, block.pts = rate, start
+            out.mux(sound.encode(block))
+        out.mux(sound.encode(None))
+
+
+def _still_video(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, photos: Sequence[Path],
+                 speech: Sequence[Path]) -> tuple[Path, str]:
+    """A genuine photo shown still over music, or over a genuine voice through a phone call (a podcast or a
+    recorded call posted as a video): the picture can be judged, the soundtrack cannot."""
+    picture, source = _photo_crop(photos, rng)
+    if max(picture.size) > 960:  # a video-sized frame, never enlarged
+        picture.thumbnail((960, 960))
+    rate = 44100 if i % 2 == 0 else 48000
+    if kind == "video-music":
+        x, what = _music(rng, i, rate)
+        x = 0.5 * x
+    else:
+        from deepfake_gui.launder import audio
+
+        voice, spoken = _speech(speech, rng, 16000)
+        voice = (0.9 * voice / max(np.abs(voice).max(), 1e-9)).astype(np.float32)
+        bitrate = int(rng.choice([7_950, 12_200]))
+        call = audio.phone_call(voice, 16000, "amr_nb", bitrate) if i % 3 else audio.phone_call(
+            voice, 16000, "mulaw", 64_000)
+        x = audio.resample(call, 16000, rate)
+        what = f"{spoken.name} through a call ({f'AMR-NB {bitrate / 1000:g} kbit/s' if i % 3 else 'G.711 mu-law'})"
+    path = folder / f"{stem}.mp4"
+    _encode_still_video(path, picture, x, rate)
+    return path, f"{source.name} shown still over {what}, AAC {rate} Hz"
+
+
 def _speech(speech: Sequence[Path], rng: np.random.Generator, rate: int) -> tuple[np.ndarray, Path]:
     from deepfake_gui.media import load_audio
 
@@ -282,8 +336,7 @@ def make_ood_corpus(out: str | Path, per_kind: int = 15, *, photos: Sequence[Pat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
-    plan = [k for k in kinds if not ((k in PHOTO_KINDS and not photos)
-                                     or ((k.startswith("speech") or k == "short-clip") and not speech))]
+    plan = [k for k in kinds if not ((k in PHOTO_KINDS and not photos) or (k in SPEECH_KINDS and not speech))]
     total = len(plan) * per_kind
     for kind in plan:
         folder = out / kind
@@ -329,6 +382,8 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
         return path, f"{note}, {rate} Hz"
     if kind in ("speech-landline", "speech-mobile"):
         return _call(kind, folder, stem, i, rng, speech)
+    if kind in VIDEO_KINDS:
+        return _still_video(kind, folder, stem, i, rng, photos, speech)
     rate = {"speech-44k": 44100, "speech-48k": 48000}.get(kind, 44100)
     x, source = _speech(speech, rng, rate)
     x = 0.9 * x / max(np.abs(x).max(), 1e-9)

@@ -107,6 +107,11 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
     matches = file_condition_matches(info, [by_name[s.detector] for s in scores])  # read once per file
     matches += signal_condition_matches(content)
     tracks: dict[str, list[tuple[object, TrackScore]]] = {}
+    withheld_tracks: dict[str, tuple[str, str] | None] = {}  # decided by each track's lead (its first score)
+    for score in scores:
+        if score.track not in withheld_tracks:
+            withheld_tracks[score.track] = withheld_track(score.track, by_name[score.detector], score.facts, info,
+                                                          content)
     for score in scores:
         active = by_name[score.detector]
         span = (active.detector.meta.get("domain_profile") or {}).get("duration_s")
@@ -145,7 +150,8 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
                 result.caveats.append(f"{active.name}: unlike the genuine references ({line['reference_set']}): "
                                       f"distance {line['distance']:.3g} > {line['threshold']:.3g}")
         result.caveats += [hit["message"] for hit in overlapping_references(active, [result.path])]
-        result.caveats += score.caveats + detector_caveats(active, score, info, matches)
+        if withheld_tracks[score.track] is None:  # a withheld track's detector caveats would only distract
+            result.caveats += score.caveats + detector_caveats(active, score, info, matches)
         if options.keep_arrays and score.arrays:
             result.arrays[f"{score.track}/{active.name}"] = score.arrays
     result.caveats += file_caveats(info, scores, options)
@@ -157,8 +163,8 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
         verdict = track_verdict([s.verdict for _, s in members])
         opinions = {s.verdict for _, s in members if s.verdict is not None}
         because = weak = weak_condition(lead_active, track, matches) if verdict in ("fake", "real") else None
-        withheld = withheld_frames(lead_active, lead.facts) if track == "frames" else None
-        if withheld is not None:  # whatever the detectors say: a face, or frames it would have to enlarge
+        withheld = withheld_tracks[track]
+        if withheld is not None:  # whatever the detectors say: a face, frames it would enlarge, music, a call
             verdict, because, weak = "inconclusive", withheld[1], None
             for active, _ in members:  # their own verdicts would read as findings
                 result.detectors[active.name] |= {"verdict": "inconclusive", "withheld": withheld[1],
@@ -173,13 +179,15 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
                 verdict, because = "inconclusive", alone[0]
             elif alone is not None:
                 result.caveats.append(alone[0])
-        if {"fake", "real"} <= opinions:
+        if {"fake", "real"} <= opinions and withheld is None:
             said = ", ".join(f"{a.name} says {s.verdict} ({s.probability:.2f})" for a, s in members)
             result.caveats.append(f"detectors disagree on the {track}: {said}; the {track} is reported inconclusive")
         components[track] = {"detector": lead_active.name, "score": round(lead.decision, 4),
                              "probability": round(lead.probability, 4), "verdict": verdict}
         if verdict == "inconclusive" and because is not None:
             components[track]["inconclusive_because"] = f"inconclusive: {because}"
+        if withheld is not None:
+            components[track]["withheld"] = withheld[0]
         if lead.series:
             result.series[track] = lead.series
         if track == "image" and "heatmap" in lead.facts:
@@ -202,10 +210,15 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
     else:
         from deepfake_gui.analysis.aggregate import fuse_modalities
 
-        probability, why = fuse_modalities({t: c["probability"] for t, c in scored.items()}, options.fusion_rule)
-        driver = max(scored, key=lambda t: scored[t]["probability"])
+        # the file's number comes from the tracks that were judged; a withheld one only keeps the file from "real"
+        judged = {t: c for t, c in scored.items() if not c.get("withheld")} or scored
+        probability, why = fuse_modalities({t: c["probability"] for t, c in judged.items()}, options.fusion_rule)
+        if len(judged) < len(scored):
+            left = ", ".join(f"the {t}" for t in scored if t not in judged)
+            why = f"only {', '.join(judged)} was judged: {probability:.2f} ({left} withheld)"
+        driver = max(judged, key=lambda t: judged[t]["probability"])
         result.probability = round(float(probability), 4)
-        result.score = scored[driver]["score"] if options.fusion_rule == "max" else None
+        result.score = judged[driver]["score"] if options.fusion_rule == "max" else None
         verdicts = [c["verdict"] for c in scored.values()]
         if options.fusion_rule == "max":
             result.verdict = fuse_verdicts(verdicts)
@@ -219,6 +232,17 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
     if result.verdict == "inconclusive":
         result.caveats[:0] = band_reasons(tracks, components)
     return result
+
+
+def withheld_track(track: str, active, facts: dict, info, content) -> tuple[str, str] | None:
+    """(gate code, reason) when a track of the file cannot be judged, whatever its detectors say."""
+    if track == "frames":
+        return withheld_frames(active, facts)
+    if track == "audio":
+        from deepfake_gui.engine.gate import soundtrack_reason
+
+        return soundtrack_reason(info, content)  # a video's soundtrack that is music, silence, a phone call
+    return None
 
 
 def withheld_frames(active, facts: dict) -> tuple[str, str] | None:

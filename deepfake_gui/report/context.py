@@ -22,6 +22,7 @@ from deepfake_gui.core.present import (
     media_summary,
     reading_caveats,
     shown_attribution,
+    track_verdict,
 )
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import segment_peak
@@ -176,7 +177,7 @@ def file_view(index: int, result: ScanResult, case: CaseMeta, figures: dict[str,
             "aggregation": d.get("aggregation") or "—", "calibration": d.get("calibration") or "—",
             "card": model_card(name, info),
         })
-    components = [{"track": t, "detector": c.get("detector") or "—", "verdict": c.get("verdict") or "—",
+    components = [{"track": t, "detector": c.get("detector") or "—", "verdict": track_verdict(c),
                    "probability": fmt_prob(c.get("probability"))}
                   for t, c in (result.components or {}).items() if t != "fusion"]
     fusion = (result.components or {}).get("fusion")

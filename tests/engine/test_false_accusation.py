@@ -13,7 +13,7 @@ from deepfake_gui.engine.false_accusation import false_accusation_job, read_genu
 from deepfake_gui.engine.ood_corpus import KINDS, make_ood_corpus
 
 CONTENT_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-small", "tone", "chord",
-                 "music", "noise", "short-clip")
+                 "music", "noise", "short-clip", "video-music")
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,22 @@ def test_call_kinds_are_call_recordings_as_recorded_and_decoded(tmp_path: Path) 
     for path, _ in read_genuine_manifest(manifest):
         x = load_audio(path, 16000)
         assert abs(len(x) - 32000) < 400 and abs(x).max() > 0.1  # the whole utterance, still loud
+
+
+def test_video_kinds_are_a_still_photo_over_a_soundtrack_as_long_as_the_sound(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from deepfake_gui.media import load_audio, probe
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(noisy_rgb(321, 241, 40, seed=3)).save(photo)  # odd sides: cropped to even ones, never scaled
+    speech = write_wav(tmp_path / "src.wav", speechlike(16000, 2.0))
+    manifest = make_ood_corpus(tmp_path / "videos", 2, photos=[photo], speech=[speech], kinds=("video-call",))
+    for path, kind in read_genuine_manifest(manifest):
+        info = probe(path)
+        assert (kind, info.codec, info.audio_codec, info.width, info.height) == ("video-call", "h264", "aac", 320, 240)
+        assert info.has_audio and info.duration_s == pytest.approx(2.0, abs=0.15)
+        assert abs(load_audio(path, 16000)).max() > 0.1  # the call is in the soundtrack
 
 
 def test_manifest_must_hold_genuine_files_with_a_kind(tmp_path: Path) -> None:

@@ -164,14 +164,35 @@ def test_image_heatmap_tiles_and_small_image_caveat(tmp_path: Path, detectors) -
 
 @needs_offline
 def test_video_fuses_frames_and_audio_and_keeps_both(tmp_path: Path, detectors) -> None:
-    path = media_factory.write_video(tmp_path / "clip.mp4", width=256, height=240, frames=40, fps=10, pattern=False)
+    path = media_factory.write_video(tmp_path / "clip.mp4", width=256, height=240, frames=40, fps=10, pattern=False,
+                                     sound="speech")
     (result,) = _scan([path], detectors, frames_per_second=2.0)
     assert result.status == "ok", result.error
+    assert result.media["soundtrack_content"]["kind"] == "speech-like"
+    assert "withheld" not in result.components["audio"]
     assert set(result.components) >= {"frames", "audio", "fusion"}
     frames, audio = result.components["frames"], result.components["audio"]
     assert result.probability == pytest.approx(max(frames["probability"], audio["probability"]), abs=1e-4)
     assert result.series["frames"]["time_s"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], abs=0.06)
     assert result.series["audio"]["kind"] == "window"
+
+
+@needs_offline
+def test_a_soundtrack_of_music_is_withheld_and_the_pictures_are_still_judged(tmp_path: Path, detectors) -> None:
+    path = media_factory.write_video(tmp_path / "tone.mp4", width=256, height=240, frames=40, fps=10, pattern=False)
+    (result,) = _scan([path], detectors, frames_per_second=2.0)
+    audio, frames = result.components["audio"], result.components["frames"]
+    assert audio["verdict"] == "inconclusive" and audio["withheld"] == "not-speech"
+    assert audio["inconclusive_because"].startswith("inconclusive: the soundtrack: steady tones or music, not speech")
+    assert all(result.detectors[name]["withheld"] == audio["inconclusive_because"][len("inconclusive: "):]
+               for name in ("audio-phase-coherence", "audio-whisper-tiny-en"))
+    assert result.media["soundtrack_content"]["kind"] == "tone-or-music" and "content" not in result.media
+    # the file's number is the pictures'; the unjudged soundtrack only keeps the file from "real"
+    assert result.probability == frames["probability"] and result.verdict in ("fake", "inconclusive")
+    assert "(the audio withheld)" in result.components["fusion"]["explanation"]
+    assert not [s for s in result.segments if s.get("track") == "audio"]
+    # a withheld soundtrack is not outside-domain evidence against the whole file
+    assert not any(r["code"] == "outside-domain" for r in (result.gate or {}).get("reasons", []))
 
 
 @needs_offline

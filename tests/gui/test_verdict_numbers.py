@@ -79,6 +79,29 @@ def test_a_gated_files_detector_rows_say_withheld_not_fake(qtbot) -> None:
     assert detector_verdict(gated, {"verdict": "inconclusive"}) == "inconclusive"
 
 
+def test_a_withheld_soundtrack_reads_withheld_in_its_track_line_and_detector_rows(qtbot) -> None:
+    """A video whose music soundtrack was withheld: its line and rows say so; the picture's stand."""
+    from deepfake_gui.core.present import track_verdict
+    from deepfake_gui.gui.views.verdict_card import VerdictCard
+
+    why = "the soundtrack: steady tones or music, not speech"
+    result = _result("inconclusive", 0.07, detectors={
+        "det-a": {"track": "audio", "probability": 0.91, "verdict": "inconclusive", "withheld": why,
+                  "withheld_code": "not-speech", "threshold": 0.75, "inconclusive_band": [0.58, 0.75]},
+        "det-img": {"track": "frames", "probability": 0.07, "verdict": "real", "threshold": 0.5,
+                    "inconclusive_band": [0.2, 0.9]}})
+    result.components = {"frames": {"detector": "det-img", "probability": 0.07, "verdict": "real"},
+                         "audio": {"detector": "det-a", "probability": 0.91, "verdict": "inconclusive",
+                                   "withheld": "not-speech"}}
+    assert track_verdict(result.components["audio"]) == "withheld"
+    assert track_verdict(result.components["frames"]) == "real"
+    card = VerdictCard(result)
+    qtbot.addWidget(card)
+    assert [r["verdict"].text() for r in card.detector_rows] == ["withheld", "real"]
+    assert "audio: withheld (0.910, det-a)" in card.components_label.text()
+    assert "audio (det-a) withheld, P(fake) 0.910" in render_html([result])
+
+
 def test_attribution_only_for_a_file_called_fake_and_never_real(qtbot) -> None:
     from deepfake_gui.gui.batch_model import COLUMN_INDEX, ResultTableModel
     from deepfake_gui.gui.views.verdict_card import VerdictCard

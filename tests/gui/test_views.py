@@ -28,7 +28,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ScanResult]:
     rng = np.random.default_rng(1)
     Image.fromarray((rng.random((150, 200, 3)) * 255).astype(np.uint8)).save(folder / "picture.png")
     _write_wav(folder / "voice.wav", speechlike(8000, 3.0, noise=0.0), 8000)
-    media_factory.write_video(folder / "clip.mp4", width=128, height=96, frames=30, fps=10, pattern=False)
+    media_factory.write_video(folder / "clip.mp4", width=128, height=96, frames=30, fps=10, pattern=False,
+                              sound="speech")
     paths = [folder / "picture.png", folder / "voice.wav", folder / "clip.mp4"]
     # the defaults plus a second audio detector (the previous telephone GE2E), so views show a detector switch
     second = Path(__file__).resolve().parents[2] / "models" / "examples" / "audio-ge2e-telephone"

@@ -34,6 +34,7 @@ from deepfake_gui.core.present import (
     media_summary,
     region_text,
     shown_attribution,
+    track_verdict,
 )
 from deepfake_gui.core.results import ScanResult
 from deepfake_gui.engine.explain import segment_peak
@@ -223,7 +224,7 @@ class VerdictCard(QFrame):
             + (f"   (score {r.score:.2f}, logit)" if r.score is not None else ""))
         self.probability_label = _label(prob, name="probabilityLabel")
         self._layout.addWidget(self.probability_label)
-        tracks = [f"{track}: {c.get('verdict') or '—'} ({fmt_prob(c.get('probability'))}, {c.get('detector')})"
+        tracks = [f"{track}: {track_verdict(c)} ({fmt_prob(c.get('probability'))}, {c.get('detector')})"
                   for track, c in r.components.items() if track != "fusion"]
         fusion = r.components.get("fusion")
         if fusion:
