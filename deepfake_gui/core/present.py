@@ -85,7 +85,8 @@ KEY_CAVEATS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gate", ("^no verdict", "^no detector ran")),
     ("band", ("^inconclusive: p(fake)",)),
     ("withheld", ("so to it a face looks generated", "genuine footage looks smooth",  # a picture track withheld
-                  "^inconclusive: the soundtrack:")),  # a soundtrack of music, silence or a phone call
+                  "^inconclusive: the soundtrack:",  # a soundtrack of music, silence or a phone call
+                  "^inconclusive: the pictures:")),  # frames of a screen recording, a chart, a flat colour
     ("weak-lead", ("too weak for it to decide alone", "deciding alone it needs", "verdict is unproven")),
     ("disagreement", ("detectors disagree",)),
     ("partial", ("^scored in part only", "^called inconclusive, not real", "was not scored")),

@@ -185,6 +185,20 @@ def frames_enlarged_reason(active, facts: dict) -> str | None:
             f"({floor} px a side or more); enlarged, genuine footage looks smooth like a generator's output")
 
 
+def frames_content_reason(facts: dict) -> tuple[str, str] | None:
+    """(code, reason) when most sampled frames are no photograph: a screen recording, a chart, a flat colour.
+
+    The picture detectors learned photographs; on a video of a smooth gradient the image default said
+    "fake" (3 of 5), on one of a chart "real" (4 of 5). Half the frames checked or more must fail.
+    """
+    check = facts.get("content_check") or {}
+    checked, failed = int(check.get("frames_checked") or 0), int(check.get("frames_unjudgeable") or 0)
+    reason = check.get("reason")
+    if not checked or 2 * failed < checked or not isinstance(reason, dict):
+        return None
+    return reason["code"], f"the pictures: {failed} of {checked} frames checked are {reason['message']}"
+
+
 def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | None = None) -> ScanResult:
     """Turn a committed verdict into "inconclusive" when a content or domain check fails; record why."""
     file_check = check is not None and result.modality != "video"  # a video's check is its soundtrack's
@@ -197,8 +211,8 @@ def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | Non
         result.media = (result.media or {}) | {key: check.to_dict()}
     if not reasons or result.status != "ok":
         return result
-    suggestion = None
-    if not content_failed and result.modality in ("audio", "video"):
+    suggestion = None  # references teach a new voice or channel, not music, graphics or faces
+    if result.modality in ("audio", "video") and any(r["code"] == "outside-domain" for r in reasons):
         suggestion = ADAPT_SUGGESTION
     result.gate = {"reasons": reasons, "suggestion": suggestion,
                    "verdict_before_gate": result.verdict}

@@ -24,11 +24,12 @@ import numpy as np
 IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved", "photo-small")
 AUDIO_KINDS = ("tone", "chord", "music", "noise", "speech-44k", "speech-48k", "speech-aac", "speech-mp3",
                "short-clip", "speech-landline", "speech-mobile")
-VIDEO_KINDS = ("video-music", "video-call")  # a still photo with a soundtrack the sound detectors cannot judge
+# a still photo over a soundtrack the sound detectors cannot judge; a silent screen recording; a title card
+VIDEO_KINDS = ("video-music", "video-call", "video-screen", "video-flat")
 # later kinds go last, so that every earlier kind keeps its seed and its files
 ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile", *VIDEO_KINDS)
 KINDS = tuple(k for k in IMAGE_KINDS + AUDIO_KINDS if k not in ADDED_KINDS) + ADDED_KINDS
-PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small", *VIDEO_KINDS)
+PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small", "video-music", "video-call")
 SPEECH_KINDS = ("speech-44k", "speech-48k", "speech-aac", "speech-mp3", "short-clip", "speech-landline",
                 "speech-mobile", "video-call")
 VIDEO_FPS = 10
@@ -269,28 +270,57 @@ def _encode(path: Path, x: np.ndarray, rate: int, codec: str, bitrate: int) -> N
             out.mux(packet)
 
 
-def _encode_still_video(path: Path, picture, x: np.ndarray, rate: int) -> None:
-    """An MP4 of one still picture (H.264) for as long as its soundtrack (AAC 128 kbit/s, mono) lasts."""
+def _encode_video(path: Path, frames: Sequence[np.ndarray], x: np.ndarray | None = None, rate: int = 44100) -> None:
+    """An MP4 of RGB frames (H.264, 10 fps) with, when ``x`` is given, that soundtrack (AAC 128 kbit/s, mono)."""
     import av
 
-    rgb = np.asarray(picture.convert("RGB"))
-    rgb = rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2]  # yuv420p wants even sides
+    even = [np.ascontiguousarray(f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2]) for f in frames]  # yuv420p
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "veryfast"})
-        video.width, video.height, video.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
-        sound = out.add_stream("aac", rate=rate)
-        sound.bit_rate, sound.layout = 128_000, "mono"
-        for i in range(max(1, math.ceil(len(x) / rate * VIDEO_FPS))):
+        video.width, video.height, video.pix_fmt = even[0].shape[1], even[0].shape[0], "yuv420p"
+        sound = None
+        if x is not None:
+            sound = out.add_stream("aac", rate=rate)
+            sound.bit_rate, sound.layout = 128_000, "mono"
+        for i, rgb in enumerate(even):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = i
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+        if sound is None or x is None:
+            return
         pcm = np.clip(x, -1, 1).astype(np.float32)
         for start in range(0, len(pcm), 1024):
             block = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="fltp", layout="mono")
             block.sample_rate, block.pts = rate, start
             out.mux(sound.encode(block))
         out.mux(sound.encode(None))
+
+
+def _flat_video(folder: Path, stem: str, i: int, rng: np.random.Generator) -> tuple[Path, str]:
+    """A silent title card: a flat colour or smooth gradient fading in from black."""
+    card, what = (_flat, _gradient)[i % 2](rng, i)
+    card.thumbnail((1280, 720))  # a video frame's size
+    rgb = np.asarray(card.convert("RGB")).astype(np.float64)
+    n = int(float(rng.uniform(3, 5)) * VIDEO_FPS)
+    frames = [(rgb * min(1.0, (k + 1) / (n / 2))).round().astype(np.uint8) for k in range(n)]
+    path = folder / f"{stem}.mp4"
+    _encode_video(path, frames)
+    return path, f"{what} fading in from black over {n / VIDEO_FPS / 2:.1f} s, no sound"
+
+
+def _screen_video(folder: Path, stem: str, i: int, rng: np.random.Generator) -> tuple[Path, str]:
+    """A silent screen recording: a screenshot, chart or document, scrolled down slowly (or still when short)."""
+    make, what = ((_screenshot, "screenshot"), (_chart, "chart"), (_document, "document"))[i % 3]
+    page = np.asarray(make(rng, i)[0].convert("RGB"))
+    seconds = float(rng.uniform(3, 5))
+    n = int(seconds * VIDEO_FPS)
+    view = min(page.shape[0], max(240, page.shape[0] * 2 // 3))
+    travel = page.shape[0] - view
+    frames = [page[round(travel * k / max(n - 1, 1)):][:view] for k in range(n)]
+    path = folder / f"{stem}.mp4"
+    _encode_video(path, frames)
+    return path, f"a {what} scrolled {travel} px over {seconds:.1f} s, no sound"
 
 
 def _still_video(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, photos: Sequence[Path],
@@ -315,7 +345,8 @@ def _still_video(kind: str, folder: Path, stem: str, i: int, rng: np.random.Gene
         x = audio.resample(call, 16000, rate)
         what = f"{spoken.name} through a call ({f'AMR-NB {bitrate / 1000:g} kbit/s' if i % 3 else 'G.711 mu-law'})"
     path = folder / f"{stem}.mp4"
-    _encode_still_video(path, picture, x, rate)
+    frames = [np.asarray(picture.convert("RGB"))] * max(1, math.ceil(len(x) / rate * VIDEO_FPS))
+    _encode_video(path, frames, x, rate)
     return path, f"{source.name} shown still over {what}, AAC {rate} Hz"
 
 
@@ -382,6 +413,10 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
         return path, f"{note}, {rate} Hz"
     if kind in ("speech-landline", "speech-mobile"):
         return _call(kind, folder, stem, i, rng, speech)
+    if kind == "video-screen":
+        return _screen_video(folder, stem, i, rng)
+    if kind == "video-flat":
+        return _flat_video(folder, stem, i, rng)
     if kind in VIDEO_KINDS:
         return _still_video(kind, folder, stem, i, rng, photos, speech)
     rate = {"speech-44k": 44100, "speech-48k": 48000}.get(kind, 44100)

@@ -18,6 +18,7 @@ from deepfake_gui.engine.score_image import combined_caveat, crops, encode_crops
 from deepfake_gui.engine.track import TrackScore, rounded
 
 FACE_CHECKS = 12  # frames checked for a face when the detector cannot judge faces (up to twice as many)
+# and for content a picture detector cannot judge (flat colour, screenshot, chart, document): analysis/content.py
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     ``decoder`` (engine.decoding) decodes the frames, in a worker process for the CLI; None decodes here.
     """
     from deepfake_gui.analysis.aggregate import aggregate
+    from deepfake_gui.analysis.content import check_image
     from deepfake_gui.media.video import iter_video_frames
 
     detector, encoder = active.detector, active.encoder
@@ -85,14 +87,17 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     face_record = faces_record(detector.meta or {})
     face_every = max(1, (expected_frames or 0) // FACE_CHECKS)  # about FACE_CHECKS frames spread over the video
     face_shares: list[float] = []
+    contents: list = []  # analysis.content.ContentCheck of the same sampled frames
     n_crops = 0
     decoded = (iter_video_frames(path, per_second=options.frames_per_second) if decoder is None
                else decoder.video_frames(path, options.frames_per_second))
     for frame_no, frame in enumerate(decoded):
         cancel.raise_if_cancelled()
         items, faces = _frame_items(frame.image, size, options, device)
-        if face_record is not None and frame_no % face_every == 0 and len(face_shares) < 2 * FACE_CHECKS:
-            face_shares.append(largest_face_share(frame.image))
+        if frame_no % face_every == 0 and len(contents) < 2 * FACE_CHECKS:
+            contents.append(check_image(frame.image))
+            if face_record is not None:
+                face_shares.append(largest_face_share(frame.image))
         shortest = min(shortest, *frame.image.shape[:2])
         n_faces += faces
         times.append(frame.time_s)
@@ -119,6 +124,7 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
     facts = {"n_frames": len(times), "faces_requested": options.faces, "frames_with_face": n_faces,
              "frames_per_second": options.frames_per_second, "small_frames": shortest < size,
              "frame_short_side": shortest}
+    facts["content_check"] = frames_content(contents)
     if face_record is not None:  # the detector cannot judge faces (engine/face_gate.py): were there any?
         share_min = float(face_record.get("share_min", 0.03))
         facts["face_check"] = {"frames_checked": len(face_shares),
@@ -131,3 +137,16 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
         caveats.append(combined_caveat(active.name, len(scores_arr), "frames", how))
     return TrackScore(active.name, "frames", decision, probability, None, features, how,
                       series, arrays, caveats, facts, detector.file_calibration)
+
+
+def frames_content(checks: list) -> dict:
+    """What the sampled frames show: how many were checked, how many a picture detector cannot judge, and why."""
+    failed = [c for c in checks if c.reasons]
+    kinds: dict[str, int] = {}
+    for c in checks:
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    out = {"frames_checked": len(checks), "frames_unjudgeable": len(failed), "kinds": kinds}
+    if failed:
+        common = max(kinds, key=lambda k: (k != "photo-like", kinds[k]))  # the commonest failing kind
+        out["reason"] = next(c.reasons[0] for c in failed if c.kind == common)
+    return out

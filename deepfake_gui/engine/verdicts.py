@@ -248,13 +248,15 @@ def withheld_track(track: str, active, facts: dict, info, content) -> tuple[str,
 def withheld_frames(active, facts: dict) -> tuple[str, str] | None:
     """(gate code, reason) when a video's picture track cannot be judged: a face, or frames it would enlarge."""
     from deepfake_gui.engine.face_gate import frames_face_reason
-    from deepfake_gui.engine.gate import frames_enlarged_reason
+    from deepfake_gui.engine.gate import frames_content_reason, frames_enlarged_reason
 
     face = frames_face_reason(active, facts)
     if face is not None:
         return "face", face
     enlarged = frames_enlarged_reason(active, facts)
-    return ("enlarged", enlarged) if enlarged is not None else None
+    if enlarged is not None:
+        return "enlarged", enlarged
+    return frames_content_reason(facts)
 
 
 def band_reasons(tracks: dict, components: dict) -> list[str]:

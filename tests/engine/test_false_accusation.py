@@ -13,7 +13,7 @@ from deepfake_gui.engine.false_accusation import false_accusation_job, read_genu
 from deepfake_gui.engine.ood_corpus import KINDS, make_ood_corpus
 
 CONTENT_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-small", "tone", "chord",
-                 "music", "noise", "short-clip", "video-music")
+                 "music", "noise", "short-clip", "video-music", "video-screen")
 
 
 @pytest.fixture(scope="module")

@@ -196,6 +196,33 @@ def test_a_soundtrack_of_music_is_withheld_and_the_pictures_are_still_judged(tmp
 
 
 @needs_offline
+def test_a_silent_video_of_a_flat_picture_is_withheld_with_the_reason(tmp_path: Path, detectors) -> None:
+    path = media_factory.write_video(tmp_path / "grey.mp4", width=256, height=240, frames=20, fps=5,
+                                     with_audio=False)  # each frame one grey level: no texture
+    (result,) = _scan([path], detectors, frames_per_second=2.0)
+    assert result.verdict == "inconclusive"
+    (reason,) = result.gate["reasons"]
+    assert reason["code"] == "no-texture"
+    assert reason["message"].startswith("the pictures: 8 of 8 frames checked are a flat colour or smooth gradient")
+    assert result.gate["suggestion"] is None  # genuine references would not teach a detector flat colours
+    assert result.detectors["image-effnet-lite0"]["withheld"] == reason["message"]
+
+
+def test_frames_are_withheld_for_their_content_only_when_half_of_those_checked_fail() -> None:
+    from deepfake_gui.analysis.content import ContentCheck
+    from deepfake_gui.engine.gate import frames_content_reason
+    from deepfake_gui.engine.score_video import frames_content
+
+    chart = ContentCheck("graphics", {}, [{"code": "graphics", "message": "a chart"}])
+    photo = ContentCheck("photo-like")
+    assert frames_content_reason({"content_check": frames_content([chart] * 3 + [photo] * 5)}) is None
+    facts = {"content_check": frames_content([chart] * 4 + [photo] * 4)}
+    assert facts["content_check"]["kinds"] == {"graphics": 4, "photo-like": 4}
+    assert frames_content_reason(facts) == ("graphics", "the pictures: 4 of 8 frames checked are a chart")
+    assert frames_content_reason({}) is None  # an older track score: nothing was checked
+
+
+@needs_offline
 def test_faces_requested_but_none_found(tmp_path: Path, detectors) -> None:
     path = media_factory.write_video(tmp_path / "noface.mp4", width=256, height=240, frames=10, with_audio=False)
     (result,) = _scan([path], detectors, faces=True)
