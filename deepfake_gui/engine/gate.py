@@ -228,6 +228,10 @@ def apply_gate(result: ScanResult, check=None, extra: list[dict[str, str]] | Non
         result.caveats = [c for c in result.caveats if UPSCALED not in c]
     if result.verdict == "inconclusive":  # "only X says fake ... the fake verdict is unproven": no verdict is left
         result.caveats = [c for c in result.caveats if UNPROVEN not in c]
+    # the held-out-items distance caveat of a detector whose held-out-source gate fired says the same, weaker
+    outside = [r["message"].split(":", 1)[0] for r in reasons if r["code"] == "outside-domain"]
+    result.caveats = [c for c in result.caveats
+                      if not any(f"lies outside {name}'s training domain" in c for name in outside)]
     repeated = {f"inconclusive: {r['message']}" for r in reasons}  # a withheld track's reason, said again
     result.caveats = [c for c in result.caveats if c not in repeated]
     said = "; ".join(r["message"] for r in reasons)

@@ -46,8 +46,14 @@ def test_a_detector_outside_its_held_out_domain_withholds_the_verdict():
     result.modality = "audio"
     result.detectors["audio-whisper"] = {"verdict": "fake", "domain_gate": {
         "outside": True, "distance": 900.0, "threshold": 300.0, "message": "this recording is further ..."}}
+    result.caveats = ["this audio lies outside audio-whisper's training domain: it is further from the training "
+                      "data than 99% of held-out training items, so the score may not carry over",
+                      "this audio lies outside audio-other's training domain: …"]
     gated = apply_gate(result, ContentCheck("speech-like"))
     assert gated.verdict == "inconclusive"
+    # said once, by the gate's reason; another detector's caveat stays
+    assert not any("audio-whisper's training domain" in c for c in gated.caveats)
+    assert any("audio-other's training domain" in c for c in gated.caveats)
     assert gated.gate["reasons"] == [{"code": "outside-domain",
                                       "message": "audio-whisper: this recording is further ..."}]
     assert "layerscope adapt" in gated.gate["suggestion"]
