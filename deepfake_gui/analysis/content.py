@@ -73,18 +73,15 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     stats: dict[str, float] = {"width": float(w), "height": float(h)}
     if min(crop.shape[:2]) < 3:
         return stats | {"texture": 0.0, "texture_mean": 0.0, "textured_share": 0.0, "equal_neighbours": 1.0,
-                        "small_step_share": 0.0, "colours_per_pixel": 1.0}
+                        "small_step_share": 0.0}
     grey = crop.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     lap = np.abs(4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:])
     step = np.abs(crop[:, 1:].astype(np.int16) - crop[:, :-1].astype(np.int16)).max(axis=2)
     equal = float((step == 0).mean())
     small = float(((step >= 1) & (step <= 3)).mean())
-    packed = (crop[..., 0].astype(np.uint32) << 16) | (crop[..., 1].astype(np.uint32) << 8) | crop[..., 2]
-    colours = len(np.unique(packed)) / packed.size
     stats |= {"texture": float(np.median(lap)), "texture_mean": float(lap.mean()),
               "textured_share": float((lap >= 3).mean()),
-              "equal_neighbours": equal, "small_step_share": small / max(small + equal, 1e-9),
-              "colours_per_pixel": float(colours)}
+              "equal_neighbours": equal, "small_step_share": small / max(small + equal, 1e-9)}
     return stats
 
 
