@@ -7,7 +7,9 @@ the verdict:
 - **content** (analysis/content.py): too small, flat, synthetic graphics, silence,
   too short, noise, tones or music: there is nothing a detector can judge; speech
   through a phone call's voice codec (engine/voice_codec.py): the detectors cannot
-  tell a genuine call from a generated one;
+  tell a genuine call from a generated one. A video's soundtrack and sampled frames
+  go through the same checks, and a failing track alone is withheld
+  (``soundtrack_reason``, ``frames_content_reason``);
 - **domain** (``detector.out_of_domain``, calibrated on held-out sources when the
   bundle carries a ``domain_gate``): the features lie further from the training
   data than the files of sources the detector never saw.

@@ -246,7 +246,8 @@ def withheld_track(track: str, active, facts: dict, info, content) -> tuple[str,
 
 
 def withheld_frames(active, facts: dict) -> tuple[str, str] | None:
-    """(gate code, reason) when a video's picture track cannot be judged: a face, or frames it would enlarge."""
+    """(gate code, reason) when a video's picture track cannot be judged: a face, frames it would enlarge, or
+    frames that are no photograph (flat, graphics)."""
     from deepfake_gui.engine.face_gate import frames_face_reason
     from deepfake_gui.engine.gate import frames_content_reason, frames_enlarged_reason
 
