@@ -73,11 +73,7 @@ class Study:
         return self.frames[self.offsets[i]:self.offsets[i + 1]]
 
     def crop(self, i: int, rng: np.random.Generator):
-        m = self.file_map(i)
-        if m.shape[0] < HOP_FRAMES:
-            return m.repeat((HOP_FRAMES + m.shape[0] - 1) // m.shape[0], 1)[:HOP_FRAMES]
-        start = int(rng.integers(0, m.shape[0] - HOP_FRAMES + 1))
-        return m[start:start + HOP_FRAMES]
+        return random_crop(self.file_map(i), HOP_FRAMES, rng)
 
     def train_cnn(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
         import torch
@@ -101,15 +97,30 @@ class Study:
         out = []
         with torch.no_grad():
             for i in index:
-                m = self.file_map(i).float()
-                if m.shape[0] < HOP_FRAMES:
-                    m = m.repeat((HOP_FRAMES + m.shape[0] - 1) // m.shape[0], 1)[:HOP_FRAMES]
-                x = (m - mu) / sd
-                starts = list(range(0, x.shape[0] - HOP_FRAMES + 1, HOP_FRAMES))
-                if starts[-1] != x.shape[0] - HOP_FRAMES:
-                    starts.append(x.shape[0] - HOP_FRAMES)
-                out.append(model(torch.stack([x[s:s + HOP_FRAMES] for s in starts])).mean().item())
+                x = (self.file_map(i).float() - mu) / sd
+                out.append(model(covering_windows(x, HOP_FRAMES)).mean().item())
         return np.array(out)
+
+
+def random_crop(m, length: int, rng: np.random.Generator):
+    """``length`` consecutive rows of ``m`` (frames x features) at a random start; a shorter ``m`` is repeated."""
+    if m.shape[0] < length:
+        return m.repeat((length + m.shape[0] - 1) // m.shape[0], 1)[:length]
+    start = int(rng.integers(0, m.shape[0] - length + 1))
+    return m[start:start + length]
+
+
+def covering_windows(m, length: int):
+    """(n, length, features): back-to-back windows of ``m`` covering all of it (the last one end-aligned), for
+    scoring a whole file with a model trained on crops; a shorter ``m`` is repeated to one window."""
+    import torch
+
+    if m.shape[0] < length:
+        m = m.repeat((length + m.shape[0] - 1) // m.shape[0], 1)[:length]
+    starts = list(range(0, m.shape[0] - length + 1, length))
+    if starts[-1] != m.shape[0] - length:
+        starts.append(m.shape[0] - length)
+    return torch.stack([m[s:s + length] for s in starts])
 
 
 def fit_balanced(model, y: np.ndarray, make_batch, rng: np.random.Generator, steps: int = 800, batch: int = 16):

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import add_split_arguments, for_each_logo_split
+from phase_cnn_study import add_split_arguments, covering_windows, for_each_logo_split, random_crop
 
 CROP = 150  # frames: 3 s of 20 ms states
 STEPS = 250
@@ -79,11 +79,7 @@ class Study:
         return self.states[self.offsets[i]:self.offsets[i + 1]]
 
     def crop(self, i: int, rng: np.random.Generator):
-        m = self.file_states(i)
-        if m.shape[0] < CROP:
-            return m.repeat((CROP + m.shape[0] - 1) // m.shape[0], 1)[:CROP]
-        start = int(rng.integers(0, m.shape[0] - CROP + 1))
-        return m[start:start + CROP]
+        return random_crop(self.file_states(i), CROP, rng)
 
     def train(self, train: np.ndarray, seed: int = 0):
         import torch
@@ -120,13 +116,7 @@ class Study:
         out = []
         with torch.no_grad():
             for i in index:
-                m = self.file_states(i).float()
-                if m.shape[0] < CROP:
-                    m = m.repeat((CROP + m.shape[0] - 1) // m.shape[0], 1)[:CROP]
-                starts = list(range(0, m.shape[0] - CROP + 1, CROP))
-                if starts[-1] != m.shape[0] - CROP:
-                    starts.append(m.shape[0] - CROP)
-                out.append(model(torch.stack([m[s:s + CROP] for s in starts])).mean().item())
+                out.append(model(covering_windows(self.file_states(i).float(), CROP)).mean().item())
         return np.array(out)
 
 
