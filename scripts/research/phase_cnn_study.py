@@ -55,8 +55,18 @@ def build_maps(path: Path, data_root: Path) -> None:
             print(f"maps: {i} of {len(data.paths)}", flush=True)
     offsets = np.concatenate([[0], np.cumsum([len(m) for m in maps])])
     np.savez(path, frames=np.concatenate(maps), offsets=offsets, mean384=np.stack(m384), mean448=np.stack(m448),
-             labels=np.asarray(data.labels).astype(int), generators=np.asarray(data.generators),
-             groups=np.asarray(data.groups), match=np.asarray(data.item_match()))
+             **split_metadata(data))
+
+
+def split_metadata(data) -> dict[str, np.ndarray]:
+    """What the folds and leave-one-generator-out splits need of a LabeledSet, as arrays for an .npz."""
+    return {"labels": np.asarray(data.labels).astype(int), "generators": np.asarray(data.generators),
+            "groups": np.asarray(data.groups), "match": np.asarray(data.item_match())}
+
+
+def read_split_metadata(z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, generators, groups, match) as ``split_metadata`` stored them."""
+    return z["labels"], z["generators"], z["groups"], z["match"]
 
 
 class Study:
@@ -64,7 +74,7 @@ class Study:
         import torch
 
         z = np.load(maps)
-        self.labels, self.gens, self.groups, self.match = z["labels"], z["generators"], z["groups"], z["match"]
+        self.labels, self.gens, self.groups, self.match = read_split_metadata(z)
         self.offsets = z["offsets"]
         self.frames = torch.from_numpy(z["frames"])
         self.X = np.concatenate([z["mean384"], z["mean448"]], 1).astype(np.float64)
@@ -216,7 +226,6 @@ def grouped(study: Study):
 
 
 def report(study: Study, out: Path) -> None:
-    from sklearn.metrics import roc_auc_score
 
     def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return (s - ref.mean()) / (ref.std() + 1e-12)
@@ -247,6 +256,14 @@ def report(study: Study, out: Path) -> None:
         for name, s in variants.items():
             pooled[gen][name].append(s)
     names = ["linear", "cnn", "average, held-out z", "average, training z", "average, cross-fitted z"]
+    print_auc_table(pooled, names)
+
+
+def print_auc_table(pooled: dict, names: list[str]) -> dict[str, list[float]]:
+    """A markdown table of AUC per held-out generator (``pooled[gen]["y"]`` and ``pooled[gen][name]``: per-fold
+    label and score arrays, pooled here) and the mean per column; returns each column's AUCs."""
+    from sklearn.metrics import roc_auc_score
+
     print("| held-out generator | folds | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     means = defaultdict(list)
@@ -257,6 +274,7 @@ def report(study: Study, out: Path) -> None:
             means[n].append(a)
         print(f"| {gen} | {len(pooled[gen]['y'])} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
     print("| **mean** | | " + " | ".join(f"**{np.mean(means[n]):.3f}**" for n in names) + " |")
+    return means
 
 
 def add_split_arguments(ap: argparse.ArgumentParser) -> None:

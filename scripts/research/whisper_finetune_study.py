@@ -33,7 +33,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import add_split_arguments, covering_windows, for_each_logo_split, random_crop
+from phase_cnn_study import (
+    add_split_arguments,
+    covering_windows,
+    for_each_logo_split,
+    print_auc_table,
+    random_crop,
+    read_split_metadata,
+    split_metadata,
+)
 
 CROP = 150  # frames: 3 s of 20 ms states
 STEPS = 250
@@ -61,8 +69,7 @@ def build_states(path: Path, data_root: Path) -> None:
                 print(f"states: {i} of {len(data.paths)}", flush=True)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in states])])
     np.savez(path, states=np.concatenate(states), offsets=offsets, means=np.stack(means),
-             labels=np.asarray(data.labels).astype(int), generators=np.asarray(data.generators),
-             groups=np.asarray(data.groups), match=np.asarray(data.item_match()))
+             **split_metadata(data))
 
 
 class Study:
@@ -70,7 +77,7 @@ class Study:
         import torch
 
         z = np.load(states)
-        self.labels, self.gens, self.groups, self.match = z["labels"], z["generators"], z["groups"], z["match"]
+        self.labels, self.gens, self.groups, self.match = read_split_metadata(z)
         self.offsets = z["offsets"]
         self.states = torch.from_numpy(z["states"])
         self.X = z["means"].astype(np.float64)
@@ -166,7 +173,6 @@ def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str])
 
 
 def report(study: Study, out: Path) -> None:
-    from sklearn.metrics import roc_auc_score
 
     def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return (s - ref.mean()) / (ref.std() + 1e-12)
@@ -182,16 +188,7 @@ def report(study: Study, out: Path) -> None:
         pooled[gen]["fine-tuned"].append(r["ft_te"])
         pooled[gen]["average"].append(z(r["lin_te"], r["lin_tr"]) + z(r["ft_te"], r["ft_sub"]))
     names = ["frozen probe", "fine-tuned", "average"]
-    print("| held-out generator | folds | " + " | ".join(names) + " |")
-    print("|---|---|" + "---|" * len(names))
-    means = defaultdict(list)
-    for gen in sorted(pooled):
-        y = np.concatenate(pooled[gen]["y"])
-        aucs = [roc_auc_score(y, np.concatenate(pooled[gen][n])) for n in names]
-        for n, a in zip(names, aucs, strict=True):
-            means[n].append(a)
-        print(f"| {gen} | {len(pooled[gen]['y'])} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |")
-    print("| **mean** | | " + " | ".join(f"**{np.mean(means[n]):.3f}**" for n in names) + " |")
+    means = print_auc_table(pooled, names)
     print("| below 0.85 | | " + " | ".join(str(sum(a < 0.85 for a in means[n])) for n in names) + " |")
 
 
