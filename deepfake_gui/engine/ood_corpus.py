@@ -252,22 +252,13 @@ def _write_wav(path: Path, x: np.ndarray, rate: int) -> None:
 def _encode(path: Path, x: np.ndarray, rate: int, codec: str, bitrate: int) -> None:
     import av
 
+    from deepfake_gui.launder.video import mux_mono_audio
+
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=rate)
         stream.bit_rate = bitrate
         stream.layout = "mono"
-        frame_size = 1024
-        pcm = np.clip(x, -1, 1).astype(np.float32)
-        fmt = "fltp"
-        for start in range(0, len(pcm), frame_size):
-            block = pcm[start : start + frame_size]
-            frame = av.AudioFrame.from_ndarray(block[None, :], format=fmt, layout="mono")
-            frame.sample_rate = rate
-            frame.pts = start
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        mux_mono_audio(out, stream, x, rate)
 
 
 def _encode_video(path: Path, frames: Sequence[np.ndarray], x: np.ndarray | None = None, rate: int = 44100) -> None:
@@ -276,7 +267,8 @@ def _encode_video(path: Path, frames: Sequence[np.ndarray], x: np.ndarray | None
 
     even = [np.ascontiguousarray(f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2]) for f in frames]  # yuv420p
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "veryfast"})
+        # one thread: x264 with several gives different bytes from run to run, and the corpus rebuilds byte for byte
+        video = out.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "veryfast", "threads": "1"})
         video.width, video.height, video.pix_fmt = even[0].shape[1], even[0].shape[0], "yuv420p"
         sound = None
         if x is not None:
@@ -287,14 +279,10 @@ def _encode_video(path: Path, frames: Sequence[np.ndarray], x: np.ndarray | None
             frame.pts = i
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
-        if sound is None or x is None:
-            return
-        pcm = np.clip(x, -1, 1).astype(np.float32)
-        for start in range(0, len(pcm), 1024):
-            block = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="fltp", layout="mono")
-            block.sample_rate, block.pts = rate, start
-            out.mux(sound.encode(block))
-        out.mux(sound.encode(None))
+        if sound is not None and x is not None:
+            from deepfake_gui.launder.video import mux_mono_audio
+
+            mux_mono_audio(out, sound, x, rate)
 
 
 def _flat_video(folder: Path, stem: str, i: int, rng: np.random.Generator) -> tuple[Path, str]:
@@ -338,7 +326,7 @@ def _still_video(kind: str, folder: Path, stem: str, i: int, rng: np.random.Gene
         from deepfake_gui.launder import audio
 
         voice, spoken = _speech(speech, rng, 16000)
-        voice = (0.9 * voice / max(np.abs(voice).max(), 1e-9)).astype(np.float32)
+        voice = _peaked(voice).astype(np.float32)
         bitrate = int(rng.choice([7_950, 12_200]))
         call = audio.phone_call(voice, 16000, "amr_nb", bitrate) if i % 3 else audio.phone_call(
             voice, 16000, "mulaw", 64_000)
@@ -348,6 +336,11 @@ def _still_video(kind: str, folder: Path, stem: str, i: int, rng: np.random.Gene
     frames = [np.asarray(picture.convert("RGB"))] * max(1, math.ceil(len(x) / rate * VIDEO_FPS))
     _encode_video(path, frames, x, rate)
     return path, f"{source.name} shown still over {what}, AAC {rate} Hz"
+
+
+def _peaked(x: np.ndarray) -> np.ndarray:
+    """``x`` scaled so its peak is 0.9 (genuine speech, as loud as a recording is saved)."""
+    return 0.9 * x / max(np.abs(x).max(), 1e-9)
 
 
 def _speech(speech: Sequence[Path], rng: np.random.Generator, rate: int) -> tuple[np.ndarray, Path]:
@@ -421,7 +414,7 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
         return _still_video(kind, folder, stem, i, rng, photos, speech)
     rate = {"speech-44k": 44100, "speech-48k": 48000}.get(kind, 44100)
     x, source = _speech(speech, rng, rate)
-    x = 0.9 * x / max(np.abs(x).max(), 1e-9)
+    x = _peaked(x)
     if kind == "short-clip":
         x = x[: int(rng.uniform(0.3, 0.8) * rate)]
     if kind in ("speech-aac", "speech-mp3"):
@@ -442,7 +435,7 @@ def _call(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, 
     from deepfake_gui.launder import audio
 
     x, source = _speech(speech, rng, 16000)
-    x = (0.9 * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
+    x = _peaked(x).astype(np.float32)
     if kind == "speech-landline":
         codec, bitrate, label = "mulaw", 64_000, "G.711 mu-law"
     else:

@@ -141,10 +141,10 @@ def score_video_frames(path: str | Path, active, options: VideoOptions, cancel: 
 
 def frames_content(checks: list) -> dict:
     """What the sampled frames show: how many were checked, how many a picture detector cannot judge, and why."""
+    from collections import Counter
+
     failed = [c for c in checks if c.reasons]
-    kinds: dict[str, int] = {}
-    for c in checks:
-        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    kinds = dict(Counter(c.kind for c in checks))
     out = {"frames_checked": len(checks), "frames_unjudgeable": len(failed), "kinds": kinds}
     if failed:
         common = max(kinds, key=lambda k: (k != "photo-like", kinds[k]))  # the commonest failing kind

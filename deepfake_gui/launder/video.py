@@ -51,7 +51,8 @@ def _audio_track(src: Path) -> tuple[np.ndarray, int] | None:
     return load_audio(src, rate), rate
 
 
-def _encode_audio(out, stream, samples: np.ndarray, rate: int) -> None:
+def mux_mono_audio(out, stream, samples: np.ndarray, rate: int) -> None:
+    """Encode mono float samples (clipped to [-1, 1]) in 1024-sample frames into ``stream`` of ``out``, then flush."""
     import av
 
     x = np.ascontiguousarray(np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0))
@@ -137,7 +138,7 @@ def _transcode(src: Path, dst: Path, crf: int, scale: float, track: tuple[np.nda
                 raise MediaError(src, "no video frames", "the video track decoded to no frames", "empty")
             out.mux(ovs.encode(None))
             if oas is not None and track is not None:
-                _encode_audio(out, oas, *track)
+                mux_mono_audio(out, oas, *track)
 
 
 __all__ = ["AUDIO_BITRATE", "AUDIO_ENCODER", "PRESET", "THREADS", "VIDEO_ENCODER", "AudioFn", "reencode_h264",
