@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deepfake_gui.core.errors import LayerScopeError
+from deepfake_gui.core.errors import LayerScopeError, MediaError
 from deepfake_gui.core.hashing import sha256_file
 from deepfake_gui.core.jobs import CancelToken, Progress
 from deepfake_gui.encoders.base import Encoder
 from deepfake_gui.encoders.cache import FeatureCache
+from deepfake_gui.media.narrowband import NARROWBAND_VARIANT, iter_detector_audio, reads_as_narrowband
 
 MAX_AUDIO_CHUNK_S = 30.0  # Whisper's context; longer files are pooled over 30 s chunks
 
@@ -31,10 +32,11 @@ class FileFeatures:
     cached: bool = False
 
 
-def _decode(encoder: Encoder, path: Path, tiles: int = 0) -> list[np.ndarray]:
+def _decode(encoder: Encoder, path: Path, tiles: int = 0, narrowband: bool = False) -> list[np.ndarray]:
     """The items one file contributes: one image (or, with ``tiles``, up to that many native-resolution
-    tiles, as scan cuts them), or the audio in <= 30 s chunks."""
-    from deepfake_gui.media import load_audio, load_image
+    tiles, as scan cuts them), or the audio in <= 30 s chunks, read as scan reads it (``narrowband``:
+    through 8 kHz, media.narrowband)."""
+    from deepfake_gui.media import load_image
 
     if encoder.modality == "image":
         image = load_image(path)
@@ -44,7 +46,10 @@ def _decode(encoder: Encoder, path: Path, tiles: int = 0) -> list[np.ndarray]:
 
         return native_tiles(image, int(encoder.spec.preprocessing["size"]), tiles)
     rate = int(encoder.spec.preprocessing["sample_rate"])
-    audio = load_audio(path, rate)
+    decoded = list(iter_detector_audio(path, rate, narrowband))
+    audio = np.concatenate(decoded) if decoded else np.zeros(0, dtype=np.float32)
+    if audio.size == 0:
+        raise MediaError(path, "no audio samples", "the audio track decoded to nothing", "empty")
     step = int(MAX_AUDIO_CHUNK_S * rate)
     chunks = [audio[i : i + step] for i in range(0, len(audio), step)]
     if len(chunks) > 1 and len(chunks[-1]) < rate:  # a sliver too short to encode: end-align instead
@@ -100,13 +105,21 @@ def iter_file_features(
         except OSError as exc:
             yield FileFeatures(i, path, None, None, f"{path}: cannot read: {exc.strerror or exc}")
             continue
-        hit = cache.get(encoder.name, _key(encoder, sha, variant)) if cache is not None else None
+        try:
+            narrowband = encoder.modality == "audio" and reads_as_narrowband(
+                path, int(encoder.spec.preprocessing["sample_rate"]))
+        except LayerScopeError as exc:
+            yield from flush()
+            yield FileFeatures(i, path, sha, None, str(exc))
+            continue
+        file_variant = variant + (NARROWBAND_VARIANT if narrowband else "")
+        hit = cache.get(encoder.name, _key(encoder, sha, file_variant)) if cache is not None else None
         if hit is not None:
             yield from flush()
             yield FileFeatures(i, path, sha, hit, cached=True)
         else:
             try:
-                items = _decode(encoder, path, tiles)
+                items = _decode(encoder, path, tiles, narrowband)
             except LayerScopeError as exc:
                 yield from flush()
                 yield FileFeatures(i, path, sha, None, str(exc))
@@ -122,7 +135,7 @@ def iter_file_features(
                     yield FileFeatures(i, path, sha, None, f"{path}: {exc}")
                     continue
                 if cache is not None:
-                    cache.put(encoder.name, _key(encoder, sha, variant), pooled, {"path": str(path)})
+                    cache.put(encoder.name, _key(encoder, sha, file_variant), pooled, {"path": str(path)})
                 yield FileFeatures(i, path, sha, pooled)
         if i % 8 == 7 or i == total - 1:
             yield Progress(i + 1, total, path.name)

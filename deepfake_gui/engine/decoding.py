@@ -38,9 +38,10 @@ def image_op(path: str) -> Iterator[Item]:
 
 
 def audio_chunks_op(path: str, rate: int) -> Iterator[Item]:
-    from deepfake_gui.media.audio import iter_audio_chunks
+    """The sound as the detectors read it (a telephone-band recording through 8 kHz: media.narrowband)."""
+    from deepfake_gui.media.narrowband import iter_detector_audio
 
-    for chunk in iter_audio_chunks(path, rate):
+    for chunk in iter_detector_audio(path, rate):
         yield {}, chunk
 
 
@@ -123,9 +124,10 @@ class LocalDecoder:
         return known if known is not None else self.recent.keep(path, self._checked(path, load_image(path)))
 
     def audio_chunks(self, path: str | Path, rate: int) -> Iterator[np.ndarray]:
-        from deepfake_gui.media.audio import iter_audio_chunks
+        """The sound as the detectors read it (see ``audio_chunks_op``)."""
+        from deepfake_gui.media.narrowband import iter_detector_audio
 
-        for chunk in iter_audio_chunks(path, rate):
+        for chunk in iter_detector_audio(path, rate):
             yield self._checked(path, chunk)
 
     def audio(self, path: str | Path, rate: int, max_seconds: float | None = None) -> np.ndarray:

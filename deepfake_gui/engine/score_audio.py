@@ -130,7 +130,7 @@ def score_audio_track(
     from deepfake_gui.analysis.aggregate import aggregate
     from deepfake_gui.analysis.caveats import edge_silence
     from deepfake_gui.engine.detector_features import encode_items
-    from deepfake_gui.media.audio import iter_audio_chunks
+    from deepfake_gui.media.narrowband import iter_detector_audio
 
     detector, encoder, encoders = active.detector, active.encoder, active.warm_encoders()
     rate = int(encoder.spec.preprocessing["sample_rate"])
@@ -141,7 +141,7 @@ def score_audio_track(
     covered_s = 0.0
     lead_s = trail_s = 0.0
     weight_total = 0
-    decoded = iter_audio_chunks(path, rate) if decoder is None else decoder.audio_chunks(path, rate)
+    decoded = iter_detector_audio(path, rate) if decoder is None else decoder.audio_chunks(path, rate)
     for index, (start, chunk) in enumerate(fixed_chunks(decoded, rate)):
         cancel.raise_if_cancelled()
         if index == 0:

@@ -114,13 +114,15 @@ SIZE = 30 * RATE
 
 
 def _training_chunks(signal: np.ndarray, rate: int, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
-    """The chunks feature extraction for training cuts from the same whole signal (extract._decode itself)."""
-    import deepfake_gui.media as media
-    from deepfake_gui.encoders.extract import _decode
+    """The chunks feature extraction for training cuts from the same whole signal (extract._decode itself;
+    an empty track is an error there, "no audio samples", and no chunk here)."""
+    from deepfake_gui.encoders import extract
 
-    monkeypatch.setattr(media, "load_audio", lambda path, r: signal)
+    if not len(signal):
+        return []
+    monkeypatch.setattr(extract, "iter_detector_audio", lambda path, r, narrowband: iter([signal]))
     encoder = SimpleNamespace(modality="audio", spec=SimpleNamespace(preprocessing={"sample_rate": rate}))
-    return _decode(encoder, Path("unused.wav"))  # type: ignore[arg-type]
+    return extract._decode(encoder, Path("unused.wav"))  # type: ignore[arg-type]
 
 
 def _pieces(signal: np.ndarray, rng: np.random.Generator, max_piece: int, log: dict):
