@@ -65,10 +65,10 @@ def scan(paths: list[Path], as_recorded: bool) -> list[tuple[str, float]]:
                    if isinstance(e, ScanResult)]
     finally:
         narrowband.reads_as_narrowband = original
-    by_path = {str(r.path): r for r in results}
+    by_path = {str(Path(r.path).resolve()): r for r in results}
     out = []
     for p in paths:
-        r = by_path[str(p)]
+        r = by_path[str(Path(p).resolve())]
         lead = r.detectors.get(LEAD) or {}
         out.append((r.verdict or "error", float(lead.get("score", float("nan")))))
     return out
