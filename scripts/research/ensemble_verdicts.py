@@ -79,7 +79,7 @@ def main() -> None:
                       for i in range(len(y))])
     print(json.dumps({"members": sys.argv[split + 1:], "rule": "fake only when every detector says fake",
                       **figures(agree, y)}), flush=True)
-    for floor in (0.95, 0.97, 0.98, 0.99):
+    for floor in (0.95, 0.97, 0.98, 0.99, 0.997, 1.01):  # 1.01: a lone fake never stands
         lone = both.copy()
         alone = (both == "fake") & np.array([all(m[i] != "fake" for m in members[1:]) for i in range(len(y))])
         lone[alone & ~(member_probs[0] >= floor)] = "inconclusive"

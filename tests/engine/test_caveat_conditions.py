@@ -277,7 +277,7 @@ def test_a_lead_deciding_alone_names_the_codecs_it_is_weak_under(tmp_path: Path)
     table["conditions"]["mp3_32k"] = {"auc": 0.92, "eer": 0.1, "n": 40}  # strong: not named
     figures = ("its measured AUC on copies that went through a lossy codec is opus16k 0.70: a voice message or "
                "stream converted back to WAV or FLAC shows no trace of it")
-    cases = [(("fake", "inconclusive"), 0.99, "fake", "unproven"), (("fake", "fake"), 0.93, "fake", None),
+    cases = [(("fake", "inconclusive"), 0.999, "fake", "unproven"), (("fake", "fake"), 0.93, "fake", None),
              (("real", "inconclusive"), 0.01, "real", "unproven"),
              (("fake", "inconclusive"), LONE_FAKE_FLOOR - 0.04, "inconclusive", "withheld")]
     for verdicts, p, expected, said in cases:
@@ -294,8 +294,8 @@ def test_a_lead_deciding_alone_names_the_codecs_it_is_weak_under(tmp_path: Path)
                              f"been through one, the {expected} verdict is unproven"]
         else:
             assert result.caveats[0] == alone[0] == (
-                "inconclusive: only det-0 says fake, at P 0.93 (det-1 inconclusive); deciding alone it needs P "
-                f"0.97 or more, because {figures}, and genuine speech that went through one can score this high")
+                "inconclusive: only det-0 says fake, at P 0.958 (det-1 inconclusive); deciding alone it needs P "
+                f"0.998 or more, because {figures}, and genuine speech that went through one can score this high")
 
 
 def test_a_lead_alone_on_its_track_decides_alone(tmp_path: Path) -> None:
@@ -305,7 +305,7 @@ def test_a_lead_alone_on_its_track_decides_alone(tmp_path: Path) -> None:
     from deepfake_gui.engine.verdicts import finish_result
 
     path = media_factory.write_mono_wav(tmp_path / "voice.wav", media_factory.speechlike(16000, 2.0), 16000)
-    for p, expected in ((0.93, "inconclusive"), (0.99, "fake")):
+    for p, expected in ((0.99, "inconclusive"), (0.999, "fake")):
         actives, scores = _lead_and_second(("fake", "inconclusive"), TABLE)
         scores[0].probability = p
         result = finish_result(ScanResult(path=str(path)), probe(path, with_hash=False), scores[:1], actives[:1],

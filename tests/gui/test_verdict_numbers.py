@@ -229,7 +229,7 @@ def test_a_lead_that_could_not_decide_alone_is_read_first() -> None:
     weak = ("inconclusive: this file sounds noisy (steady noise about 17 dB below the speech); under noise20db "
             "det-a's measured AUC is 0.66, too weak for it to decide alone: the audio is inconclusive unless every "
             "detector agrees")
-    withheld = ("inconclusive: only det-a says fake, at P 0.93 (det-b inconclusive); deciding alone it needs P 0.97 "
+    withheld = ("inconclusive: only det-a says fake, at P 0.930 (det-b inconclusive); deciding alone it needs P 0.998 "
                 "or more, because its measured AUC on copies that went through a lossy codec is opus16k 0.68")
     unproven = ("only det-a says real (det-b inconclusive); its measured AUC on copies that went through a lossy "
                 "codec is aac24k 0.61: …, so if this audio may have been through one, the real verdict is unproven")
