@@ -12,7 +12,8 @@ down to 8 kHz and up again through libswresample gives the detectors what an 8 k
 gives them, whichever tool upsampled it (83% found; docs/measurements.md,
 "Telephone-band recordings in wideband files").
 
-The test: the mean power at 4.6-7.5 kHz against 2.5-3.5 kHz (Welch, over the first 30 s).
+The test: the mean power at 4.6-7.5 kHz against 2.5-3.5 kHz (Welch, over the first 30 s at the track's own
+rate).
 On the development data, wideband speech (767 studio recordings, genuine and generated)
 measures -22 dB or more; 8 kHz speech upsampled by scipy -51 dB or less, and through AAC
 at 70 kbit/s -39 dB or less. The line is drawn at -30 dB.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,6 @@ NARROWBAND_RATE = 8_000  # a telephone recording's rate: its sound ends at 4 kHz
 UPPER_BAND_HZ = (4_600.0, 7_500.0)
 SPEECH_BAND_HZ = (2_500.0, 3_500.0)
 NARROWBAND_LEVEL_DB = -30.0  # upper band at or below this, relative to the speech band: narrowband
-PROBE_RATE = 16_000
 PROBE_S = 30.0
 NARROWBAND_VARIANT = "|narrowband8k"  # feature-cache key suffix of a file read through 8 kHz
 
@@ -70,13 +71,24 @@ def native_rate(path: str | Path) -> int | None:
 
 def reads_as_narrowband(path: str | Path, rate: int) -> bool:
     """Whether ``iter_detector_audio`` reads the file through 8 kHz: a track above 8 kHz whose first 30 s
-    have nothing above 4 kHz, for a detector reading at more than 8 kHz."""
-    from deepfake_gui.media.audio import load_audio
+    have nothing above 4 kHz, for a detector reading at more than 8 kHz.
 
+    Measured at the track's own rate (no resampling to pay for) and remembered per file version, so the
+    sound detectors of one scan and the feature extractor measure a file once.
+    """
     own = native_rate(path)
     if rate <= NARROWBAND_RATE or own is None or own <= NARROWBAND_RATE:
         return False  # an 8 kHz file already is read the way the detectors learned
-    return is_narrowband(load_audio(path, PROBE_RATE, max_seconds=PROBE_S), PROBE_RATE)
+    stat = Path(path).stat()
+    return _narrowband_track(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, own)
+
+
+@lru_cache(maxsize=256)
+def _narrowband_track(path: str, size: int, mtime_ns: int, rate: int) -> bool:
+    """``is_narrowband`` of the track's first 30 s; ``size`` and ``mtime_ns`` key the file's version."""
+    from deepfake_gui.media.audio import load_audio
+
+    return is_narrowband(load_audio(path, rate, max_seconds=PROBE_S), rate)
 
 
 def iter_detector_audio(path: str | Path, rate: int, narrowband: bool | None = None) -> Iterator[np.ndarray]:

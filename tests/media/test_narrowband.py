@@ -101,3 +101,20 @@ def test_training_features_read_the_file_as_scan_does_and_cache_it_apart(files, 
     copy, original = got["scipy-16k"].pooled, got["8k"].pooled
     for a, b in zip(copy, original, strict=True):
         assert np.abs(a - b).max() < 0.05 * np.abs(b).max()
+
+
+def test_a_file_is_measured_once_per_version(files, tmp_path, monkeypatch) -> None:
+    """Both sound detectors of a scan and the feature extractor ask; the track is decoded for it once."""
+    import shutil
+
+    import deepfake_gui.media.audio as audio
+
+    calls = []
+    real_load = audio.load_audio
+    monkeypatch.setattr(audio, "load_audio", lambda *a, **k: calls.append(a[0]) or real_load(*a, **k))
+    copy = shutil.copy(files["scipy-16k"], tmp_path / "copy.flac")
+    assert reads_as_narrowband(copy, 16_000) and reads_as_narrowband(copy, 16_000)
+    assert len(calls) == 1
+    write_flac(copy, _voice(16_000, top_hz=7_500.0, seed=1), 16_000)  # the file changed: measured again
+    assert not reads_as_narrowband(copy, 16_000)
+    assert len(calls) == 2
