@@ -66,6 +66,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             keep_arrays=bool(getattr(args, "case", None)),  # a case stores the arrays its views need
             decode_timeout_s=args.decode_timeout or None,
             memory_budget_bytes=_budget_bytes(args.memory_budget),
+            skip_paths=(args.out,) if args.out else (),
         )
     except LayerScopeError as exc:
         raise UsageError(str(exc)) from None

@@ -115,7 +115,7 @@ def ray_scan_job(paths: Iterable[str | Path], options: Any = None, cancel: Cance
     cancel = cancel or CancelToken()
     cluster = cluster or ClusterOptions()
     # every path is accounted for: the workers report special files and unreadable folders as errors
-    files = [str(e.path) for e in walk_inputs(paths)]
+    files = [str(e.path) for e in walk_inputs(paths, skip=options.skip_paths)]
     total = len(files)
     yield Progress(0, total, "starting Ray")
     ray = _ray()

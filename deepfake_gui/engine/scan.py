@@ -49,6 +49,8 @@ class ScanOptions:
     # No file may take this process more than this many bytes above its size with the detectors loaded
     # (engine/memory.py); beyond it the file is an error line. The CLI sets 2 GB; None = no budget.
     memory_budget_bytes: int | None = None
+    # Files the scan itself writes (the CLI's --out), never scanned though they lie in a scanned folder.
+    skip_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Bad settings fail before the first file, not once per file."""
@@ -86,7 +88,8 @@ def scan_job(
     """
     options = options or ScanOptions()
     cancel = cancel or CancelToken()
-    files = list(walk_inputs(paths))  # absolute paths; special files and unreadable folders come with a reason
+    # absolute paths; special files and unreadable folders come with a reason
+    files = list(walk_inputs(paths, skip=options.skip_paths))
     total = len(files)
     decoder, prober = _decoders(options)  # isolated: the workers start now, while the detectors load
     guard = None

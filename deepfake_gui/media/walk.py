@@ -36,14 +36,17 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield entry.path
 
 
-def walk_inputs(paths: Iterable[str | Path], absolute: bool = True) -> Iterator[InputEntry]:
+def walk_inputs(paths: Iterable[str | Path], absolute: bool = True,
+                skip: Iterable[str | Path] = ()) -> Iterator[InputEntry]:
     """Every path given or found, as iter_input_files, plus special files and unreadable folders with the reason.
 
     ``absolute`` (the scan's choice) makes each path absolute, so a result still
-    names its evidence when read from another folder.
+    names its evidence when read from another folder. ``skip``: files never returned, found or named (the
+    scan's own results file: ``scan FOLDER --out FOLDER/results.jsonl`` would otherwise report it as a file
+    that is not media).
     """
     seen_dirs: set[str] = set()
-    seen_files: set[str] = set()
+    seen_files: set[str] = {os.path.realpath(p) for p in skip}
     for raw in paths:
         path = Path(os.path.abspath(raw)) if absolute else Path(raw)
         if path.is_dir():

@@ -113,3 +113,13 @@ def test_a_report_renders_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     results = _scan([bad])
     html = write_report(results, tmp_path / "report.html").read_bytes().decode("utf-8")
     assert "bad\ufffdname.png" in html
+
+
+def test_the_results_file_inside_the_scanned_folder_is_not_scanned(tmp_path: Path, no_models: list[int]) -> None:
+    """``scan FOLDER --out FOLDER/results.jsonl``: the results file exists when the folder is walked; it used to
+    get an error line ("not a media file") and turn the exit code to 1."""
+    _png(tmp_path / "a.png")
+    out = tmp_path / "results.jsonl"
+    assert cli.main(["scan", str(tmp_path), "--out", str(out)]) == 0
+    assert [Path(json.loads(x)["path"]).name for x in out.read_text().splitlines()] == ["a.png"]
+    assert [e.path.name for e in walk_inputs([tmp_path, out], skip=[out])] == ["a.png"]  # named or found
