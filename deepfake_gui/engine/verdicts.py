@@ -174,7 +174,7 @@ def finish_result(result: ScanResult, info, scores: list[TrackScore], detectors:
             verdict = "inconclusive"  # the lead's band does not hold here, and the others do not all agree
         if verdict in ("fake", "real") and weak is None and withheld is None:
             alone = decided_alone(lead_active, track, [(a.name, s.verdict) for a, s in members[1:]], verdict,
-                                  lead.probability)
+                                  round(lead.probability, 4))  # as the JSON and the card's table hold it
             if alone is not None and alone[1]:
                 verdict, because = "inconclusive", alone[0]
             elif alone is not None:
