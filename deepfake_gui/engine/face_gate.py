@@ -136,20 +136,6 @@ def frames_face_reason(active, facts: dict) -> str | None:
             f"{training_faces_said(record)}: it cannot tell genuine footage of a person from generated footage")
 
 
-def withheld_track_reasons(result) -> list[dict[str, str]]:
-    """The gate reasons of a file whose every scored track was withheld (a face, enlarged frames, a soundtrack of
-    music or a phone call).
-
-    With one track judged the file keeps that track's verdict, and the other's reason is under
-    ``components`` (and first in the caveats when the file ends inconclusive).
-    """
-    entries = [e for e in result.detectors.values() if isinstance(e, dict) and e.get("verdict") is not None]
-    if not entries or not all(e.get("withheld") for e in entries):
-        return []
-    reasons = [{"code": e.get("withheld_code", "face"), "message": e["withheld"]} for e in entries]
-    return [r for i, r in enumerate(reasons) if r not in reasons[:i]]  # each track's reason once
-
-
 def face_reasons(path: Path, info, detectors: list, decoder=None) -> list[dict[str, str]]:
     """A picture with a face, for an image detector whose training made faces look generated: no verdict."""
     if info.modality != "image":

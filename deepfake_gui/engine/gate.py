@@ -104,6 +104,20 @@ def domain_reasons(result: ScanResult) -> list[dict[str, str]]:
     return out
 
 
+def withheld_track_reasons(result: ScanResult) -> list[dict[str, str]]:
+    """The gate reasons of a file whose every scored track was withheld (a face, enlarged frames, a soundtrack of
+    music or a phone call).
+
+    With one track judged the file keeps that track's verdict, and the other's reason is under
+    ``components`` (and first in the caveats when the file ends inconclusive).
+    """
+    entries = [e for e in result.detectors.values() if isinstance(e, dict) and e.get("verdict") is not None]
+    if not entries or not all(e.get("withheld") for e in entries):
+        return []
+    reasons = [{"code": e.get("withheld_code", "face"), "message": e["withheld"]} for e in entries]
+    return [r for i, r in enumerate(reasons) if r not in reasons[:i]]  # each track's reason once
+
+
 def image_detector_cards(detectors: list) -> list[tuple[str, dict]]:
     """(name, detector.json) of each usable picture detector, by name: what the picture checks read."""
     out = []

@@ -317,13 +317,14 @@ def scan_file(path: Path, info, detectors: list, options: ScanOptions, cancel: C
         raise next(iter(undecoded.values()))  # nothing was scored: the file's error line says why
     if not scores and failed:
         raise LayerScopeError(f"{path}: no detector could score it: " + "; ".join(failed))
-    from deepfake_gui.engine.face_gate import face_reasons, withheld_track_reasons
+    from deepfake_gui.engine.face_gate import face_reasons
     from deepfake_gui.engine.gate import (
         apply_gate,
         content_check,
         domain_reasons,
         enlargement_reasons,
         recompression_reasons,
+        withheld_track_reasons,
     )
 
     check = content_check(path, info, decoder) if scores else None  # also measures noise for the verdict

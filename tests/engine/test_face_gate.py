@@ -139,8 +139,7 @@ def test_frame_scoring_checks_frames_for_faces_only_for_a_detector_that_cannot_j
 
 def test_a_silent_video_whose_picture_track_was_withheld_for_a_face_goes_through_the_gate():
     from deepfake_gui.core.results import ScanResult
-    from deepfake_gui.engine.face_gate import withheld_track_reasons
-    from deepfake_gui.engine.gate import apply_gate
+    from deepfake_gui.engine.gate import apply_gate, withheld_track_reasons
 
     why = "image-probe found a face in 12 of 12 frames checked; …"
     result = ScanResult(path="talk.mp4", modality="video", verdict="inconclusive", probability=0.99, score=4.5,
