@@ -9,14 +9,13 @@ pipeline) leave a residue near 58 dB below, and phase coherence scored them 3.6 
 lower (towards "real"): on the localization set's re-voiced recordings, upsampled
 elsewhere, 24% of the re-voiced stretches were found instead of 89%. Reading such a file
 down to 8 kHz and up again through libswresample gives the detectors what an 8 kHz file
-gives them, whichever tool upsampled it (83% found; docs/measurements.md,
+gives them, whichever tool upsampled it (76% found; docs/measurements.md,
 "Telephone-band recordings in wideband files").
 
-The test: the mean power at 4.6-7.5 kHz against 2.5-3.5 kHz (Welch, over the first 30 s at the track's own
-rate).
-On the development data, wideband speech (767 studio recordings, genuine and generated)
-measures -22 dB or more; 8 kHz speech upsampled by scipy -51 dB or less, and through AAC
-at 70 kbit/s -39 dB or less. The line is drawn at -30 dB.
+The test: the mean power at 4.6-7.5 kHz against 2.5-3.5 kHz (Welch, over the first 30 s, at
+the track's own rate). On the development data, wideband speech (767 studio recordings,
+genuine and generated) measures -22 dB or more; 8 kHz speech upsampled by scipy -51 dB or
+less, and through AAC at 70 kbit/s -39 dB or less. The line is drawn at -30 dB.
 """
 
 from __future__ import annotations
