@@ -3,13 +3,17 @@
 The false-accusation rate per kind (EVALUATION.md) needs genuine inputs that users
 bring and the training sets lack: screenshots, charts, documents, flat colours,
 gradients, tiny pictures, re-compressed photos, tones, chords, music, noise,
-speech at 44.1 / 48 kHz and in AAC / MP3. Every file here is genuine (no generative
+speech at 44.1 / 48 kHz, in AAC / MP3, through a call, decoded from a voice message or saved at
+8 kHz. Every file here is genuine (no generative
 model made it), so every "fake" verdict on it is a false accusation.
 
 ``make_ood_corpus(out, per_kind)`` writes the files and a ``manifest.csv``
 (path, label=real, generator=real, group, kind, note). Photos and speech are taken
 from folders the caller names (the shared development sets, or anything else);
-everything else is synthesised with a fixed seed, so the corpus rebuilds byte for byte.
+everything else is synthesised with a fixed seed, so the pictures and sounds rebuild byte for byte. The
+videos do not quite: H.264 (x264, even on one thread) gave different bytes for 3-6 of the 60 video files
+from one rebuild to the next, a few bytes or a few grey levels in some frames, never a different verdict
+count per kind in the rebuilds we measured.
 """
 
 from __future__ import annotations
@@ -23,15 +27,15 @@ import numpy as np
 
 IMAGE_KINDS = ("screenshot", "chart", "document", "flat", "gradient", "tiny", "photo-resaved", "photo-small")
 AUDIO_KINDS = ("tone", "chord", "music", "noise", "speech-44k", "speech-48k", "speech-aac", "speech-mp3",
-               "short-clip", "speech-landline", "speech-mobile")
+               "short-clip", "speech-landline", "speech-mobile", "speech-opus", "speech-8k")
 # a still photo over a soundtrack the sound detectors cannot judge; a silent screen recording; a title card
 VIDEO_KINDS = ("video-music", "video-call", "video-screen", "video-flat")
 # later kinds go last, so that every earlier kind keeps its seed and its files
-ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile", *VIDEO_KINDS)
+ADDED_KINDS = ("photo-small", "speech-landline", "speech-mobile", *VIDEO_KINDS, "speech-opus", "speech-8k")
 KINDS = tuple(k for k in IMAGE_KINDS + AUDIO_KINDS if k not in ADDED_KINDS) + ADDED_KINDS
 PHOTO_KINDS = ("tiny", "photo-resaved", "photo-small", "video-music", "video-call")
 SPEECH_KINDS = ("speech-44k", "speech-48k", "speech-aac", "speech-mp3", "short-clip", "speech-landline",
-                "speech-mobile", "video-call")
+                "speech-mobile", "video-call", "speech-opus", "speech-8k")
 VIDEO_FPS = 10
 
 _TEXT = ("the report said that results were measured on held out data and the figures show how each detector "
@@ -267,7 +271,7 @@ def _encode_video(path: Path, frames: Sequence[np.ndarray], x: np.ndarray | None
 
     even = [np.ascontiguousarray(f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2]) for f in frames]  # yuv420p
     with av.open(str(path), "w") as out:
-        # one thread: x264 with several gives different bytes from run to run, and the corpus rebuilds byte for byte
+        # one thread: with several, x264 gave different bytes for most files from run to run (still a few, see above)
         video = out.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "veryfast", "threads": "1"})
         video.width, video.height, video.pix_fmt = even[0].shape[1], even[0].shape[0], "yuv420p"
         sound = None
@@ -406,6 +410,8 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
         return path, f"{note}, {rate} Hz"
     if kind in ("speech-landline", "speech-mobile"):
         return _call(kind, folder, stem, i, rng, speech)
+    if kind in ("speech-opus", "speech-8k"):
+        return _converted(kind, folder, stem, i, rng, speech)
     if kind == "video-screen":
         return _screen_video(folder, stem, i, rng)
     if kind == "video-flat":
@@ -426,6 +432,29 @@ def _make_one(kind: str, folder: Path, i: int, rng: np.random.Generator, photos:
     path = folder / f"{stem}.wav"
     _write_wav(path, x, rate)
     return path, f"{source.name} at {rate} Hz"
+
+
+def _converted(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, speech: Sequence[Path]
+               ) -> tuple[Path, str]:
+    """Genuine speech converted so that nothing in the file says how: a voice message (Opus 16 or 24 kbit/s)
+    decoded back to a 16 or 48 kHz WAV, or a recording saved at 8 kHz (a voice recorder, an export), half of
+    them brought back up to 16 kHz. Neither shows a codec or a call for the checks to read."""
+    from deepfake_gui.launder import audio
+
+    x, source = _speech(speech, rng, 16000)
+    x = _peaked(x).astype(np.float32)
+    path = folder / f"{stem}.wav"
+    if kind == "speech-opus":
+        bitrate, rate = int(rng.choice([16_000, 24_000])), (16000, 48000)[i % 2]
+        y = audio.codec_roundtrip(x, 16000, "opus", bitrate)
+        _write_wav(path, audio.resample(y, 16000, rate) if rate != 16000 else y, rate)
+        return path, f"{source.name} through Opus {bitrate // 1000} kbit/s, decoded to a {rate // 1000} kHz WAV"
+    low = audio.resample(x, 16000, 8000)
+    if i % 2 == 0:
+        _write_wav(path, low, 8000)
+        return path, f"{source.name} saved at 8 kHz"
+    _write_wav(path, audio.resample(low, 8000, 16000), 16000)
+    return path, f"{source.name} through 8 kHz, saved at 16 kHz"
 
 
 def _call(kind: str, folder: Path, stem: str, i: int, rng: np.random.Generator, speech: Sequence[Path]
