@@ -69,21 +69,29 @@ def read_split_metadata(z) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return z["labels"], z["generators"], z["groups"], z["match"]
 
 
-class Study:
-    def __init__(self, maps: Path) -> None:
+class SplitSeries:
+    """A study's cache read back: every file's series stored end to end (``offsets``), each file's pooled
+    features ``X`` (the named arrays side by side) and the split metadata."""
+
+    def __init__(self, path: Path, series_key: str, pooled_keys: tuple[str, ...]) -> None:
         import torch
 
-        z = np.load(maps)
+        z = np.load(path)
         self.labels, self.gens, self.groups, self.match = read_split_metadata(z)
         self.offsets = z["offsets"]
-        self.frames = torch.from_numpy(z["frames"])
-        self.X = np.concatenate([z["mean384"], z["mean448"]], 1).astype(np.float64)
+        self.series = torch.from_numpy(z[series_key])
+        self.X = np.concatenate([z[k] for k in pooled_keys], 1).astype(np.float64)
 
-    def file_map(self, i: int):
-        return self.frames[self.offsets[i]:self.offsets[i + 1]]
+    def file_series(self, i: int):
+        return self.series[self.offsets[i]:self.offsets[i + 1]]
+
+
+class Study(SplitSeries):
+    def __init__(self, maps: Path) -> None:
+        super().__init__(maps, "frames", ("mean384", "mean448"))
 
     def crop(self, i: int, rng: np.random.Generator):
-        return random_crop(self.file_map(i), HOP_FRAMES, rng)
+        return random_crop(self.file_series(i), HOP_FRAMES, rng)
 
     def train_cnn(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
         import torch
@@ -91,9 +99,9 @@ class Study:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         sample = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1])[::10] for i in train])
-        sub = self.frames[torch.from_numpy(sample)].float()
+        sub = self.series[torch.from_numpy(sample)].float()
         mu, sd = sub.mean(0), sub.std(0) + 1e-4
-        model = cnn2d(self.frames.shape[1])
+        model = cnn2d(self.series.shape[1])
 
         def make_batch(pick):
             return (torch.stack([self.crop(train[k], rng) for k in pick]).float() - mu) / sd
@@ -107,7 +115,7 @@ class Study:
         out = []
         with torch.no_grad():
             for i in index:
-                x = (self.file_map(i).float() - mu) / sd
+                x = (self.file_series(i).float() - mu) / sd
                 out.append(model(covering_windows(x, HOP_FRAMES)).mean().item())
         return np.array(out)
 
@@ -225,11 +233,12 @@ def grouped(study: Study):
         np.zeros(len(study.labels)), study.labels, study.groups))
 
 
+def standardised(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``s`` standardised by ``ref``'s mean and spread: how the studies put two detectors' scores on one scale."""
+    return (s - ref.mean()) / (ref.std() + 1e-12)
+
+
 def report(study: Study, out: Path) -> None:
-
-    def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        return (s - ref.mean()) / (ref.std() + 1e-12)
-
     runs = {}
     for path in sorted(out.glob("fold*__*.npz")):
         d = np.load(path)
@@ -248,10 +257,10 @@ def report(study: Study, out: Path) -> None:
     pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for (fold, gen), r in runs.items():
         lin, cnn = r["lin_te"], r["cnn_te"]
-        variants = {"linear": lin, "cnn": cnn, "average, held-out z": z(lin, lin) + z(cnn, cnn),
-                    "average, training z": z(lin, r["lin_tr"]) + z(cnn, r["cnn_sub"]),
-                    "average, cross-fitted z": (z(lin, cross_fitted("lin_te", fold, gen))
-                                                + z(cnn, cross_fitted("cnn_te", fold, gen)))}
+        variants = {"linear": lin, "cnn": cnn, "average, held-out z": standardised(lin, lin) + standardised(cnn, cnn),
+                    "average, training z": standardised(lin, r["lin_tr"]) + standardised(cnn, r["cnn_sub"]),
+                    "average, cross-fitted z": (standardised(lin, cross_fitted("lin_te", fold, gen))
+                                                + standardised(cnn, cross_fitted("cnn_te", fold, gen)))}
         pooled[gen]["y"].append(study.labels[r["te"]])
         for name, s in variants.items():
             pooled[gen][name].append(s)

@@ -33,7 +33,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from phase_cnn_study import HOP_FRAMES, Study, add_split_arguments, fit_balanced, for_each_logo_split
+from phase_cnn_study import (
+    HOP_FRAMES,
+    Study,
+    add_split_arguments,
+    fit_balanced,
+    for_each_logo_split,
+    standardised,
+)
 
 N_FFT = 384
 
@@ -147,7 +154,7 @@ class SpectroStudy(Study):
         mag = mag - mag.mean()
         parts = [mag]
         if self.channels == "both":
-            parts.append(self.frames[idx].float())
+            parts.append(self.series[idx].float())
         return torch.stack(parts).transpose(1, 2)
 
     def train_model(self, train: np.ndarray, steps: int = 800, batch: int = 16, seed: int = 0):
@@ -192,9 +199,6 @@ def run(study: SpectroStudy, out: Path, folds_wanted: list[int], generators: lis
 def report(study: SpectroStudy, out: Path, phase_scores: Path) -> None:
     from sklearn.metrics import roc_auc_score
 
-    def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        return (s - ref.mean()) / (ref.std() + 1e-12)
-
     pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for path in sorted(out.glob("fold*__*.npz")):
         d = np.load(path)
@@ -204,9 +208,9 @@ def report(study: SpectroStudy, out: Path, phase_scores: Path) -> None:
         if not np.array_equal(ref["te"], d["te"]):
             raise RuntimeError(f"{path.name}: test files differ from the phase study's")
         gen = path.stem.split("__", 1)[1]
-        lin = z(ref["lin_te"], ref["lin_tr"])
-        pcnn = z(ref["cnn_te"], ref["cnn_sub"])
-        net = z(d["net_te"], d["net_sub"])
+        lin = standardised(ref["lin_te"], ref["lin_tr"])
+        pcnn = standardised(ref["cnn_te"], ref["cnn_sub"])
+        net = standardised(d["net_te"], d["net_sub"])
         variants = {"this model": d["net_te"], "linear (shipped)": ref["lin_te"], "phase CNN": ref["cnn_te"],
                     "linear + this": lin + net, "linear + phase CNN": lin + pcnn,
                     "linear + phase CNN + this": lin + pcnn + net}

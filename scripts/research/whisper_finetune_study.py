@@ -34,13 +34,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from phase_cnn_study import (
+    SplitSeries,
     add_split_arguments,
     covering_windows,
     for_each_logo_split,
     print_auc_table,
     random_crop,
-    read_split_metadata,
     split_metadata,
+    standardised,
 )
 
 CROP = 150  # frames: 3 s of 20 ms states
@@ -72,21 +73,12 @@ def build_states(path: Path, data_root: Path) -> None:
              **split_metadata(data))
 
 
-class Study:
+class Study(SplitSeries):
     def __init__(self, states: Path) -> None:
-        import torch
-
-        z = np.load(states)
-        self.labels, self.gens, self.groups, self.match = read_split_metadata(z)
-        self.offsets = z["offsets"]
-        self.states = torch.from_numpy(z["states"])
-        self.X = z["means"].astype(np.float64)
-
-    def file_states(self, i: int):
-        return self.states[self.offsets[i]:self.offsets[i + 1]]
+        super().__init__(states, "states", ("means",))
 
     def crop(self, i: int, rng: np.random.Generator):
-        return random_crop(self.file_states(i), CROP, rng)
+        return random_crop(self.file_series(i), CROP, rng)
 
     def train(self, train: np.ndarray, seed: int = 0):
         import torch
@@ -123,7 +115,7 @@ class Study:
         out = []
         with torch.no_grad():
             for i in index:
-                out.append(model(covering_windows(self.file_states(i).float(), CROP)).mean().item())
+                out.append(model(covering_windows(self.file_series(i).float(), CROP)).mean().item())
         return np.array(out)
 
 
@@ -173,10 +165,6 @@ def run(study: Study, out: Path, folds_wanted: list[int], generators: list[str])
 
 
 def report(study: Study, out: Path) -> None:
-
-    def z(s: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        return (s - ref.mean()) / (ref.std() + 1e-12)
-
     pooled: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for path in sorted(out.glob("fold*__*.npz")):
         r = np.load(path)
@@ -186,7 +174,7 @@ def report(study: Study, out: Path) -> None:
         pooled[gen]["y"].append(study.labels[r["te"]])
         pooled[gen]["frozen probe"].append(r["lin_te"])
         pooled[gen]["fine-tuned"].append(r["ft_te"])
-        pooled[gen]["average"].append(z(r["lin_te"], r["lin_tr"]) + z(r["ft_te"], r["ft_sub"]))
+        pooled[gen]["average"].append(standardised(r["lin_te"], r["lin_tr"]) + standardised(r["ft_te"], r["ft_sub"]))
     names = ["frozen probe", "fine-tuned", "average"]
     means = print_auc_table(pooled, names)
     print("| below 0.85 | | " + " | ".join(str(sum(a < 0.85 for a in means[n])) for n in names) + " |")
