@@ -141,14 +141,19 @@ def covering_windows(m, length: int):
     return torch.stack([m[s:s + length] for s in starts])
 
 
-def fit_balanced(model, y: np.ndarray, make_batch, rng: np.random.Generator, steps: int = 800, batch: int = 16):
-    """Train ``model`` on balanced batches (``make_batch(picks)``: the inputs of training files ``picks``), AdamW
-    with a one-cycle schedule and binary cross-entropy; left in eval mode."""
+def fit_balanced(model, y: np.ndarray, make_batch, rng: np.random.Generator, steps: int = 800, batch: int = 16,
+                 optimizer: tuple | None = None):
+    """Train ``model`` on balanced batches (``make_batch(picks)``: the inputs of training files ``picks``) with
+    binary cross-entropy; left in eval mode. ``optimizer``: (optimizer, scheduler) stepped once per batch, by
+    default AdamW at 2e-3 with a one-cycle schedule over ``steps``."""
     import torch
     import torch.nn.functional as F
 
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    if optimizer is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    else:
+        opt, sched = optimizer
     p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
     model.train()
     for _ in range(steps):

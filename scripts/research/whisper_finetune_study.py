@@ -37,6 +37,7 @@ from phase_cnn_study import (
     SplitSeries,
     add_split_arguments,
     covering_windows,
+    fit_balanced,
     for_each_logo_split,
     print_auc_table,
     random_crop,
@@ -82,7 +83,6 @@ class Study(SplitSeries):
 
     def train(self, train: np.ndarray, seed: int = 0):
         import torch
-        import torch.nn.functional as F
 
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
@@ -91,23 +91,16 @@ class Study(SplitSeries):
         body = [p for n, p in model.named_parameters() if not n.startswith(("pool", "out"))]
         opt = torch.optim.AdamW([{"params": body, "lr": 1e-4}, {"params": head, "lr": 1e-3}], weight_decay=1e-2)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[1e-4, 1e-3], total_steps=STEPS, pct_start=0.15)
-        y = self.labels[train]
-        p = np.where(y == 1, 0.5 / (y == 1).sum(), 0.5 / (y == 0).sum())
-        model.train()
-        for _ in range(STEPS):
-            pick = rng.choice(len(train), size=16, p=p)
+
+        def batch(pick: np.ndarray):
             x = torch.stack([self.crop(train[k], rng) for k in pick]).float()
             for row in x:  # time masking: up to two stretches of up to 10 frames zeroed
                 for _ in range(int(rng.integers(0, 3))):
                     s = int(rng.integers(0, CROP - 10))
                     row[s:s + int(rng.integers(1, 11))] = 0
-            loss = F.binary_cross_entropy_with_logits(model(x), torch.from_numpy(y[pick].astype(np.float32)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
-        return model
+            return x
+
+        return fit_balanced(model, self.labels[train], batch, rng, steps=STEPS, optimizer=(opt, sched))
 
     def score(self, model, index: np.ndarray) -> np.ndarray:
         import torch
